@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Run every test program of one or more build dirs, each under a timeout,
+# and print cmocka's summary lines per program and one closing line:
+#   "tests: N passed, N failed"
+# Usage: tests/run-tests.sh [--unit-only] BUILD_DIR...
+#
+# Mount tests get VMOFS_BIN/VMOCTL_BIN for their build dir.  After each
+# mounting program, anything it left mounted under /tmp/vmofs-test.* is
+# aborted through fusectl and unmounted, and its daemon killed, so one
+# broken test can never hang or poison the rest.
+set -u
+cd "$(dirname "$0")/.."
+unit_only=0
+if [ "${1:-}" = "--unit-only" ]; then unit_only=1; shift; fi
+TMO=${TEST_TIMEOUT:-300}
+passed=0 failed=0 programs_failed=()
+
+cleanup_mounts() {
+	local m
+	mountpoint -q /sys/fs/fuse/connections || mount -t fusectl none /sys/fs/fuse/connections 2>/dev/null
+	for m in $(awk '$2 ~ /^\/tmp\/vmofs-test/ {print $2}' /proc/mounts); do
+		echo "run-tests: $m left mounted: aborting its connection" >&2
+		local dev
+		dev=$(stat -c '%d' "$m" 2>/dev/null || true)
+		[ -n "$dev" ] && [ -w "/sys/fs/fuse/connections/$dev/abort" ] &&
+			echo 1 > "/sys/fs/fuse/connections/$dev/abort"
+		fusermount3 -u -z "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
+	done
+	pkill -9 -f 'vmofs .*/tmp/vmofs-test' 2>/dev/null || true
+}
+
+# run NAME CMD...: run one program, parse cmocka's summary.
+run() {
+	local name=$1; shift
+	local out rc p f
+	out=$(mktemp)
+	echo "=== $name"
+	timeout -k 10 "$TMO" "$@" >"$out" 2>&1
+	rc=$?
+	cat "$out"
+	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
+	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
+	p=${p:-0} f=${f:-0}
+	if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+		echo "[  FAILED  ] $name: timed out after ${TMO}s"
+		f=$((f + 1))
+	elif [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "[  FAILED  ] $name: exit status $rc"
+		f=1
+	fi
+	passed=$((passed + p)); failed=$((failed + f))
+	[ "$f" -ne 0 ] && programs_failed+=("$name")
+	rm -f "$out"
+	return 0
+}
+
+for b in "$@"; do
+	b=${b%/}
+	for t in "$b"/tests/unit/test_*; do
+		[ -x "$t" ] || continue
+		run "$b/unit/$(basename "$t")" "$t"
+	done
+	[ $unit_only = 1 ] && continue
+	export VMOFS_BIN=$PWD/$b/vmofs VMOCTL_BIN=$PWD/$b/vmoctl
+	for t in "$b"/tests/mount/test_*; do
+		[ -x "$t" ] || continue
+		run "$b/mount/$(basename "$t")" "$t"
+		cleanup_mounts
+	done
+	for t in tests/shell/test_*.sh; do
+		[ -f "$t" ] || continue
+		run "$b/shell/$(basename "$t")" bash "$t"
+		cleanup_mounts
+	done
+done
+
+echo
+if [ ${#programs_failed[@]} -gt 0 ]; then
+	echo "failed programs: ${programs_failed[*]}"
+fi
+echo "tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

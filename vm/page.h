@@ -1,0 +1,62 @@
+/*
+ * page.h - the vm_page: one descriptor per page of the PMM arena.
+ *
+ * Every page of the arena has exactly one struct vm_page, kept in a flat
+ * array beside the arena so that page <-> address is index arithmetic
+ * (pmm_page_addr / pmm_addr_page).  The descriptor says who owns the page
+ * and where: a page in an object (a cow node of a clone hierarchy) points
+ * back at that node and at its offset there, so reclaim can go from a page
+ * to its owner (FreeBSD vm_page.object/pindex, Zircon vm_page.object).
+ *
+ * Size matters: the budget is 64 bytes of metadata per committed page,
+ * descriptor and page-list slot together (docs/design.md).  Keep it at 40.
+ *
+ * Locking legend:
+ *   (F) the PMM free-list lock, or the per-CPU cache lock, whichever list
+ *       the page is on while it is free;
+ *   (H) the hierarchy lock of the owning cow node while state is OBJECT;
+ *   (Q) the page-queue lock (issue 4: page queues);
+ *   (c) constant after pmm_create.
+ * Fields with two tags: either lock to read, both to write.
+ */
+#ifndef VM_PAGE_H
+#define VM_PAGE_H
+
+#include <stdint.h>
+#include <bsd/sys/queue.h>
+
+#define VM_PAGE_SIZE  4096u
+#define VM_PAGE_SHIFT 12
+#define VM_PAGE_MASK  ((uint64_t)VM_PAGE_SIZE - 1)
+
+/* Round down / up to a page.  vm_page_roundup saturates instead of wrapping. */
+static inline uint64_t vm_page_trunc(uint64_t x) { return x & ~VM_PAGE_MASK; }
+static inline uint64_t vm_page_roundup(uint64_t x)
+{
+	return x > UINT64_MAX - VM_PAGE_MASK ? UINT64_MAX & ~VM_PAGE_MASK
+					     : (x + VM_PAGE_MASK) & ~VM_PAGE_MASK;
+}
+
+enum vm_page_state {
+	VM_PAGE_FREE = 0,	/* on a PMM free list */
+	VM_PAGE_CACHED,		/* in a per-CPU cache reserve: free, but not the PMM's */
+	VM_PAGE_ALLOC,		/* handed out, not yet in an object */
+	VM_PAGE_OBJECT,		/* in a cow node's page list: owner/offset valid */
+	VM_PAGE_WIRED,		/* allocated for the VM's own use */
+	VM_PAGE_NSTATES
+};
+
+struct vm_page {
+	TAILQ_ENTRY(vm_page) link;	/* free list or page queue (F,Q) */
+	void		*owner;		/* struct cow_node * when OBJECT (H) */
+	uint64_t	offset;		/* byte offset in owner (H) */
+	uint32_t	pin_count;	/* pins held; >0 = never reclaimed (H) */
+	uint8_t		state;		/* enum vm_page_state (F,H) */
+	uint8_t		flags;		/* VM_PAGE_F_* (H) */
+	uint8_t		queue;		/* page queue index, issue 4 (Q) */
+	uint8_t		resident;	/* arena memory touched since last madvise (F) */
+};
+
+TAILQ_HEAD(vm_page_list, vm_page);
+
+#endif /* VM_PAGE_H */

@@ -1,0 +1,210 @@
+/*
+ * vmo.h - libvm's public interface: a VM (one per mount) and its VMOs.
+ *
+ * This is all fs/ and tools see of libvm.  A VMO is a resizable array of
+ * bytes backed by pages from the VM's PMM, with copy-on-write snapshot
+ * clones (hidden-node trees, as Zircon's VmCowPages) and slices (windows
+ * sharing a VMO's pages).  See vm/cow.c and docs/design.md.
+ *
+ * Every function returns 0 (or a byte count) on success and a negative
+ * errno on failure; each documents its errnos.  Common ones:
+ *   -EINVAL  bad offset/length/flags, or a range that overflows;
+ *   -ENOSPC  the VM's page limit is reached (as tmpfs: not ENOMEM);
+ *   -ENOMEM  a heap allocation for metadata failed;
+ *   -EBUSY   pinned pages (or a slice) are in the way;
+ *   -EFBIG   past the maximum size, or past a slice's fixed end;
+ *   -EPERM   the VMO cannot do this (resize of a slice or non-resizable).
+ * On any error nothing observable changed (tested under fault injection),
+ * except where a function says it can stop part way.
+ *
+ * Thread safety: all functions may be called from any thread.  Each clone
+ * hierarchy has one lock; different hierarchies run in parallel.  VMO
+ * handles are reference counted: vmo_create/clone/slice return one
+ * reference; vmo_unref drops it and the VMO dies with the last one.
+ */
+#ifndef VM_VMO_H
+#define VM_VMO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#define VMO_MAX_SIZE	((uint64_t)1 << 52)	/* 4 PiB: offsets never overflow */
+#define VMO_WHOLE	UINT64_MAX		/* length meaning "to the end" */
+
+struct vm;
+struct vmo;
+
+struct vm_config {
+	uint64_t limit_bytes;	/* page limit (rounded down to pages, >= 1 page) */
+	unsigned ncpu;		/* per-CPU caches; 0 = configured CPUs */
+	unsigned pcache_reserve;/* pages per CPU reserve; 0 = default (64) */
+	bool	 no_pcache;	/* allocate straight from the PMM (benchmarks) */
+};
+
+int vm_create(const struct vm_config *cfg, struct vm **out);
+/* All VMOs must be gone (asserted). */
+void vm_destroy(struct vm *vm);
+
+/* Allocator and VM-wide counters, for user.vmofs.stats and vmoctl stats. */
+struct vm_stats {
+	uint64_t limit_pages;	/* PMM arena size */
+	uint64_t used_pages;	/* pages in objects (committed anywhere) */
+	uint64_t free_pages;	/* PMM free + per-CPU cached */
+	uint64_t cached_pages;	/* in per-CPU reserves */
+	uint64_t pmm_allocs, pmm_frees, pmm_alloc_fails, pmm_released;
+	uint64_t pcache_hits, pcache_misses, pcache_refills, pcache_returns,
+		 pcache_steals;
+	uint64_t vmos;		/* live VMOs */
+	uint64_t hidden_nodes;	/* live hidden cow nodes */
+	uint64_t cow_copies;	/* pages copied on first write to shared page */
+	uint64_t cow_moves;	/* pages moved on first write to unshared page */
+	uint64_t merges;	/* hidden nodes merged into their last child */
+	uint64_t zero_fills;	/* fresh zero pages allocated */
+};
+void vm_get_stats(struct vm *vm, struct vm_stats *st);
+
+enum vmo_kind { VMO_ANON = 0, VMO_PAGER, VMO_CLONE, VMO_SLICE };
+const char *vmo_kind_name(enum vmo_kind kind);	/* "anonymous", ... */
+
+#define VMO_RESIZABLE	0x1u
+
+/*
+ * Create an empty anonymous VMO of size bytes (content size; the VMO is
+ * that rounded up to a page).  0, -EINVAL (flags), -EFBIG (size >
+ * VMO_MAX_SIZE), -ENOMEM.
+ */
+int vmo_create(struct vm *vm, uint64_t size, unsigned flags, struct vmo **out);
+
+/*
+ * Snapshot clone of src's bytes [off, off+len) (len VMO_WHOLE: to src's
+ * end), O(1): no page is copied.  off must be page aligned; the range may
+ * extend past src's end (reads zero there).  The clone's content size is
+ * len (or src's size - off) and it is resizable.  Cloning a slice clones
+ * its window.  0, -EINVAL (unaligned off, overflow), -EFBIG, -ENOMEM.
+ */
+int vmo_clone(struct vmo *src, uint64_t off, uint64_t len, struct vmo **out);
+
+/*
+ * Slice: a window [off, off+len) of src's pages, shared both ways.  off
+ * page aligned, off+len within src's page-rounded size; the slice's size
+ * is fixed.  A slice of a slice is a slice of the same root.  While a slice
+ * lives, src cannot shrink below its end (-EBUSY).  0, -EINVAL, -ENOMEM.
+ */
+int vmo_slice(struct vmo *src, uint64_t off, uint64_t len, struct vmo **out);
+
+void vmo_ref(struct vmo *vmo);
+void vmo_unref(struct vmo *vmo);
+
+/* Read-only facts.  Cheap; take the hierarchy lock briefly. */
+uint64_t vmo_id(const struct vmo *vmo);		/* unique, never reused */
+enum vmo_kind vmo_kind(const struct vmo *vmo);
+uint64_t vmo_size(struct vmo *vmo);		/* content size in bytes */
+bool vmo_is_resizable(const struct vmo *vmo);
+/* For a slice: the root VMO's id and the window offset; else 0/0. */
+uint64_t vmo_slice_offset(const struct vmo *vmo);
+
+/*
+ * Byte-granular read of [off, off+len), clipped to the content size.
+ * Returns bytes read (0 at or past the end) or -EINVAL.  Never allocates.
+ */
+ssize_t vmo_read(struct vmo *vmo, void *buf, uint64_t off, size_t len);
+
+/*
+ * Zero-copy read: build an iovec of [off, off+len) (clipped to content
+ * size) pointing straight at the pages (a shared zero page for holes) and
+ * call fn(ctx, iov, iovcnt) with the hierarchy lock held shared, so the
+ * pages stay put while fn runs (fs: fuse_reply_iov).  fn must not call
+ * back into this hierarchy.  Returns fn's return value, or -ENOMEM if the
+ * iovec could not be built (then fn was not called).
+ */
+typedef int (*vmo_iov_fn)(void *ctx, const struct iovec *iov, int iovcnt);
+int vmo_read_iov(struct vmo *vmo, uint64_t off, size_t len,
+    vmo_iov_fn fn, void *ctx);
+
+/*
+ * Byte-granular write; grows the content size when writing past it (gap
+ * reads zero) unless the VMO is a slice or non-resizable (-EFBIG past the
+ * end).  Copy-on-write happens here.  Returns bytes written; a write that
+ * runs out of pages part way returns the bytes written so far (> 0) or
+ * -ENOSPC when none were.  -EINVAL, -EFBIG, -ENOSPC, -ENOMEM.
+ */
+ssize_t vmo_write(struct vmo *vmo, const void *buf, uint64_t off, size_t len);
+
+/*
+ * Write by callback (fs write_buf: splice from the FUSE pipe straight into
+ * pages): make [off, off+len) writable (copy-on-write, zero fill), then call
+ * fn(ctx, iov, iovcnt) with iovecs onto the page bytes, under the hierarchy
+ * lock held exclusively.  fn returns how many bytes it filled (from the
+ * start) or a negative errno; the content size grows to cover only what
+ * was filled.  Returns that count, or a negative errno.
+ */
+ssize_t vmo_write_iov(struct vmo *vmo, uint64_t off, size_t len,
+    ssize_t (*fn)(void *ctx, const struct iovec *iov, int iovcnt), void *ctx);
+
+/*
+ * Set the content size.  Shrinking frees whole pages past the new end and
+ * zeroes the tail of the last page; growing reads zero.  -EPERM (slice or
+ * not resizable), -EFBIG, -EBUSY (a pinned page or a slice past the new
+ * end), -ENOMEM.
+ */
+int vmo_resize(struct vmo *vmo, uint64_t size);
+
+/*
+ * Range operations.  Ranges are [off, off+len) in bytes; len VMO_WHOLE or
+ * off+len past the end are handled as each says; all are -EINVAL when
+ * off+len overflows or off is past the page-rounded size.
+ *
+ * commit:   allocate every page touching the range (rounds out, as Zircon);
+ *           on a clone, private copies.  -ENOSPC part way keeps what was
+ *           committed.
+ * decommit: free the pages wholly or partly in the range (rounds out); the
+ *           range reads zero afterwards (on a clone, markers hide the
+ *           parent's pages).  -EBUSY if any page in it is pinned.
+ * zero:     zero the bytes exactly; whole pages are freed or marked,
+ *           partial pages zeroed in place.  -EBUSY on pinned whole pages.
+ * pin/unpin: commit and count a pin on each page (rounds out); unpin of an
+ *           unpinned page is -EINVAL and unpins nothing.
+ */
+int vmo_commit(struct vmo *vmo, uint64_t off, uint64_t len);
+int vmo_decommit(struct vmo *vmo, uint64_t off, uint64_t len);
+int vmo_zero(struct vmo *vmo, uint64_t off, uint64_t len);
+int vmo_pin(struct vmo *vmo, uint64_t off, uint64_t len);
+int vmo_unpin(struct vmo *vmo, uint64_t off, uint64_t len);
+
+/*
+ * SEEK_DATA / SEEK_HOLE over committed pages (a page this VMO can see,
+ * its own or an ancestor's, holds data; markers and absent pages are
+ * holes).  whence is SEEK_DATA or SEEK_HOLE.  0 with *result, -ENXIO (no
+ * data at or after off, or off >= size), -EINVAL.
+ */
+int vmo_seek(struct vmo *vmo, uint64_t off, int whence, uint64_t *result);
+
+/*
+ * Memory attribution, in bytes, by Zircon's rules:
+ *   committed  pages this VMO can see (its own and its ancestors'), resident;
+ *   populated  committed plus compressed (issue 4: equal until then);
+ *   private    pages no other VMO can see;
+ *   scaled     sum over the pages it sees of P/n, n = VMOs that see the page;
+ *   pinned     bytes in pinned pages it can see;
+ *   priv_pages pages held privately (st_blocks).
+ * Slices see their root's pages in their window and count among the n.
+ * Across all VMOs scaled adds up to the pages in use (tested).
+ */
+struct vmo_attr {
+	uint64_t committed;
+	uint64_t populated;
+	uint64_t private_bytes;
+	uint64_t scaled;
+	uint64_t pinned;
+};
+int vmo_get_attr(struct vmo *vmo, struct vmo_attr *out);
+
+/* Number of live VMOs (clones and slices) made from this one. */
+uint64_t vmo_children(struct vmo *vmo);
+/* The id of the VMO this one was cloned or sliced from (0: none/gone). */
+uint64_t vmo_parent_id(struct vmo *vmo);
+
+#endif /* VM_VMO_H */
