@@ -54,4 +54,10 @@ void pcache_drain(struct pcache *pc);
 void pcache_get_stats(struct pcache *pc, struct pcache_stats *st);
 struct pmm *pcache_pmm(struct pcache *pc);
 
+/*
+ * testing: make the calling thread use reserve cpu % ncpu instead of
+ * sched_getcpu()'s (thread-local; -1 = back to sched_getcpu()).
+ */
+void pcache_test_set_cpu(int cpu);
+
 #endif /* VM_PCACHE_H */

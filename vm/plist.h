@@ -129,4 +129,11 @@ int plist_supply(struct plist *pl, uint64_t base, struct plist *sp,
 /* Heap bytes held by the list's nodes (for the metadata-per-page figure). */
 size_t plist_node_bytes(const struct plist *pl);
 
+/*
+ * Testing: assert the list's invariants (npages/nmarkers match the slots,
+ * every node's used count is exact and non-zero, keys node aligned and
+ * increasing, no slot below offset 0).  Walks the whole list.
+ */
+void plist_check(const struct plist *pl);
+
 #endif /* VM_PLIST_H */

@@ -164,7 +164,7 @@ int vmo_resize(struct vmo *vmo, uint64_t size);
  *           range reads zero afterwards (on a clone, markers hide the
  *           parent's pages).  -EBUSY if any page in it is pinned.
  * zero:     zero the bytes exactly; whole pages are freed or marked,
- *           partial pages zeroed in place.  -EBUSY on pinned whole pages.
+ *           partial pages and pinned pages zeroed in place.
  * pin/unpin: commit and count a pin on each page (rounds out); unpin of an
  *           unpinned page is -EINVAL and unpins nothing.
  */
@@ -201,6 +201,12 @@ struct vmo_attr {
 	uint64_t pinned;
 };
 int vmo_get_attr(struct vmo *vmo, struct vmo_attr *out);
+
+/*
+ * Bytes in pages this VMO holds in its own node (st_blocks): O(1).  A
+ * fresh clone holds none; a slice always reports 0 (its root holds them).
+ */
+uint64_t vmo_blocks_bytes(struct vmo *vmo);
 
 /* Number of live VMOs (clones and slices) made from this one. */
 uint64_t vmo_children(struct vmo *vmo);

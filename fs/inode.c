@@ -1,0 +1,446 @@
+/*
+ * inode.c - the vnode table: one vnode per VMO (plus the root), found by
+ * id from any of its five inode numbers (see vmofs.h for the encoding).
+ *
+ * Everything here is protected by vfs.ns_lock, one mutex for the whole
+ * namespace.  Namespace operations are short (libvm calls made under it
+ * are O(1): create, clone, slice, unref), and file I/O never takes it on
+ * the hot path: an open data file pins its vnode and VMO (nopen > 0), so
+ * read/write use fi->fh without the lock.
+ *
+ * Reference rules:
+ *  - the kernel's lookup references are counted per inode in nlookup[]
+ *    (every fuse_reply_entry adds one; FORGET drops n);
+ *  - nopen counts open data file handles;
+ *  - linked says the namespace still shows the VMO.
+ * The VMO reference is dropped when !linked && nopen == 0 (vnode_release);
+ * the vnode is freed when, in addition, every nlookup is 0.  Unmount may
+ * send no FORGET: vnode_table_fini frees whatever is left.
+ */
+#include "vmofs.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static int
+vnode_cmp(const struct vnode *a, const struct vnode *b)
+{
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+RB_GENERATE_STATIC(vnode_tree, vnode, tlink, vnode_cmp)
+
+void
+vfs_lock(void)
+{
+	pthread_mutex_lock(&vfs.ns_lock);
+}
+
+void
+vfs_unlock(void)
+{
+	pthread_mutex_unlock(&vfs.ns_lock);
+}
+
+/* Assert the caller holds ns_lock (an error-checking mutex). */
+void
+vfs_assert_locked(void)
+{
+#ifndef NDEBUG
+	/* trylock on an error-checking mutex we own returns EDEADLK. */
+	int r = pthread_mutex_trylock(&vfs.ns_lock);
+
+	if (r == 0) {
+		pthread_mutex_unlock(&vfs.ns_lock);
+		assert(!"vfs.ns_lock not held");
+	}
+	assert(r == EDEADLK || r == EBUSY);
+#endif
+}
+
+static void
+meta_init(struct vmeta *m, mode_t mode, uid_t uid, gid_t gid)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	m->mode = mode;
+	m->uid = uid;
+	m->gid = gid;
+	m->atime = m->mtime = m->ctime = now;
+	LIST_INIT(&m->xattrs);
+}
+
+void
+vnode_touch(struct vmeta *m, bool mtime)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	m->ctime = now;
+	if (mtime)
+		m->mtime = now;
+}
+
+/*
+ * (N) Make a vnode for vmo (reference consumed; NULL for the root) named
+ * name, its directory mode dmode, owned by ctx's caller.  Not yet linked.
+ * NULL if out of memory (the VMO reference is then still the caller's).
+ */
+struct vnode *
+vnode_new(struct vmo *vmo, const char *name, mode_t dmode,
+    const struct fuse_ctx *ctx)
+{
+	struct vnode *v;
+	uid_t uid = ctx ? ctx->uid : getuid();
+	gid_t gid = ctx ? ctx->gid : getgid();
+	mode_t perm = dmode & 07777;
+
+	vfs_assert_locked();
+	v = calloc(1, sizeof(*v));
+	if (!v || !(v->name = strdup(name))) {
+		free(v);
+		return NULL;
+	}
+	v->id = vfs.next_id++;
+	v->vmo = vmo;
+	TAILQ_INIT(&v->kids[0]);
+	TAILQ_INIT(&v->kids[1]);
+	meta_init(&v->meta[VK_DIR], S_IFDIR | perm, uid, gid);
+	/* data takes the directory's rw bits, info its r bits. */
+	meta_init(&v->meta[VK_DATA], S_IFREG | (perm & 0666), uid, gid);
+	meta_init(&v->meta[VK_INFO], S_IFREG | (perm & 0444), uid, gid);
+	meta_init(&v->meta[VK_CLONES], S_IFDIR | (perm & 0777), uid, gid);
+	meta_init(&v->meta[VK_SLICES], S_IFDIR | (perm & 0777), uid, gid);
+	RB_INSERT(vnode_tree, &vfs.table, v);
+	vfs.nvnodes++;
+	return v;
+}
+
+/* (N) The vnode with this id, or NULL. */
+struct vnode *
+vnode_get(uint64_t id)
+{
+	struct vnode key = { .id = id };
+
+	vfs_assert_locked();
+	return RB_FIND(vnode_tree, &vfs.table, &key);
+}
+
+/* (N) Show v in parent's directory pdir (VK_DIR of the root, VK_CLONES, VK_SLICES). */
+void
+vnode_link(struct vnode *parent, enum vkind pdir, struct vnode *v)
+{
+	int i = pdir == VK_SLICES;
+
+	vfs_assert_locked();
+	assert(!v->linked);
+	v->parent = parent == vfs.root ? NULL : parent;
+	v->pdir = pdir;
+	TAILQ_INSERT_TAIL(&parent->kids[i], v, sib);
+	parent->nkids[i]++;
+	v->linked = true;
+	vnode_touch(&parent->meta[pdir], true);
+}
+
+static struct vnode *
+vnode_container(struct vnode *v)
+{
+	return v->parent ? v->parent : vfs.root;
+}
+
+/* (N) Drop the VMO once nothing can reach it any more. */
+static void
+vnode_release(struct vnode *v)
+{
+	vfs_assert_locked();
+	if (v->linked || v->nopen || !v->vmo)
+		return;
+	vmo_unref(v->vmo);
+	v->vmo = NULL;
+}
+
+/* (N) Remove v from the namespace (it must have no linked children). */
+void
+vnode_unlink(struct vnode *v)
+{
+	struct vnode *c = vnode_container(v);
+	int i = v->pdir == VK_SLICES;
+
+	vfs_assert_locked();
+	assert(v->linked && !v->nkids[0] && !v->nkids[1]);
+	TAILQ_REMOVE(&c->kids[i], v, sib);
+	c->nkids[i]--;
+	v->linked = false;
+	vnode_touch(&c->meta[v->pdir], true);
+	vnode_release(v);
+}
+
+static void
+vnode_free(struct vnode *v)
+{
+	int k;
+
+	if (v->group) {
+		TAILQ_REMOVE(&v->group->list, v, glink);
+		if (--v->group->members == 0)
+			free(v->group);
+		v->group = NULL;
+	}
+	for (k = 0; k < VK_NKINDS; k++)
+		xa_free_list(&v->meta[k].xattrs);
+	RB_REMOVE(vnode_tree, &vfs.table, v);
+	vfs.nvnodes--;
+	free(v->name);
+	/* Poison: a use after free shows up at once. */
+	memset(v, 0x6b, sizeof(*v));
+	free(v);
+}
+
+/*
+ * (N) Drop v's VMO if it is unlinked and not open, and free v if in
+ * addition the kernel holds no reference to any of its inodes.
+ */
+void
+vnode_maybe_free(struct vnode *v)
+{
+	int k;
+
+	vfs_assert_locked();
+	if (v == vfs.root)
+		return;
+	vnode_release(v);
+	if (v->linked || v->nopen)
+		return;
+	for (k = 0; k < VK_NKINDS; k++)
+		if (v->nlookup[k])
+			return;
+	assert(!v->vmo);
+	vnode_free(v);
+}
+
+/* (N) The kernel got one more reference to inode (v, k). */
+void
+vnode_lookup_ref(struct vnode *v, enum vkind k)
+{
+	vfs_assert_locked();
+	v->nlookup[k]++;
+}
+
+/* FORGET: drop n of the kernel's references to ino. */
+void
+vnode_forget(fuse_ino_t ino, uint64_t n)
+{
+	struct vnode *v;
+	enum vkind k = VFS_INO_KIND(ino);
+
+	vfs_lock();
+	v = vnode_get(VFS_INO_ID(ino));
+	if (v && v != vfs.root && k > 0 && k < VK_NKINDS) {
+		assert(v->nlookup[k] >= n);
+		v->nlookup[k] = v->nlookup[k] >= n ? v->nlookup[k] - n : 0;
+		vnode_maybe_free(v);
+	}
+	vfs_unlock();
+}
+
+/* (N) v's VMO with a new reference for the caller, or NULL if released. */
+struct vmo *
+vnode_vmo_get(struct vnode *v)
+{
+	vfs_assert_locked();
+	if (v->vmo)
+		vmo_ref(v->vmo);
+	return v->vmo;
+}
+
+/*
+ * The facts of a data file that come from the VMO: size, and blocks =
+ * the pages its own node holds (O(1), unlike vmo_get_attr).
+ */
+void
+vnode_stat_vmo(struct vmo *vmo, struct stat *st)
+{
+	st->st_size = (off_t)vmo_size(vmo);
+	st->st_blocks = (blkcnt_t)(vmo_blocks_bytes(vmo) / 512);
+}
+
+/* Render the info file (SPEC 4): returns its length (may exceed size). */
+int
+vnode_info_text(struct vmo *vmo, char *buf, size_t size)
+{
+	struct vmo_attr a;
+
+	memset(&a, 0, sizeof(a));
+	vmo_get_attr(vmo, &a);
+	return snprintf(buf, size,
+	    "id: %llu\nkind: %s\nparent: %llu\nsize: %llu\ncommitted: %llu\n"
+	    "populated: %llu\nprivate: %llu\nscaled: %llu\npinned: %llu\n"
+	    "children: %llu\n",
+	    (unsigned long long)vmo_id(vmo), vmo_kind_name(vmo_kind(vmo)),
+	    (unsigned long long)vmo_parent_id(vmo),
+	    (unsigned long long)vmo_size(vmo),
+	    (unsigned long long)a.committed, (unsigned long long)a.populated,
+	    (unsigned long long)a.private_bytes, (unsigned long long)a.scaled,
+	    (unsigned long long)a.pinned,
+	    (unsigned long long)vmo_children(vmo));
+}
+
+/*
+ * (N) Fill st for inode (v, k) from the vnode only.  Data size/blocks and
+ * info size come from the VMO: callers add them with vnode_stat_vmo
+ * outside the lock (vmo_get_attr walks pages).
+ */
+void
+vnode_fill_stat(struct vnode *v, enum vkind k, struct stat *st)
+{
+	struct vmeta *m = &v->meta[k];
+
+	vfs_assert_locked();
+	memset(st, 0, sizeof(*st));
+	st->st_ino = VFS_INO(v->id, k);
+	st->st_mode = m->mode;
+	st->st_uid = m->uid;
+	st->st_gid = m->gid;
+	st->st_atim = m->atime;
+	st->st_mtim = m->mtime;
+	st->st_ctim = m->ctime;
+	st->st_blksize = VFS_PAGE;
+	switch (k) {
+	case VK_DIR:
+		if (v == vfs.root)
+			st->st_nlink = 2 + v->nkids[0];
+		else
+			st->st_nlink = v->linked ? 4 : 0;
+		break;
+	case VK_CLONES:
+	case VK_SLICES:
+		st->st_nlink = v->linked ? 2 + v->nkids[k == VK_SLICES] : 0;
+		break;
+	default:
+		st->st_nlink = v->linked ? 1 : 0;
+		break;
+	}
+}
+
+/* (N) Entry for inode (v, k); does not take the lookup reference. */
+void
+vnode_fill_entry(struct vnode *v, enum vkind k, struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = VFS_INO(v->id, k);
+	e->generation = 0;
+	e->attr_timeout = k == VK_INFO ? 0 : vfs.timeout;
+	e->entry_timeout = vfs.timeout;
+	vnode_fill_stat(v, k, &e->attr);
+}
+
+/*
+ * Reply with the entry (v, k), taking a lookup reference.  Called with
+ * ns_lock held, and v's VMO (if any) referenced by the caller so its size
+ * can be read; the lock is dropped around the reply and retaken.  If the
+ * reply fails (the caller was interrupted) the reference is given back.
+ * volatile_name: the kernel's name for it is not the real one (mkdir
+ * "C@RANGE" makes "C"), so the dentry must not be cached.
+ */
+int
+vnode_reply_entry(fuse_req_t req, struct vnode *v, enum vkind k,
+    bool volatile_name)
+{
+	struct fuse_entry_param e;
+	struct vmo *vmo = NULL;
+	int r;
+
+	vfs_assert_locked();
+	vnode_fill_entry(v, k, &e);
+	if (volatile_name)
+		e.entry_timeout = 0;
+	if (k == VK_DATA || k == VK_INFO)
+		vmo = vnode_vmo_get(v);
+	vnode_lookup_ref(v, k);
+	vfs_unlock();
+	if (vmo) {
+		if (k == VK_DATA) {
+			vnode_stat_vmo(vmo, &e.attr);
+		} else {
+			char buf[512];
+
+			e.attr.st_size = vnode_info_text(vmo, buf, sizeof(buf));
+		}
+		vmo_unref(vmo);
+	}
+	r = fuse_reply_entry(req, &e);
+	vfs_lock();
+	if (r != 0) {
+		v->nlookup[k]--;
+		vnode_maybe_free(v);
+	}
+	return r;
+}
+
+int
+vnode_table_init(void)
+{
+	pthread_mutexattr_t ma;
+
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ERRORCHECK);
+	pthread_mutex_init(&vfs.ns_lock, &ma);
+	pthread_mutexattr_destroy(&ma);
+	RB_INIT(&vfs.table);
+	vfs.next_id = 0;
+	vfs_lock();
+	vfs.root = vnode_new(NULL, "", 0755, NULL);
+	if (vfs.root) {
+		vfs.root->linked = true;
+		vfs.root->meta[VK_DIR].mode = S_IFDIR | 0755;
+	}
+	vfs_unlock();
+	return vfs.root ? 0 : -ENOMEM;
+}
+
+/* Drop v's subtree, children first, so each VMO dies after its clones. */
+static void
+vnode_destroy_tree(struct vnode *v)
+{
+	struct vnode *c;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		while ((c = TAILQ_FIRST(&v->kids[i])) != NULL) {
+			vnode_destroy_tree(c);
+		}
+	}
+	if (v == vfs.root)
+		return;
+	v->nopen = 0;
+	memset(v->nlookup, 0, sizeof(v->nlookup));
+	vnode_unlink(v);
+	vnode_maybe_free(v);
+}
+
+/* At unmount: free everything, whatever the kernel still referenced. */
+void
+vnode_table_fini(void)
+{
+	struct vnode *v, *n;
+
+	vfs_lock();
+	vnode_destroy_tree(vfs.root);
+	RB_FOREACH_SAFE(v, vnode_tree, &vfs.table, n) {
+		if (v == vfs.root)
+			continue;
+		v->nopen = 0;
+		memset(v->nlookup, 0, sizeof(v->nlookup));
+		vnode_maybe_free(v);
+	}
+	vnode_free(vfs.root);
+	vfs.root = NULL;
+	vfs_unlock();
+	pthread_mutex_destroy(&vfs.ns_lock);
+}

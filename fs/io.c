@@ -1,0 +1,434 @@
+/*
+ * io.c - file requests on data and info (SPEC 3).
+ *
+ * data: fi->fh is the vnode; nopen > 0 keeps the vnode and its VMO alive,
+ * so the I/O paths below run without vfs.ns_lock (it is taken only to
+ * count opens and to stamp mtime).  The page cache is kept between opens
+ * (keep_cache); coherence with aliases is notify.c's job, called after
+ * every change that bypasses the inode's own page cache.
+ *
+ *   read       vmo_read_iov -> fuse_reply_iov straight from the pages
+ *   write_buf  vmo_write_iov -> fuse_buf_copy from the FUSE pipe into
+ *              the pages (one copy, no libfuse buffer)
+ *
+ * info: generated once at open into fi->fh (struct itext), served with
+ * direct_io so every open shows fresh numbers.
+ */
+#include "vmofs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define IO_COPY_CHUNK	(1u << 20)
+
+struct itext {
+	size_t	len;
+	char	text[512];
+};
+
+static struct vnode *
+io_vnode(struct fuse_file_info *fi)
+{
+	return (struct vnode *)(uintptr_t)fi->fh;
+}
+
+static void
+io_open_info(fuse_req_t req, struct vnode *v, struct fuse_file_info *fi)
+{
+	struct itext *t = NULL;
+	struct vmo *vmo;
+	int err = EACCES;
+
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
+		goto out_err;
+	err = ENOENT;
+	vfs_lock();
+	vmo = vnode_vmo_get(v);
+	vfs_unlock();
+	if (!vmo)
+		goto out_err;
+	err = ENOMEM;
+	if ((t = malloc(sizeof(*t))) == NULL) {
+		vmo_unref(vmo);
+		goto out_err;
+	}
+	t->len = (size_t)vnode_info_text(vmo, t->text, sizeof(t->text));
+	if (t->len >= sizeof(t->text))
+		t->len = sizeof(t->text) - 1;
+	vmo_unref(vmo);
+	fi->fh = (uintptr_t)t;
+	fi->direct_io = 1;
+	if (fuse_reply_open(req, fi) != 0)
+		free(t);
+	return;
+out_err:
+	fuse_reply_err(req, err);
+}
+
+/*
+ * O_TRUNC arrives with open (libfuse enables atomic_o_trunc): truncate
+ * here; the kernel drops its own cache, the aliases are ours.  No lock
+ * held; the caller's open count keeps the VMO.  0 or an errno.
+ */
+static int
+io_trunc_open(struct vnode *v)
+{
+	int r;
+
+	if (vmo_size(v->vmo) == 0)
+		return 0;
+	r = vmo_resize(v->vmo, 0);
+	if (r < 0)
+		return vfs_errno(r);
+	vfs_lock();
+	vnode_touch(&v->meta[VK_DATA], true);
+	vfs_unlock();
+	notify_changed(v, 0, VMO_WHOLE, false);
+	return 0;
+}
+
+void
+io_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct vnode *v;
+	enum vkind k = VFS_INO_KIND(ino);
+	int err = ENOENT;
+
+	vfs_lock();
+	v = vnode_get(VFS_INO_ID(ino));
+	if (!v || v == vfs.root) {
+		err = v ? EISDIR : ENOENT;
+		goto out_err;
+	}
+	if (k == VK_INFO) {
+		vfs_unlock();
+		io_open_info(req, v, fi);
+		return;
+	}
+	if (k != VK_DATA) {
+		err = EISDIR;
+		goto out_err;
+	}
+	if (!v->vmo)
+		goto out_err;
+	v->nopen++;
+	vfs_unlock();
+	if ((fi->flags & O_TRUNC) && (err = io_trunc_open(v)) != 0) {
+		vfs_lock();
+		v->nopen--;
+		vnode_maybe_free(v);
+		goto out_err;
+	}
+	fi->fh = (uintptr_t)v;
+	fi->keep_cache = 1;
+	fi->noflush = 1;
+	if (fuse_reply_open(req, fi) != 0) {
+		vfs_lock();
+		v->nopen--;
+		vnode_maybe_free(v);
+		vfs_unlock();
+	}
+	return;
+out_err:
+	vfs_unlock();
+	fuse_reply_err(req, err);
+}
+
+void
+io_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct vnode *v;
+
+	if (VFS_INO_KIND(ino) == VK_INFO) {
+		free((void *)(uintptr_t)fi->fh);
+	} else {
+		v = io_vnode(fi);
+		vfs_lock();
+		v->nopen--;
+		vnode_maybe_free(v);	/* last close of a removed data */
+		vfs_unlock();
+	}
+	fuse_reply_err(req, 0);
+}
+
+struct read_ctx {
+	fuse_req_t req;
+	bool	   replied;
+};
+
+/* Runs under the hierarchy lock (shared): the pages stay put meanwhile. */
+static int
+io_read_cb(void *arg, const struct iovec *iov, int iovcnt)
+{
+	struct read_ctx *c = arg;
+
+	c->replied = true;
+	if (iovcnt == 0)
+		return fuse_reply_buf(c->req, NULL, 0);
+	return fuse_reply_iov(c->req, iov, iovcnt);
+}
+
+void
+io_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+    struct fuse_file_info *fi)
+{
+	struct read_ctx c = { .req = req };
+	int r;
+
+	if (VFS_INO_KIND(ino) == VK_INFO) {
+		struct itext *t = (struct itext *)(uintptr_t)fi->fh;
+		char copy[sizeof(t->text)];
+
+		if ((size_t)off >= t->len)
+			size = 0;
+		else if (size > t->len - (size_t)off)
+			size = t->len - (size_t)off;
+		/*
+		 * Reply from a copy: once the kernel has the reply, the
+		 * reader may close and RELEASE free t on another thread
+		 * before fuse_reply_buf returns (ASan sees writev's buffer
+		 * read back after the call).
+		 */
+		memcpy(copy, t->text + (size ? off : 0), size);
+		fuse_reply_buf(req, size ? copy : NULL, size);
+		return;
+	}
+	r = vmo_read_iov(io_vnode(fi)->vmo, (uint64_t)off, size, io_read_cb, &c);
+	if (!c.replied)
+		fuse_reply_err(req, vfs_errno(r < 0 ? r : -EIO));
+}
+
+struct write_ctx {
+	struct fuse_bufvec *src;
+	size_t	 consumed;
+};
+
+/*
+ * Runs under the hierarchy lock (exclusive): copy the request's bytes (a
+ * pipe when splicing) straight into the page iovecs.
+ */
+static ssize_t
+io_write_cb(void *arg, const struct iovec *iov, int iovcnt)
+{
+	struct write_ctx *c = arg;
+	struct fuse_bufvec *dst;
+	ssize_t n;
+	int i;
+
+	dst = calloc(1, sizeof(*dst) + (size_t)iovcnt * sizeof(dst->buf[0]));
+	if (!dst)
+		return -ENOMEM;
+	dst->count = (size_t)iovcnt;
+	for (i = 0; i < iovcnt; i++) {
+		dst->buf[i].mem = iov[i].iov_base;
+		dst->buf[i].size = iov[i].iov_len;
+	}
+	n = fuse_buf_copy(dst, c->src, 0);
+	free(dst);
+	if (n > 0)
+		c->consumed += (size_t)n;
+	return n;
+}
+
+/* Throw away what the request carried and we did not use (pipe data). */
+static void
+io_drain(struct fuse_bufvec *src, size_t left)
+{
+	struct fuse_bufvec sink = FUSE_BUFVEC_INIT(left);
+
+	if (!left || !(src->buf[0].flags & FUSE_BUF_IS_FD))
+		return;
+	sink.buf[0].mem = malloc(left);
+	if (sink.buf[0].mem)
+		fuse_buf_copy(&sink, src, 0);
+	free(sink.buf[0].mem);
+}
+
+void
+io_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
+    off_t off, struct fuse_file_info *fi)
+{
+	struct vnode *v = io_vnode(fi);
+	struct write_ctx c = { .src = bufv };
+	size_t len = fuse_buf_size(bufv);
+	ssize_t r;
+
+	(void)ino;
+	r = vmo_write_iov(v->vmo, (uint64_t)off, len, io_write_cb, &c);
+	io_drain(bufv, len - c.consumed);
+	if (r < 0) {
+		fuse_reply_err(req, vfs_errno(r));
+		return;
+	}
+	vfs_lock();
+	vnode_touch(&v->meta[VK_DATA], true);
+	vfs_unlock();
+	notify_changed(v, (uint64_t)off, (uint64_t)r, false);
+	fuse_reply_write(req, (size_t)r);
+}
+
+void
+io_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino; (void)fi;
+	fuse_reply_err(req, 0);
+}
+
+/* Nothing is volatile in RAM mode: every write is already in the VMO. */
+void
+io_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+    struct fuse_file_info *fi)
+{
+	(void)ino; (void)datasync; (void)fi;
+	fuse_reply_err(req, 0);
+}
+
+/* Zero [off, off+len) clipped to the size; 0 or a negative errno. */
+static int
+io_zero(struct vnode *v, uint64_t off, uint64_t len)
+{
+	uint64_t size = vmo_size(v->vmo);
+	uint64_t end = off + len > size ? size : off + len;
+	int r;
+
+	if (off >= end)
+		return 0;
+	r = vmo_zero(v->vmo, off, end - off);
+	if (r == 0)
+		notify_changed(v, off, end - off, true);
+	return r;
+}
+
+/* Commit the pages of [off, off+len) (clipped to the page-rounded size). */
+static int
+io_commit(struct vnode *v, uint64_t off, uint64_t len)
+{
+	uint64_t size = vmo_size(v->vmo);
+	uint64_t psize = (size + VFS_PAGE - 1) & ~(uint64_t)(VFS_PAGE - 1);
+	uint64_t end = off + len > psize ? psize : off + len;
+
+	if (off >= end)
+		return 0;
+	return vmo_commit(v->vmo, off, end - off);
+}
+
+void
+io_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
+    off_t len, struct fuse_file_info *fi)
+{
+	struct vnode *v = io_vnode(fi);
+	uint64_t o = (uint64_t)off, l = (uint64_t)len, old;
+	bool grow = !(mode & FALLOC_FL_KEEP_SIZE);
+	int r = -EOPNOTSUPP;
+
+	(void)ino;
+	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE |
+	    FALLOC_FL_ZERO_RANGE))
+		goto out;
+	r = -EINVAL;
+	if (off < 0 || len <= 0 || o + l < o)
+		goto out;
+	r = -EFBIG;
+	if (o + l > VMO_MAX_SIZE)
+		goto out;
+	if (mode & FALLOC_FL_PUNCH_HOLE) {
+		r = (mode & FALLOC_FL_KEEP_SIZE) ? io_zero(v, o, l) : -EOPNOTSUPP;
+		goto out;
+	}
+	old = vmo_size(v->vmo);
+	if (grow && o + l > old && (r = vmo_resize(v->vmo, o + l)) < 0)
+		goto out;
+	if (mode & FALLOC_FL_ZERO_RANGE)
+		r = io_zero(v, o, l);
+	else
+		r = io_commit(v, o, l);
+	if (r < 0 && grow && o + l > old)
+		vmo_resize(v->vmo, old);	/* nothing observable changed */
+out:
+	if (r == 0) {
+		vfs_lock();
+		vnode_touch(&v->meta[VK_DATA], true);
+		vfs_unlock();
+	}
+	fuse_reply_err(req, r < 0 ? vfs_errno(r) : 0);
+}
+
+void
+io_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+    struct fuse_file_info *fi)
+{
+	struct vnode *v = io_vnode(fi);
+	uint64_t res, size;
+	int r = -EINVAL;
+
+	(void)ino;
+	if ((whence == SEEK_DATA || whence == SEEK_HOLE) && off >= 0) {
+		r = vmo_seek(v->vmo, (uint64_t)off, whence, &res);
+		size = vmo_size(v->vmo);
+		if (r == 0 && res > size)
+			res = size;
+	}
+	if (r < 0)
+		fuse_reply_err(req, vfs_errno(r));
+	else
+		fuse_reply_lseek(req, (off_t)res);
+}
+
+void
+io_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+    struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
+    struct fuse_file_info *fi_out, size_t len, int flags)
+{
+	struct vnode *src, *dst;
+	size_t total = 0, chunk;
+	ssize_t n, w = 0;
+	char *buf = NULL;
+	int err = EOPNOTSUPP;
+
+	if (VFS_INO_KIND(ino_in) != VK_DATA || VFS_INO_KIND(ino_out) != VK_DATA)
+		goto out_err;
+	err = EINVAL;
+	if (flags != 0 || off_in < 0 || off_out < 0)
+		goto out_err;
+	src = io_vnode(fi_in);
+	dst = io_vnode(fi_out);
+	chunk = len < IO_COPY_CHUNK ? len : IO_COPY_CHUNK;
+	err = ENOMEM;
+	if (chunk && !(buf = malloc(chunk)))
+		goto out_err;
+	/* Plain copy for now; page sharing for aligned ranges comes later. */
+	while (total < len) {
+		size_t want = len - total < chunk ? len - total : chunk;
+
+		n = vmo_read(src->vmo, buf, (uint64_t)off_in + total, want);
+		if (n <= 0)
+			break;
+		w = vmo_write(dst->vmo, buf, (uint64_t)off_out + total,
+		    (size_t)n);
+		if (w <= 0)
+			break;
+		total += (size_t)w;
+		if (w < n)
+			break;
+	}
+	free(buf);
+	if (total == 0 && w < 0) {
+		err = vfs_errno(w);
+		goto out_err;
+	}
+	if (total) {
+		vfs_lock();
+		vnode_touch(&dst->meta[VK_DATA], true);
+		vfs_unlock();
+		/* the kernel drops dst's own cached range; aliases are ours */
+		notify_changed(dst, (uint64_t)off_out, total, false);
+	}
+	fuse_reply_write(req, total);
+	return;
+out_err:
+	fuse_reply_err(req, err);
+}

@@ -1,0 +1,308 @@
+/*
+ * main.c - the vmofs daemon: options, mount, daemonise, serve, unwind.
+ *
+ *   vmofs [options] MOUNTPOINT
+ *   vmofs SOURCE MOUNTPOINT -o opts      (as mount.fuse3 runs it)
+ *
+ * Options beside libfuse's: -f (foreground), -d (debug, implies -f),
+ * -o size=BYTES|N% (page limit; default 50% of RAM), -o backing=DIR and
+ * -o compress (not yet supported: refused).  Every problem found before
+ * the mount is one line on stderr and exit status 1; nothing is mounted.
+ * default_permissions is always on: the kernel enforces the modes and
+ * owners we store.
+ *
+ * Order: parse -> vm -> vnode table -> session -> mount -> daemonise ->
+ * notifier thread -> multithreaded loop; teardown unwinds in reverse
+ * through the err_outN ladder.  Threads start after fuse_daemonize (fork).
+ */
+#include "vmofs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct vfs vfs;
+
+struct vopts {
+	char	*size;
+	char	*backing;
+	int	 compress;
+	int	 foreground;
+	int	 help;
+	int	 version;
+	int	 npos;
+	char	*pos[2];
+	int	 too_many;
+};
+
+enum { KEY_FG, KEY_DEBUG, KEY_HELP, KEY_VERSION };
+
+#define VOPT(t, f, v) { t, offsetof(struct vopts, f), v }
+static const struct fuse_opt vopt_spec[] = {
+	VOPT("size=%s", size, 0),
+	VOPT("backing=%s", backing, 0),
+	VOPT("compress", compress, 1),
+	FUSE_OPT_KEY("-f", KEY_FG),
+	FUSE_OPT_KEY("-d", KEY_DEBUG),
+	FUSE_OPT_KEY("debug", KEY_DEBUG),
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_END
+};
+
+static int
+vopt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct vopts *o = data;
+
+	(void)outargs;
+	switch (key) {
+	case KEY_FG:
+		o->foreground = 1;
+		return 0;
+	case KEY_DEBUG:
+		o->foreground = 1;
+		return 1;	/* libfuse's session takes -d too */
+	case KEY_HELP:
+		o->help = 1;
+		return 0;
+	case KEY_VERSION:
+		o->version = 1;
+		return 0;
+	case FUSE_OPT_KEY_NONOPT:
+		if (o->npos < 2)
+			o->pos[o->npos++] = strdup(arg);
+		else
+			o->too_many = 1;
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+static void
+usage(const char *prog)
+{
+	printf("usage: %s [options] MOUNTPOINT\n"
+	    "       %s SOURCE MOUNTPOINT [-o options]\n\n"
+	    "    -f                 stay in the foreground\n"
+	    "    -d                 debug output (implies -f)\n"
+	    "    -o size=BYTES      memory limit: K, M, G suffix or N%% of RAM"
+	    " (default 50%%)\n"
+	    "    -o backing=DIR     persistent mode (not yet supported)\n"
+	    "    -o compress        compress cold pages (not yet supported)\n"
+	    "    -o OPT             any FUSE mount option\n", prog, prog);
+}
+
+static const struct fuse_lowlevel_ops vfs_ops = {
+	.lookup = ns_lookup,
+	.forget = ns_forget,
+	.forget_multi = ns_forget_multi,
+	.getattr = ns_getattr,
+	.setattr = ns_setattr,
+	.mknod = ns_mknod,
+	.mkdir = ns_mkdir,
+	.unlink = ns_unlink,
+	.rmdir = ns_rmdir,
+	.symlink = ns_symlink,
+	.rename = ns_rename,
+	.link = ns_link,
+	.create = ns_create,
+	.opendir = ns_opendir,
+	.readdir = ns_readdir,
+	.releasedir = ns_releasedir,
+	.statfs = ns_statfs,
+	.open = io_open,
+	.read = io_read,
+	.write_buf = io_write_buf,
+	.flush = io_flush,
+	.fsync = io_fsync,
+	.release = io_release,
+	.fallocate = io_fallocate,
+	.lseek = io_lseek,
+	.copy_file_range = io_copy_file_range,
+	.setxattr = xa_setxattr,
+	.getxattr = xa_getxattr,
+	.listxattr = xa_listxattr,
+	.removexattr = xa_removexattr,
+};
+
+/*
+ * Raise the mount's readahead (FUSE-NOTES: 128 KiB caps buffered reads).
+ * Reads /proc/self/mountinfo rather than stat()ing the mountpoint, which
+ * would wait on this very daemon.  Best effort: needs root.
+ */
+static void
+vfs_tune_bdi(const char *mnt)
+{
+	char line[4096], path[128], dev[32];
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	int fd;
+
+	if (!f)
+		return;
+	dev[0] = '\0';
+	while (fgets(line, sizeof(line), f)) {
+		char mp[PATH_MAX], d[32];
+
+		if (sscanf(line, "%*s %*s %31s %*s %4095s", d, mp) == 2 &&
+		    strcmp(mp, mnt) == 0)
+			snprintf(dev, sizeof(dev), "%s", d);	/* the last wins */
+	}
+	fclose(f);
+	if (!dev[0])
+		return;
+	snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb", dev);
+	fd = open(path, O_WRONLY);
+	if (fd >= 0) {
+		if (write(fd, "1024", 4) != 4)
+			vfs_log(LOG_DEBUG, "cannot raise %s", path);
+		close(fd);
+	}
+}
+
+/* Check the options that need no libfuse; 0 or exit status. */
+static int
+vfs_check_opts(struct vopts *o, const char *prog, uint64_t *limit)
+{
+	struct stat st;
+
+	if (o->too_many || o->npos == 0) {
+		fprintf(stderr, "vmofs: %s\n", o->npos ? "too many arguments" :
+		    "no mountpoint given");
+		fprintf(stderr, "usage: %s [options] MOUNTPOINT\n", prog);
+		return 1;
+	}
+	if (o->backing) {
+		fprintf(stderr, "vmofs: option backing: not yet supported\n");
+		return 1;
+	}
+	if (o->compress) {
+		fprintf(stderr, "vmofs: option compress: not yet supported\n");
+		return 1;
+	}
+	if (o->size) {
+		if (vfs_parse_size(o->size, limit) != 0) {
+			fprintf(stderr, "vmofs: option size=%s: expected BYTES "
+			    "(at least 4096, K/M/G suffix) or N%% of RAM\n",
+			    o->size);
+			return 1;
+		}
+	} else {
+		*limit = (uint64_t)sysconf(_SC_PHYS_PAGES) *
+		    (uint64_t)sysconf(_SC_PAGESIZE) / 2;
+	}
+	if (stat(vfs.mountpoint, &st) != 0) {
+		fprintf(stderr, "vmofs: mountpoint %s: %s\n", vfs.mountpoint,
+		    strerror(errno));
+		return 1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "vmofs: mountpoint %s: not a directory\n",
+		    vfs.mountpoint);
+		return 1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_loop_config *lcfg = NULL;
+	struct vm_config vcfg = { 0 };
+	struct vopts o = { 0 };
+	char fsopt[PATH_MAX + 64];
+	uint64_t limit = 0;
+	int ret = 1, r;
+
+	if (fuse_opt_parse(&args, &o, vopt_spec, vopt_proc) != 0)
+		goto err_out0;
+	if (o.help) {
+		usage(argv[0]);
+		ret = 0;
+		goto err_out0;
+	}
+	if (o.version) {
+		printf("vmofs 0.1, libfuse %s\n", fuse_pkgversion());
+		ret = 0;
+		goto err_out0;
+	}
+	vfs.foreground = o.foreground;
+	vfs.timeout = 86400.0;
+	if (o.npos > 0)
+		vfs.mountpoint = realpath(o.pos[o.npos - 1], NULL);
+	if (o.npos > 0 && !vfs.mountpoint) {
+		fprintf(stderr, "vmofs: mountpoint %s: %s\n", o.pos[o.npos - 1],
+		    strerror(errno));
+		goto err_out0;
+	}
+	if ((ret = vfs_check_opts(&o, argv[0], &limit)) != 0)
+		goto err_out0;
+	ret = 1;
+	snprintf(fsopt, sizeof(fsopt),
+	    "-odefault_permissions,subtype=vmofs,fsname=%s",
+	    o.npos == 2 ? o.pos[0] : "vmofs");
+	if (fuse_opt_add_arg(&args, fsopt) != 0)
+		goto err_out0;
+
+	vcfg.limit_bytes = limit;
+	if ((r = vm_create(&vcfg, &vfs.vm)) != 0) {
+		fprintf(stderr, "vmofs: cannot create the VM (size %llu): %s\n",
+		    (unsigned long long)limit, strerror(-r));
+		goto err_out0;
+	}
+	if (vnode_table_init() != 0) {
+		fprintf(stderr, "vmofs: out of memory\n");
+		goto err_out1;
+	}
+	vfs.se = fuse_session_new(&args, &vfs_ops, sizeof(vfs_ops), NULL);
+	if (!vfs.se)
+		goto err_out2;	/* libfuse said why */
+	if (fuse_set_signal_handlers(vfs.se) != 0)
+		goto err_out3;
+	if (fuse_session_mount(vfs.se, vfs.mountpoint) != 0)
+		goto err_out4;	/* libfuse said why */
+	vfs_tune_bdi(vfs.mountpoint);
+	if (fuse_daemonize(vfs.foreground) != 0)
+		goto err_out5;
+	if (!vfs.foreground)
+		openlog("vmofs", LOG_PID, LOG_DAEMON);
+	if ((r = notify_start()) != 0) {
+		vfs_log(LOG_ERR, "cannot start the notifier: %s", strerror(-r));
+		goto err_out5;
+	}
+	if (!(lcfg = fuse_loop_cfg_create()))
+		goto err_out6;
+	fuse_loop_cfg_set_clone_fd(lcfg, 0);
+	ret = fuse_session_loop_mt(vfs.se, lcfg) != 0;
+	fuse_loop_cfg_destroy(lcfg);
+
+err_out6:
+	notify_stop();
+err_out5:
+	fuse_session_unmount(vfs.se);
+err_out4:
+	fuse_remove_signal_handlers(vfs.se);
+err_out3:
+	fuse_session_destroy(vfs.se);
+err_out2:
+	vnode_table_fini();
+err_out1:
+	vm_destroy(vfs.vm);
+err_out0:
+	free(o.size);
+	free(o.backing);
+	free(o.pos[0]);
+	free(o.pos[1]);
+	free(vfs.mountpoint);
+	fuse_opt_free_args(&args);
+	return ret;
+}

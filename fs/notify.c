@@ -1,0 +1,307 @@
+/*
+ * notify.c - keeps the kernel's page cache coherent across aliases.
+ *
+ * The kernel caches pages per inode (we set keep_cache and long
+ * timeouts).  A write(2) to an inode updates that inode's cache, but bytes
+ * also change behind the kernel's back:
+ *   - a slice and its root share pages, and so do all slices of a root:
+ *     a write through one makes the others' cached pages stale;
+ *   - zero/decommit through xattrs, PUNCH_HOLE/ZERO_RANGE, truncate of a
+ *     root that a slice overlaps.
+ * For each of those the handler calls notify_changed(), which computes
+ * every inode aliasing the changed bytes (the vnode's alias group, see
+ * struct vgroup) and queues fuse_lowlevel_notify_inval_inode() for each.
+ *
+ * libfuse forbids calling the notify functions inside a handler or while
+ * holding a lock a handler may wait on (it can deadlock: the kernel waits
+ * for page locks held by requests we are serving).  So one notifier
+ * thread makes the calls.  The handler then waits until its entries are
+ * done before replying, so that when write(2) returns, a read through an
+ * alias already sees the new bytes - but it waits at most
+ * NOTIFY_WAIT_MS: if the invalidation is stuck behind page locks of
+ * another request in flight (two writers crossing on aliases), the
+ * handler replies anyway and the invalidation completes as soon as that
+ * request is answered.  A stuck invalidation therefore delays, never
+ * blocks, request handling.
+ *
+ *   handler --(queue: ino,off,len,seq)--> notifier thread --> /dev/fuse
+ *      \____ waits until no queued/in-flight entry has seq <= its own
+ *
+ * Queued entries for the same inode merge (their range becomes the hull,
+ * the entry keeps the older seq), so a burst of writes costs one call per
+ * inode.  Lock: nq.lock, a leaf lock (nothing is taken under it).
+ */
+#include "vmofs.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define NOTIFY_WAIT_MS	1000
+
+struct nentry {
+	TAILQ_ENTRY(nentry) link;
+	uint64_t	 seq;
+	fuse_ino_t	 ino;		/* inode, or parent for an entry */
+	uint64_t	 off, end;	/* byte range; end UINT64_MAX: to EOF */
+	char		*name;		/* dentry to invalidate, or NULL */
+};
+
+static struct {
+	pthread_mutex_t	 lock;
+	pthread_cond_t	 work;		/* entries queued, or stopping */
+	pthread_cond_t	 done;		/* an entry completed */
+	TAILQ_HEAD(, nentry) q;		/* (lock) FIFO, seq nondecreasing */
+	struct nentry	*inflight;	/* (lock) being processed */
+	uint64_t	 seq;		/* (lock) last seq handed out */
+	bool		 stop;		/* (lock) */
+	bool		 running;
+	pthread_t	 thread;
+} nq = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.q = TAILQ_HEAD_INITIALIZER(nq.q),
+};
+
+/* (nq.lock) Lowest seq not yet completed, UINT64_MAX if all done. */
+static uint64_t
+notify_low(void)
+{
+	struct nentry *h = TAILQ_FIRST(&nq.q);
+
+	if (nq.inflight)
+		return nq.inflight->seq;
+	return h ? h->seq : UINT64_MAX;
+}
+
+static void *
+notify_main(void *arg)
+{
+	struct nentry *e;
+
+	(void)arg;
+	pthread_mutex_lock(&nq.lock);
+	for (;;) {
+		while (!nq.stop && TAILQ_EMPTY(&nq.q))
+			pthread_cond_wait(&nq.work, &nq.lock);
+		if (nq.stop)
+			break;
+		e = TAILQ_FIRST(&nq.q);
+		TAILQ_REMOVE(&nq.q, e, link);
+		nq.inflight = e;
+		pthread_mutex_unlock(&nq.lock);
+		if (e->name) {
+			fuse_lowlevel_notify_inval_entry(vfs.se, e->ino,
+			    e->name, strlen(e->name));
+		} else {
+			/* len 0 means "to the end" to the kernel. */
+			off_t len = e->end == UINT64_MAX ? 0 :
+			    (off_t)(e->end - e->off);
+
+			fuse_lowlevel_notify_inval_inode(vfs.se, e->ino,
+			    (off_t)e->off, len);
+		}
+		pthread_mutex_lock(&nq.lock);
+		nq.inflight = NULL;
+		pthread_cond_broadcast(&nq.done);
+		free(e->name);
+		free(e);
+	}
+	pthread_mutex_unlock(&nq.lock);
+	return NULL;
+}
+
+int
+notify_start(void)
+{
+	pthread_condattr_t ca;
+	int r;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&nq.done, &ca);
+	pthread_cond_init(&nq.work, NULL);
+	pthread_condattr_destroy(&ca);
+	r = pthread_create(&nq.thread, NULL, notify_main, NULL);
+	if (r != 0)
+		return -r;
+	nq.running = true;
+	return 0;
+}
+
+void
+notify_stop(void)
+{
+	struct nentry *e;
+
+	if (!nq.running)
+		return;
+	pthread_mutex_lock(&nq.lock);
+	nq.stop = true;
+	pthread_cond_broadcast(&nq.work);
+	pthread_mutex_unlock(&nq.lock);
+	pthread_join(nq.thread, NULL);
+	nq.running = false;
+	while ((e = TAILQ_FIRST(&nq.q)) != NULL) {
+		TAILQ_REMOVE(&nq.q, e, link);
+		free(e->name);
+		free(e);
+	}
+	pthread_cond_broadcast(&nq.done);
+}
+
+/* (nq.lock) Queue an inode range, merging with a queued entry for ino. */
+static void
+notify_queue_inode(fuse_ino_t ino, uint64_t off, uint64_t end, uint64_t seq)
+{
+	struct nentry *e;
+
+	TAILQ_FOREACH(e, &nq.q, link) {
+		if (e->ino == ino && !e->name) {
+			if (off < e->off)
+				e->off = off;
+			if (end > e->end)
+				e->end = end;
+			return;
+		}
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return;		/* benign: the cache stays stale, as without us */
+	e->seq = seq;
+	e->ino = ino;
+	e->off = off;
+	e->end = end;
+	TAILQ_INSERT_TAIL(&nq.q, e, link);
+}
+
+/* Is v's data inode known to the kernel (else it caches nothing)? (N) */
+static bool
+notify_kernel_has(struct vnode *v)
+{
+	return v->nlookup[VK_DATA] > 0 || v->nopen > 0;
+}
+
+struct nrange { fuse_ino_t ino; uint64_t off, end; };
+
+/*
+ * (N) Collect the inodes aliasing [off, end) of v, in their own offsets.
+ * The group root has slice_len 0 and spans everything.
+ */
+static int
+notify_collect(struct vnode *v, uint64_t off, uint64_t end, bool self,
+    struct nrange *out, int max)
+{
+	struct vnode *m;
+	uint64_t roff, rend;
+	int n = 0;
+
+	if (self && notify_kernel_has(v) && n < max)
+		out[n++] = (struct nrange){ VFS_INO(v->id, VK_DATA), off, end };
+	if (!v->group)
+		return n;
+	/* To root coordinates. */
+	roff = off;
+	rend = end;
+	if (v->slice_len) {
+		if (off >= v->slice_len)
+			return n;
+		if (end > v->slice_len)
+			end = v->slice_len;
+		roff = v->slice_off + off;
+		rend = v->slice_off + end;
+	}
+	TAILQ_FOREACH(m, &v->group->list, glink) {
+		uint64_t a = roff, b = rend;
+
+		if (m == v || !notify_kernel_has(m) || n >= max)
+			continue;
+		if (m->slice_len) {
+			uint64_t ws = m->slice_off, we = m->slice_off + m->slice_len;
+
+			if (a < ws)
+				a = ws;
+			if (b > we)
+				b = we;
+			if (a >= b)
+				continue;
+			a -= ws;
+			b -= ws;
+		}
+		out[n++] = (struct nrange){ VFS_INO(m->id, VK_DATA), a, b };
+	}
+	return n;
+}
+
+void
+notify_changed(struct vnode *v, uint64_t off, uint64_t len, bool self)
+{
+	struct nrange stackr[16], *r = stackr;
+	uint64_t end = len == VMO_WHOLE || off + len < off ? UINT64_MAX :
+	    off + len;
+	uint64_t seq;
+	struct timespec dl;
+	int n, max = 16, i;
+
+	if (!self && !__atomic_load_n(&v->group, __ATOMIC_ACQUIRE))
+		return;		/* the hot path: no alias, nothing to do */
+	vfs_lock();
+	if (v->group && v->group->members > (unsigned)max) {
+		max = (int)v->group->members + 1;
+		r = malloc(sizeof(*r) * (size_t)max);
+		if (!r) {
+			r = stackr;
+			max = 16;
+		}
+	}
+	n = notify_collect(v, off, end, self, r, max);
+	vfs_unlock();
+	if (n == 0)
+		goto out;
+
+	pthread_mutex_lock(&nq.lock);
+	if (nq.stop) {
+		pthread_mutex_unlock(&nq.lock);
+		goto out;
+	}
+	seq = ++nq.seq;
+	for (i = 0; i < n; i++)
+		notify_queue_inode(r[i].ino, r[i].off, r[i].end, seq);
+	pthread_cond_signal(&nq.work);
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += NOTIFY_WAIT_MS / 1000;
+	dl.tv_nsec += (NOTIFY_WAIT_MS % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	while (!nq.stop && notify_low() <= seq) {
+		if (pthread_cond_timedwait(&nq.done, &nq.lock, &dl) == ETIMEDOUT) {
+			vfs_log(LOG_DEBUG, "invalidation of ino %llu slow: "
+			    "replying before it completes",
+			    (unsigned long long)r[0].ino);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&nq.lock);
+out:
+	if (r != stackr)
+		free(r);
+}
+
+void
+notify_entry(fuse_ino_t parent, const char *name)
+{
+	struct nentry *e = calloc(1, sizeof(*e));
+
+	if (!e || !(e->name = strdup(name))) {
+		free(e);
+		return;
+	}
+	e->ino = parent;
+	pthread_mutex_lock(&nq.lock);
+	e->seq = ++nq.seq;
+	TAILQ_INSERT_TAIL(&nq.q, e, link);
+	pthread_cond_signal(&nq.work);
+	pthread_mutex_unlock(&nq.lock);
+}

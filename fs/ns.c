@@ -1,0 +1,675 @@
+/*
+ * ns.c - namespace requests: every VMO is a directory (SPEC 2).
+ *
+ *   ROOT/NAME            mkdir: vmo_create (size 0, resizable)
+ *   NAME/clones/C[@R]    mkdir: vmo_clone of NAME (window R, else whole)
+ *   NAME/slices/S@R      mkdir: vmo_slice of NAME (R required)
+ *   NAME/{data,info,clones,slices}   fixed; exist as long as NAME does
+ *
+ * rmdir of a VMO with linked children is ENOTEMPTY.  So that `rm -r`
+ * works, unlink of data/info and rmdir of an empty clones/ or slices/
+ * succeed without changing anything: the entries belong to the VMO and
+ * go with it when its directory is removed (docs/semantics.md).  Any
+ * other creation (files, links, device nodes, other directories) is
+ * EPERM.  Rename moves a VMO within one directory only.
+ *
+ * Locking: every handler takes vfs.ns_lock for its namespace work and
+ * replies after dropping it (vnode_reply_entry drops it around the
+ * reply).  libvm calls made under it are O(1) (create, clone, slice);
+ * vmo_resize and vmo_get_attr run outside it on a referenced VMO.
+ */
+#include "vmofs.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+static const char *const fixed_names[VK_NKINDS] = {
+	[VK_DATA] = "data", [VK_INFO] = "info",
+	[VK_CLONES] = "clones", [VK_SLICES] = "slices",
+};
+
+/* (N) Resolve ino to its vnode and kind; NULL if unknown. */
+static struct vnode *
+ns_node(fuse_ino_t ino, enum vkind *k)
+{
+	struct vnode *v;
+
+	*k = VFS_INO_KIND(ino);
+	if (*k < VK_DIR || *k >= VK_NKINDS)
+		return NULL;
+	v = vnode_get(VFS_INO_ID(ino));
+	if (v == vfs.root && *k != VK_DIR)
+		return NULL;
+	return v;
+}
+
+static enum vkind
+ns_fixed_kind(const char *name)
+{
+	int k;
+
+	for (k = VK_DATA; k < VK_NKINDS; k++)
+		if (strcmp(name, fixed_names[k]) == 0)
+			return (enum vkind)k;
+	return 0;
+}
+
+/*
+ * (N) The child list a directory inode holds: 0 (root's top level or
+ * clones/), 1 (slices/), or -1 (not a VMO-holding directory).
+ */
+static int
+ns_list_of(struct vnode *d, enum vkind k)
+{
+	if (k == VK_DIR && d == vfs.root)
+		return 0;
+	if (k == VK_CLONES)
+		return 0;
+	if (k == VK_SLICES)
+		return 1;
+	return -1;
+}
+
+/* (N) The child named name in list i of d. */
+static struct vnode *
+ns_find(struct vnode *d, int i, const char *name)
+{
+	struct vnode *c;
+
+	TAILQ_FOREACH(c, &d->kids[i], sib)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+/* (N) Is d a directory whose contents may be used (not removed)? */
+static bool
+ns_live(struct vnode *d)
+{
+	return d == vfs.root || d->linked;
+}
+
+void
+ns_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct vnode *d, *c;
+	enum vkind k, ck;
+	int err = ENOENT, i;
+
+	vfs_lock();
+	d = ns_node(parent, &k);
+	if (!d || !ns_live(d))
+		goto out_err;
+	i = ns_list_of(d, k);
+	if (i >= 0) {
+		c = ns_find(d, i, name);
+		ck = VK_DIR;
+	} else if (k == VK_DIR) {
+		c = d;
+		ck = ns_fixed_kind(name);
+	} else {
+		err = ENOTDIR;
+		goto out_err;
+	}
+	if (!c || !ck)
+		goto out_err;
+	vnode_reply_entry(req, c, ck, false);
+	vfs_unlock();
+	return;
+out_err:
+	vfs_unlock();
+	fuse_reply_err(req, err);
+}
+
+void
+ns_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	vnode_forget(ino, nlookup);
+	fuse_reply_none(req);
+}
+
+void
+ns_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *f)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		vnode_forget(f[i].ino, f[i].nlookup);
+	fuse_reply_none(req);
+}
+
+/* Reply with the attributes of (v, k); called with ns_lock held, drops it. */
+static void
+ns_reply_attr(fuse_req_t req, struct vnode *v, enum vkind k)
+{
+	struct stat st;
+	struct vmo *vmo = NULL;
+
+	vnode_fill_stat(v, k, &st);
+	if (k == VK_DATA || k == VK_INFO)
+		vmo = vnode_vmo_get(v);
+	vfs_unlock();
+	if (vmo) {
+		if (k == VK_DATA) {
+			vnode_stat_vmo(vmo, &st);
+		} else {
+			char buf[512];
+
+			st.st_size = vnode_info_text(vmo, buf, sizeof(buf));
+		}
+		vmo_unref(vmo);
+	}
+	fuse_reply_attr(req, &st, k == VK_INFO ? 0 : vfs.timeout);
+}
+
+void
+ns_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct vnode *v;
+	enum vkind k;
+
+	(void)fi;
+	vfs_lock();
+	v = ns_node(ino, &k);
+	if (!v) {
+		vfs_unlock();
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	ns_reply_attr(req, v, k);
+}
+
+/* Truncate data of v to size; no lock held.  0 or an errno. */
+static int
+ns_truncate(struct vnode *v, uint64_t size)
+{
+	struct vmo *vmo;
+	uint64_t old;
+	int r;
+
+	vfs_lock();
+	vmo = vnode_vmo_get(v);
+	vfs_unlock();
+	if (!vmo)
+		return ENOENT;
+	old = vmo_size(vmo);
+	r = vmo_resize(vmo, size);
+	vmo_unref(vmo);
+	if (r < 0)
+		return vfs_errno(r);
+	/* Our own inode: the kernel truncates its cache; aliases: we do. */
+	notify_changed(v, old < size ? old : size, VMO_WHOLE, false);
+	return 0;
+}
+
+static void
+ns_set_time(struct timespec *t, const struct timespec *val, bool now)
+{
+	if (now)
+		clock_gettime(CLOCK_REALTIME, t);
+	else
+		*t = *val;
+}
+
+void
+ns_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+    struct fuse_file_info *fi)
+{
+	struct vnode *v;
+	struct vmeta *m;
+	enum vkind k;
+	int err = ENOENT;
+
+	(void)fi;
+	vfs_lock();
+	v = ns_node(ino, &k);
+	if (!v)
+		goto out_err;
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		err = k == VK_DATA ? 0 : k == VK_INFO ? EPERM : EISDIR;
+		if (err)
+			goto out_err;
+		vfs_unlock();	/* v stays: the kernel holds a reference */
+		err = ns_truncate(v, (uint64_t)attr->st_size);
+		vfs_lock();
+		if (err)
+			goto out_err;
+		vnode_touch(&v->meta[k], true);
+	}
+	m = &v->meta[k];
+	if (to_set & FUSE_SET_ATTR_MODE)
+		m->mode = (m->mode & S_IFMT) | (attr->st_mode & 07777);
+	if (to_set & FUSE_SET_ATTR_UID)
+		m->uid = attr->st_uid;
+	if (to_set & FUSE_SET_ATTR_GID)
+		m->gid = attr->st_gid;
+	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW))
+		ns_set_time(&m->atime, &attr->st_atim,
+		    to_set & FUSE_SET_ATTR_ATIME_NOW);
+	if (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW))
+		ns_set_time(&m->mtime, &attr->st_mtim,
+		    to_set & FUSE_SET_ATTR_MTIME_NOW);
+	vnode_touch(m, false);
+	if (to_set & FUSE_SET_ATTR_CTIME)
+		m->ctime = attr->st_ctim;
+	ns_reply_attr(req, v, k);
+	return;
+out_err:
+	vfs_unlock();
+	fuse_reply_err(req, err);
+}
+
+/* A VMO name: not empty, no '@' (it introduces a RANGE), fits NAME_MAX. */
+static bool
+ns_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 0 && n <= 255 && !strchr(name, '@') &&
+	    strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+}
+
+/* (N) Put slice s of src into src's alias group (made on first use). */
+static int
+ns_group_join(struct vnode *src, struct vnode *s, uint64_t len)
+{
+	struct vgroup *g = src->group;
+
+	if (!g) {
+		g = calloc(1, sizeof(*g));
+		if (!g)
+			return ENOMEM;
+		TAILQ_INIT(&g->list);
+		TAILQ_INSERT_TAIL(&g->list, src, glink);
+		g->members = 1;
+		__atomic_store_n(&src->group, g, __ATOMIC_RELEASE);
+	}
+	s->slice_off = vmo_slice_offset(s->vmo);
+	s->slice_len = len;
+	TAILQ_INSERT_TAIL(&g->list, s, glink);
+	g->members++;
+	__atomic_store_n(&s->group, g, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/*
+ * (N) Make the VMO for mkdir NAME in directory (d, k): split "C@RANGE",
+ * check the name, and create/clone/slice.  Returns 0 with *out (a VMO
+ * reference) and the bare name in cname, or an errno.
+ */
+static int
+ns_make_vmo(struct vnode *d, enum vkind k, const char *name, char *cname,
+    struct vmo **out, uint64_t *slen)
+{
+	const char *at = strchr(name, '@');
+	uint64_t off = 0, len = VMO_WHOLE;
+	size_t n = at ? (size_t)(at - name) : strlen(name);
+	int r;
+
+	if (n == 0 || n > 255)
+		return EINVAL;
+	memcpy(cname, name, n);
+	cname[n] = '\0';
+	if (!ns_name_ok(cname))
+		return EINVAL;
+	if (at && (k == VK_DIR || vfs_parse_range(at + 1, &off, &len) != 0))
+		return EINVAL;
+	if (ns_find(d, k == VK_SLICES, cname))
+		return EEXIST;
+	if (k == VK_DIR) {
+		r = vmo_create(vfs.vm, 0, VMO_RESIZABLE, out);
+	} else if (k == VK_CLONES) {
+		if (off % VFS_PAGE)
+			return EINVAL;
+		r = vmo_clone(d->vmo, off, len, out);
+	} else {
+		if (!at || len == 0 || off % VFS_PAGE)
+			return EINVAL;
+		r = vmo_slice(d->vmo, off, len, out);
+		*slen = len;
+	}
+	return r < 0 ? vfs_errno(r) : 0;
+}
+
+void
+ns_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct vnode *d, *v;
+	struct vmo *vmo = NULL;
+	char cname[256];
+	uint64_t slen = 0;
+	enum vkind k;
+	int err = ENOENT;
+
+	vfs_lock();
+	d = ns_node(parent, &k);
+	if (!d || !ns_live(d))
+		goto out_err;
+	if (ns_list_of(d, k) < 0) {
+		err = k == VK_DIR && ns_fixed_kind(name) ? EEXIST : EPERM;
+		goto out_err;
+	}
+	err = ns_make_vmo(d, k, name, cname, &vmo, &slen);
+	if (err)
+		goto out_err;
+	err = ENOMEM;
+	v = vnode_new(vmo, cname, mode, ctx);
+	if (!v) {
+		vmo_unref(vmo);
+		goto out_err;
+	}
+	if (k == VK_SLICES && ns_group_join(d, v, slen) != 0) {
+		vnode_maybe_free(v);	/* unlinked, unreferenced: drops vmo */
+		goto out_err;
+	}
+	vnode_link(d, k, v);
+	vnode_reply_entry(req, v, VK_DIR, strcmp(cname, name) != 0);
+	vfs_unlock();
+	return;
+out_err:
+	vfs_unlock();
+	if (err == EINVAL)
+		vfs_log(LOG_INFO, "mkdir %s: invalid name or range", name);
+	fuse_reply_err(req, err);
+}
+
+void
+ns_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct vnode *d, *c;
+	enum vkind k, fk;
+	int err = ENOENT, i;
+
+	vfs_lock();
+	d = ns_node(parent, &k);
+	if (!d || !ns_live(d))
+		goto out_err;
+	i = ns_list_of(d, k);
+	if (i < 0) {
+		if (k != VK_DIR)
+			goto out_err;
+		/* clones/ slices/ of a VMO: removable only as part of rm -r */
+		fk = ns_fixed_kind(name);
+		if (fk == VK_DATA || fk == VK_INFO)
+			err = ENOTDIR;
+		else if (fk)
+			err = d->nkids[fk == VK_SLICES] ? ENOTEMPTY : 0;
+		goto out_err;
+	}
+	c = ns_find(d, i, name);
+	if (!c)
+		goto out_err;
+	err = ENOTEMPTY;
+	if (c->nkids[0] || c->nkids[1])
+		goto out_err;
+	vnode_unlink(c);
+	vnode_maybe_free(c);
+	err = 0;
+out_err:
+	vfs_unlock();
+	fuse_reply_err(req, err);
+}
+
+void
+ns_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct vnode *d;
+	enum vkind k, fk;
+	int err = ENOENT, i;
+
+	vfs_lock();
+	d = ns_node(parent, &k);
+	if (!d || !ns_live(d))
+		goto out_err;
+	i = ns_list_of(d, k);
+	if (i >= 0) {
+		if (ns_find(d, i, name))
+			err = EISDIR;
+		goto out_err;
+	}
+	if (k != VK_DIR)
+		goto out_err;
+	fk = ns_fixed_kind(name);
+	if (fk == VK_DATA || fk == VK_INFO)
+		err = 0;	/* part of rm -r: the VMO goes with its directory */
+	else if (fk)
+		err = EISDIR;
+out_err:
+	vfs_unlock();
+	fuse_reply_err(req, err);
+}
+
+void
+ns_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+    fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	struct vnode *d, *c, *t;
+	enum vkind k;
+	char *nn;
+	int err = ENOENT, i;
+
+	vfs_lock();
+	d = ns_node(parent, &k);
+	if (!d || !ns_live(d))
+		goto out_err;
+	i = ns_list_of(d, k);
+	err = EPERM;
+	if (i < 0 || parent != newparent)
+		goto out_err;
+	err = ENOENT;
+	if (!(c = ns_find(d, i, name)))
+		goto out_err;
+	err = EINVAL;
+	if ((flags & ~RENAME_NOREPLACE) || !ns_name_ok(newname))
+		goto out_err;
+	t = ns_find(d, i, newname);
+	err = 0;
+	if (t == c)
+		goto out_err;
+	/* A VMO directory always holds data and info: never empty. */
+	err = flags & RENAME_NOREPLACE ? EEXIST : ENOTEMPTY;
+	if (t)
+		goto out_err;
+	err = ENOMEM;
+	if (!(nn = strdup(newname)))
+		goto out_err;
+	free(c->name);
+	c->name = nn;
+	vnode_touch(&d->meta[k], true);
+	vnode_touch(&c->meta[VK_DIR], false);
+	err = 0;
+out_err:
+	vfs_unlock();
+	fuse_reply_err(req, err);
+}
+
+void
+ns_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+    dev_t rdev)
+{
+	(void)parent; (void)name; (void)mode; (void)rdev;
+	fuse_reply_err(req, EPERM);
+}
+
+void
+ns_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+    const char *name)
+{
+	(void)link; (void)parent; (void)name;
+	fuse_reply_err(req, EPERM);
+}
+
+void
+ns_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+    const char *newname)
+{
+	(void)ino; (void)newparent; (void)newname;
+	fuse_reply_err(req, EPERM);
+}
+
+void
+ns_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+    struct fuse_file_info *fi)
+{
+	(void)parent; (void)name; (void)mode; (void)fi;
+	fuse_reply_err(req, EPERM);
+}
+
+/* A directory listing, snapshotted at opendir so offsets stay stable. */
+struct dsnap {
+	size_t	n;
+	struct dent {
+		fuse_ino_t ino;
+		mode_t	 type;
+		char	*name;
+	} e[];
+};
+
+static void
+dsnap_free(struct dsnap *s)
+{
+	size_t i;
+
+	for (i = 0; s && i < s->n; i++)
+		free(s->e[i].name);
+	free(s);
+}
+
+static int
+dsnap_add(struct dsnap *s, fuse_ino_t ino, mode_t type, const char *name)
+{
+	struct dent *e = &s->e[s->n];
+
+	if (!(e->name = strdup(name)))
+		return ENOMEM;
+	e->ino = ino;
+	e->type = type;
+	s->n++;
+	return 0;
+}
+
+/* (N) The inode of d's parent directory (for ".."). */
+static fuse_ino_t
+ns_dotdot(struct vnode *d, enum vkind k)
+{
+	if (d == vfs.root)
+		return FUSE_ROOT_ID;
+	if (k != VK_DIR)
+		return VFS_INO(d->id, VK_DIR);
+	if (!d->parent)
+		return FUSE_ROOT_ID;
+	return VFS_INO(d->parent->id, d->pdir);
+}
+
+void
+ns_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct dsnap *s = NULL;
+	struct vnode *d, *c;
+	enum vkind k;
+	size_t max;
+	int err = ENOENT, i, fk;
+
+	vfs_lock();
+	d = ns_node(ino, &k);
+	if (!d)
+		goto out_err;
+	err = ENOTDIR;
+	if (k == VK_DATA || k == VK_INFO)
+		goto out_err;
+	i = ns_list_of(d, k);
+	max = 2 + (i >= 0 ? d->nkids[i] : 4);
+	err = ENOMEM;
+	if (!(s = calloc(1, sizeof(*s) + max * sizeof(s->e[0]))))
+		goto out_err;
+	if (dsnap_add(s, ino, S_IFDIR, ".") ||
+	    dsnap_add(s, ns_dotdot(d, k), S_IFDIR, ".."))
+		goto out_err;
+	if (!ns_live(d)) {
+		/* removed: empty */
+	} else if (i >= 0) {
+		TAILQ_FOREACH(c, &d->kids[i], sib)
+			if (dsnap_add(s, VFS_INO(c->id, VK_DIR), S_IFDIR, c->name))
+				goto out_err;
+	} else {
+		for (fk = VK_DATA; fk < VK_NKINDS; fk++)
+			if (dsnap_add(s, VFS_INO(d->id, fk),
+			    d->meta[fk].mode & S_IFMT, fixed_names[fk]))
+				goto out_err;
+	}
+	vfs_unlock();
+	fi->fh = (uintptr_t)s;
+	if (fuse_reply_open(req, fi) != 0)
+		dsnap_free(s);
+	return;
+out_err:
+	vfs_unlock();
+	dsnap_free(s);
+	fuse_reply_err(req, err);
+}
+
+void
+ns_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+    struct fuse_file_info *fi)
+{
+	struct dsnap *s = (struct dsnap *)(uintptr_t)fi->fh;
+	char *buf;
+	size_t used = 0, n;
+	struct stat st;
+
+	(void)ino;
+	if (!(buf = malloc(size))) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	memset(&st, 0, sizeof(st));
+	for (; off >= 0 && (size_t)off < s->n; off++) {
+		st.st_ino = s->e[off].ino;
+		st.st_mode = s->e[off].type;
+		n = fuse_add_direntry(req, buf + used, size - used,
+		    s->e[off].name, &st, off + 1);
+		if (n > size - used)
+			break;
+		used += n;
+	}
+	fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+void
+ns_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	dsnap_free((struct dsnap *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+void
+ns_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv;
+	struct vm_stats st;
+	uint64_t nv;
+
+	(void)ino;
+	vm_get_stats(vfs.vm, &st);
+	vfs_lock();
+	nv = vfs.nvnodes;
+	vfs_unlock();
+	memset(&sv, 0, sizeof(sv));
+	sv.f_bsize = VFS_PAGE;
+	sv.f_frsize = VFS_PAGE;
+	sv.f_blocks = st.limit_pages;
+	sv.f_bfree = st.free_pages;
+	sv.f_bavail = st.free_pages;
+	/* Inodes: five per VMO, never short of them beyond the page limit. */
+	sv.f_files = nv * 5 + st.free_pages;
+	sv.f_ffree = st.free_pages;
+	sv.f_favail = st.free_pages;
+	sv.f_namemax = 255;
+	fuse_reply_statfs(req, &sv);
+}

@@ -1,0 +1,244 @@
+/*
+ * vmofs.h - the daemon's internal interface, shared by the fs/ modules.
+ *
+ * fs/ is the only place that speaks FUSE.  It maps libvm's VMOs onto a
+ * namespace (docs/semantics.md):
+ *
+ *   MOUNT/               root (vnode 0)
+ *   MOUNT/NAME/          a VMO directory          kind VK_DIR
+ *   MOUNT/NAME/data      the VMO's bytes          kind VK_DATA
+ *   MOUNT/NAME/info      read-only text           kind VK_INFO
+ *   MOUNT/NAME/clones/   children made by clone   kind VK_CLONES
+ *   MOUNT/NAME/slices/   children made by slice   kind VK_SLICES
+ *
+ * One struct vnode stands for one VMO and all five of its inodes; the
+ * inode number encodes both: ino = vnode id << 3 | kind.  vnode ids are
+ * never reused, so generation is always 0.  The root is vnode 0 with kind
+ * VK_DIR, which makes its inode number FUSE_ROOT_ID (1).
+ *
+ * Modules:
+ *   main.c    options, mount, daemonise, session loop, teardown
+ *   inode.c   the vnode table, lookup/open counts, FORGET, attributes
+ *   ns.c      namespace requests (lookup, mkdir, rmdir, rename, readdir...)
+ *   io.c      data/info file requests (open, read, write_buf, fallocate...)
+ *   xattr.c   extended attributes: VMO actions and values, stored user.*
+ *   notify.c  the coherence notifier thread (kernel cache invalidation)
+ *   util.c    RANGE/size parsing, errno mapping, logging
+ */
+#ifndef FS_VMOFS_H
+#define FS_VMOFS_H
+
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <syslog.h>
+/* libbsd's RB_GENERATE_STATIC marks helpers __unused, which glibc lacks. */
+#ifndef __unused
+#define __unused __attribute__((__unused__))
+#endif
+#include <bsd/sys/queue.h>
+#include <bsd/sys/tree.h>
+
+#include "vmo.h"
+
+#define VFS_PAGE	4096u
+
+enum vkind {
+	VK_DIR = 1,	/* the VMO's directory (or the mount root) */
+	VK_DATA = 2,
+	VK_INFO = 3,
+	VK_CLONES = 4,
+	VK_SLICES = 5,
+	VK_NKINDS = 6	/* array size: index by kind, 0 unused */
+};
+
+#define VFS_INO(id, kind)	(((fuse_ino_t)(id) << 3) | (fuse_ino_t)(kind))
+#define VFS_INO_ID(ino)		((uint64_t)(ino) >> 3)
+#define VFS_INO_KIND(ino)	((enum vkind)((ino) & 7))
+
+/* A stored user.* extended attribute, on one inode. */
+struct vxattr {
+	LIST_ENTRY(vxattr) link;
+	char	*name;
+	size_t	 len;
+	char	 value[];
+};
+LIST_HEAD(vxattr_list, vxattr);
+
+/* Per-inode metadata that is not derived from the VMO. */
+struct vmeta {
+	mode_t	mode;			/* type and permission bits */
+	uid_t	uid;
+	gid_t	gid;
+	struct timespec atime, mtime, ctime;
+	struct vxattr_list xattrs;
+};
+
+/*
+ * An alias group: a root VMO and every slice of it (a slice of a slice is
+ * a slice of the same root).  They share bytes, so a change through one
+ * must invalidate the kernel's page cache of the others.  Made when the
+ * first slice is, freed with its last member.
+ */
+struct vgroup {
+	unsigned members;			/* (N) */
+	TAILQ_HEAD(, vnode) list;		/* (N) */
+};
+
+TAILQ_HEAD(vnode_list, vnode);
+
+/*
+ * Lock legend:
+ *   (N)  vfs.ns_lock
+ *   (c)  constant after the vnode is published
+ *   (o)  constant while the data file is open (nopen > 0)
+ *
+ * Lifetime: a vnode is "linked" while it appears in the namespace.  Its
+ * VMO reference is dropped when it is unlinked and its data file is not
+ * open (so rmdir frees the pages at once, and an open descriptor of a
+ * removed data keeps working); the vnode itself is freed when, in
+ * addition, the kernel holds no lookup reference to any of its inodes.
+ */
+struct vnode {
+	uint64_t	 id;			/* (c) */
+	struct vmo	*vmo;			/* (N,o) reference owned; NULL once released */
+	char		*name;			/* (N) */
+	struct vnode	*parent;		/* (N) VMO it was made from; NULL: top level or root */
+	enum vkind	 pdir;			/* (N) VK_DIR (root), VK_CLONES or VK_SLICES */
+	TAILQ_ENTRY(vnode) sib;			/* (N) in parent's kids[] */
+	struct vnode_list kids[2];		/* (N) [0] clones (root: top level), [1] slices */
+	unsigned	 nkids[2];		/* (N) */
+	bool		 linked;		/* (N) */
+	uint64_t	 nlookup[VK_NKINDS];	/* (N) kernel lookup references per inode */
+	unsigned	 nopen;			/* (N) open data file handles */
+	struct vmeta	 meta[VK_NKINDS];	/* (N) */
+	struct vgroup	*group;			/* (N) alias group, or NULL */
+	uint64_t	 slice_off;		/* (c) window offset in the group root (slices) */
+	uint64_t	 slice_len;		/* (c) window length (slices) */
+	TAILQ_ENTRY(vnode) glink;		/* (N) in group->list */
+	RB_ENTRY(vnode)	 tlink;			/* (N) in vfs.table */
+};
+
+RB_HEAD(vnode_tree, vnode);
+
+/* Daemon-wide state. */
+struct vfs {
+	struct fuse_session *se;		/* (c) */
+	struct vm	*vm;			/* (c) */
+	bool		 foreground;		/* (c) */
+	char		*mountpoint;		/* (c) */
+	pthread_mutex_t	 ns_lock;
+	struct vnode_tree table;		/* (N) every vnode by id */
+	struct vnode	*root;			/* (c) */
+	uint64_t	 next_id;		/* (N) */
+	uint64_t	 nvnodes;		/* (N) */
+	double		 timeout;		/* (c) entry/attr timeout, seconds */
+};
+
+extern struct vfs vfs;
+
+/* util.c */
+int vfs_parse_num(const char *s, uint64_t *out, const char **end);
+int vfs_parse_range(const char *s, uint64_t *off, uint64_t *len);
+int vfs_parse_size(const char *s, uint64_t *out);
+void vfs_log(int prio, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int vfs_errno(long neg);
+
+/* inode.c: every function here takes vfs.ns_lock itself unless marked (N). */
+void vfs_lock(void);
+void vfs_unlock(void);
+void vfs_assert_locked(void);
+int vnode_table_init(void);
+void vnode_table_fini(void);
+struct vnode *vnode_new(struct vmo *vmo, const char *name, mode_t dmode,
+    const struct fuse_ctx *ctx);		/* (N) */
+struct vnode *vnode_get(uint64_t id);		/* (N) */
+void vnode_link(struct vnode *parent, enum vkind pdir, struct vnode *v);	/* (N) */
+void vnode_unlink(struct vnode *v);		/* (N) */
+void vnode_maybe_free(struct vnode *v);		/* (N) */
+void vnode_lookup_ref(struct vnode *v, enum vkind k);	/* (N) */
+void vnode_forget(fuse_ino_t ino, uint64_t n);
+struct vmo *vnode_vmo_get(struct vnode *v);	/* (N) referenced, or NULL */
+void vnode_fill_stat(struct vnode *v, enum vkind k, struct stat *st);	/* (N) */
+void vnode_stat_vmo(struct vmo *vmo, struct stat *st);
+void vnode_fill_entry(struct vnode *v, enum vkind k,
+    struct fuse_entry_param *e);		/* (N) */
+int vnode_reply_entry(fuse_req_t req, struct vnode *v, enum vkind k,
+    bool volatile_name);
+void vnode_touch(struct vmeta *m, bool mtime);	/* (N) */
+int vnode_info_text(struct vmo *vmo, char *buf, size_t size);
+
+/* ns.c */
+void ns_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+void ns_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
+void ns_forget_multi(fuse_req_t req, size_t count,
+    struct fuse_forget_data *forgets);
+void ns_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void ns_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+    int to_set, struct fuse_file_info *fi);
+void ns_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+    mode_t mode);
+void ns_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+void ns_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
+void ns_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+    fuse_ino_t newparent, const char *newname, unsigned int flags);
+void ns_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+    mode_t mode, dev_t rdev);
+void ns_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+    const char *name);
+void ns_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+    const char *newname);
+void ns_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+    mode_t mode, struct fuse_file_info *fi);
+void ns_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void ns_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+    struct fuse_file_info *fi);
+void ns_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void ns_statfs(fuse_req_t req, fuse_ino_t ino);
+
+/* io.c */
+void io_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void io_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+    struct fuse_file_info *fi);
+void io_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
+    off_t off, struct fuse_file_info *fi);
+void io_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void io_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+    struct fuse_file_info *fi);
+void io_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void io_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
+    off_t len, struct fuse_file_info *fi);
+void io_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+    struct fuse_file_info *fi);
+void io_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+    struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
+    struct fuse_file_info *fi_out, size_t len, int flags);
+
+/* xattr.c */
+void xa_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+    const char *value, size_t size, int flags);
+void xa_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+    size_t size);
+void xa_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+void xa_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
+void xa_free_list(struct vxattr_list *l);	/* (N) */
+
+/* notify.c */
+int notify_start(void);
+void notify_stop(void);
+/*
+ * Bytes [off, off+len) of v's VMO changed (len VMO_WHOLE: to the end):
+ * invalidate the kernel cache of every other inode aliasing them, and of
+ * v's own data inode too when self is true.  resized: the attributes of
+ * the aliases changed as well.  Waits (bounded) until the kernel has done
+ * it.  Call with no lock held.
+ */
+void notify_changed(struct vnode *v, uint64_t off, uint64_t len, bool self);
+/* Invalidate a dentry parent/name (asynchronous; never waits). */
+void notify_entry(fuse_ino_t parent, const char *name);
+
+#endif /* FS_VMOFS_H */

@@ -1,0 +1,454 @@
+/*
+ * xattr.c - extended attributes (SPEC 4).
+ *
+ * Three kinds of names:
+ *   user.vmo.<action> on data   setxattr runs a VMO range operation with a
+ *                               RANGE value ("" or "all": the whole VMO);
+ *   user.vmo.<value> on data    read-only numbers (decimal ASCII, no
+ *                               newline) from vmo_get_attr and friends;
+ *   user.vmofs.stats on root    "key: value\n" lines of struct vm_stats;
+ *   any other user.* name       stored per inode, on every inode (cp -a).
+ * user.vmo.* and user.vmofs.* are reserved on every inode: a read-only
+ * name is EPERM to set or remove, an unknown one ENODATA to get and
+ * EINVAL to set.  Other namespaces (trusted, security, system) ENOTSUP.
+ *
+ * Stored attributes live in the vnode's struct vmeta, under vfs.ns_lock.
+ */
+#include "vmofs.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/xattr.h>
+
+#define XA_VMO		"user.vmo."
+#define XA_VMOFS	"user.vmofs."
+#define XA_STATS	"user.vmofs.stats"
+#define XA_MAX_VALUE	65536
+
+enum xa_action {
+	XA_COMMIT, XA_DECOMMIT, XA_ZERO, XA_PIN, XA_UNPIN, XA_PREFETCH,
+	XA_DONTNEED, XA_ALWAYSNEED, XA_NACTIONS
+};
+
+static const char *const xa_actions[XA_NACTIONS] = {
+	"commit", "decommit", "zero", "pin", "unpin", "prefetch", "dontneed",
+	"alwaysneed",
+};
+
+enum xa_value {
+	XV_ID, XV_KIND, XV_PARENT, XV_SIZE, XV_COMMITTED, XV_POPULATED,
+	XV_PRIVATE, XV_SCALED, XV_PINNED, XV_CHILDREN, XV_NVALUES
+};
+
+static const char *const xa_values[XV_NVALUES] = {
+	"id", "kind", "parent", "size", "committed", "populated", "private",
+	"scaled", "pinned", "children",
+};
+
+static int
+xa_index(const char *const *tab, int n, const char *s)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(tab[i], s) == 0)
+			return i;
+	return -1;
+}
+
+static bool
+xa_reserved(const char *name)
+{
+	return strncmp(name, XA_VMO, strlen(XA_VMO)) == 0 ||
+	    strncmp(name, XA_VMOFS, strlen(XA_VMOFS)) == 0;
+}
+
+/* Resolve ino; returns the vnode with ns_lock held, or NULL unlocked. */
+static struct vnode *
+xa_node(fuse_ino_t ino, enum vkind *k)
+{
+	struct vnode *v;
+
+	*k = VFS_INO_KIND(ino);
+	vfs_lock();
+	v = vnode_get(VFS_INO_ID(ino));
+	if (!v || *k < VK_DIR || *k >= VK_NKINDS) {
+		vfs_unlock();
+		return NULL;
+	}
+	return v;
+}
+
+/* (N) */
+static struct vxattr *
+xa_find(struct vmeta *m, const char *name)
+{
+	struct vxattr *x;
+
+	LIST_FOREACH(x, &m->xattrs, link)
+		if (strcmp(x->name, name) == 0)
+			return x;
+	return NULL;
+}
+
+/* (N) */
+void
+xa_free_list(struct vxattr_list *l)
+{
+	struct vxattr *x;
+
+	while ((x = LIST_FIRST(l)) != NULL) {
+		LIST_REMOVE(x, link);
+		free(x->name);
+		free(x);
+	}
+}
+
+/*
+ * Parse an action's RANGE value against the VMO's size: "" or "all" is
+ * the whole VMO; a range must lie within the content size.
+ */
+static int
+xa_range(struct vmo *vmo, const char *value, size_t size, uint64_t *off,
+    uint64_t *len)
+{
+	char buf[64];
+	uint64_t vsize = vmo_size(vmo);
+
+	if (size >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, value, size);
+	buf[size] = '\0';
+	if (size && buf[size - 1] == '\n')
+		buf[--size] = '\0';
+	if (size == 0 || strcmp(buf, "all") == 0) {
+		*off = 0;
+		*len = vsize;
+		return 0;
+	}
+	if (vfs_parse_range(buf, off, len) != 0 || *off + *len > vsize)
+		return -EINVAL;
+	return 0;
+}
+
+/* Run action a on v's VMO; no lock held.  0 or a negative errno. */
+static int
+xa_act(struct vnode *v, struct vmo *vmo, enum xa_action a, uint64_t off,
+    uint64_t len)
+{
+	uint64_t o, e;
+	int r = 0;
+
+	if (len == 0)
+		return 0;
+	switch (a) {
+	case XA_COMMIT:
+	case XA_ALWAYSNEED:	/* no eviction yet: never-reclaim = commit */
+		return vmo_commit(vmo, off, len);
+	case XA_PIN:
+		return vmo_pin(vmo, off, len);
+	case XA_UNPIN:
+		return vmo_unpin(vmo, off, len);
+	case XA_PREFETCH:	/* everything is resident: nothing to bring in */
+	case XA_DONTNEED:	/* no reclaim yet: the hint has no effect */
+		return 0;
+	case XA_DECOMMIT:
+		r = vmo_decommit(vmo, off, len);
+		/* decommit rounds out to whole pages */
+		o = off & ~(uint64_t)(VFS_PAGE - 1);
+		e = (off + len + VFS_PAGE - 1) & ~(uint64_t)(VFS_PAGE - 1);
+		if (r == 0)
+			notify_changed(v, o, e - o, true);
+		return r;
+	case XA_ZERO:
+		r = vmo_zero(vmo, off, len);
+		if (r == 0)
+			notify_changed(v, off, len, true);
+		return r;
+	default:
+		return -EINVAL;
+	}
+}
+
+/* setxattr of a user.vmo.* / user.vmofs.* name on (v, k); ns_lock held, dropped. */
+static int
+xa_set_reserved(struct vnode *v, enum vkind k, const char *name,
+    const char *value, size_t size)
+{
+	const char *rest = name + strlen(XA_VMO);
+	struct vmo *vmo;
+	uint64_t off, len;
+	int a, r;
+
+	if (k == VK_DIR && v == vfs.root && strcmp(name, XA_STATS) == 0) {
+		vfs_unlock();
+		return -EPERM;
+	}
+	if (k != VK_DATA || strncmp(name, XA_VMO, strlen(XA_VMO)) != 0) {
+		vfs_unlock();
+		return -EINVAL;
+	}
+	vmo = vnode_vmo_get(v);
+	vfs_unlock();
+	if (!vmo)
+		return -ENOENT;
+	a = xa_index(xa_actions, XA_NACTIONS, rest);
+	if (a < 0) {
+		r = xa_index(xa_values, XV_NVALUES, rest) >= 0 ? -EPERM : -EINVAL;
+	} else {
+		r = xa_range(vmo, value, size, &off, &len);
+		if (r == 0)
+			r = xa_act(v, vmo, (enum xa_action)a, off, len);
+		if (r == -EINVAL)
+			vfs_log(LOG_INFO, "setxattr %s: invalid range", name);
+	}
+	vmo_unref(vmo);
+	return r;
+}
+
+void
+xa_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+    const char *value, size_t size, int flags)
+{
+	struct vnode *v;
+	struct vxattr *x, *old;
+	enum vkind k;
+	int err = ENOTSUP;
+
+	if (strncmp(name, "user.", 5) != 0)
+		goto out_err;
+	err = ENOENT;
+	if (!(v = xa_node(ino, &k)))
+		goto out_err;
+	if (xa_reserved(name)) {
+		int r = xa_set_reserved(v, k, name, value, size);
+
+		err = r < 0 ? vfs_errno(r) : 0;
+		goto out_err;
+	}
+	old = xa_find(&v->meta[k], name);
+	err = EEXIST;
+	if (old && (flags & XATTR_CREATE))
+		goto out_unlock;
+	err = ENODATA;
+	if (!old && (flags & XATTR_REPLACE))
+		goto out_unlock;
+	err = E2BIG;
+	if (size > XA_MAX_VALUE)
+		goto out_unlock;
+	err = ENOMEM;
+	if (!(x = malloc(sizeof(*x) + size)) || !(x->name = strdup(name))) {
+		free(x);
+		goto out_unlock;
+	}
+	x->len = size;
+	memcpy(x->value, value, size);
+	if (old) {
+		LIST_REMOVE(old, link);
+		free(old->name);
+		free(old);
+	}
+	LIST_INSERT_HEAD(&v->meta[k].xattrs, x, link);
+	vnode_touch(&v->meta[k], false);
+	err = 0;
+out_unlock:
+	vfs_unlock();
+out_err:
+	fuse_reply_err(req, err);
+}
+
+/* Reply with a value following the size-0 / ERANGE protocol. */
+static void
+xa_reply_value(fuse_req_t req, const char *val, size_t len, size_t size)
+{
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, val, len);
+}
+
+/* Render a read-only user.vmo.* value; the length, or -ENODATA. */
+static int
+xa_vmo_value(struct vmo *vmo, const char *rest, char *buf, size_t bsize)
+{
+	struct vmo_attr a;
+	uint64_t val;
+	int i = xa_index(xa_values, XV_NVALUES, rest);
+
+	memset(&a, 0, sizeof(a));
+	if (i >= XV_COMMITTED && i <= XV_PINNED)
+		vmo_get_attr(vmo, &a);
+	switch (i) {
+	case XV_ID:	   val = vmo_id(vmo); break;
+	case XV_KIND:
+		return snprintf(buf, bsize, "%s", vmo_kind_name(vmo_kind(vmo)));
+	case XV_PARENT:	   val = vmo_parent_id(vmo); break;
+	case XV_SIZE:	   val = vmo_size(vmo); break;
+	case XV_COMMITTED: val = a.committed; break;
+	case XV_POPULATED: val = a.populated; break;
+	case XV_PRIVATE:   val = a.private_bytes; break;
+	case XV_SCALED:	   val = a.scaled; break;
+	case XV_PINNED:	   val = a.pinned; break;
+	case XV_CHILDREN:  val = vmo_children(vmo); break;
+	default:	   return -ENODATA;
+	}
+	return snprintf(buf, bsize, "%" PRIu64, val);
+}
+
+/* The user.vmofs.stats text into a malloc'd buffer; its length or -ENOMEM. */
+static int
+xa_stats_text(char **out)
+{
+	struct vm_stats s;
+	char *buf;
+	int n = 0;
+
+	vm_get_stats(vfs.vm, &s);
+	if (!(buf = malloc(2048)))
+		return -ENOMEM;
+#define XS(f) n += snprintf(buf + n, 2048 - (size_t)n, #f ": %" PRIu64 "\n", s.f)
+	XS(limit_pages); XS(used_pages); XS(free_pages); XS(cached_pages);
+	XS(pmm_allocs); XS(pmm_frees); XS(pmm_alloc_fails); XS(pmm_released);
+	XS(pcache_hits); XS(pcache_misses); XS(pcache_refills);
+	XS(pcache_returns); XS(pcache_steals); XS(vmos); XS(hidden_nodes);
+	XS(cow_copies); XS(cow_moves); XS(merges); XS(zero_fills);
+#undef XS
+	*out = buf;
+	return n;
+}
+
+void
+xa_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct vnode *v;
+	struct vxattr *x;
+	struct vmo *vmo;
+	enum vkind k;
+	char buf[64], *text;
+	int err = ENOTSUP, n;
+
+	if (strncmp(name, "user.", 5) != 0)
+		goto out_err;
+	err = ENOENT;
+	if (!(v = xa_node(ino, &k)))
+		goto out_err;
+	if (!xa_reserved(name)) {
+		x = xa_find(&v->meta[k], name);
+		if (x)
+			xa_reply_value(req, x->value, x->len, size);
+		vfs_unlock();
+		if (x)
+			return;
+		err = ENODATA;
+		goto out_err;
+	}
+	if (v == vfs.root && strcmp(name, XA_STATS) == 0) {
+		vfs_unlock();
+		n = xa_stats_text(&text);
+		if (n < 0) {
+			err = -n;
+			goto out_err;
+		}
+		xa_reply_value(req, text, (size_t)n, size);
+		free(text);
+		return;
+	}
+	vmo = k == VK_DATA && strncmp(name, XA_VMO, strlen(XA_VMO)) == 0 ?
+	    vnode_vmo_get(v) : NULL;
+	vfs_unlock();
+	err = ENODATA;
+	if (!vmo)
+		goto out_err;
+	n = xa_vmo_value(vmo, name + strlen(XA_VMO), buf, sizeof(buf));
+	vmo_unref(vmo);
+	if (n < 0)
+		goto out_err;
+	xa_reply_value(req, buf, (size_t)n, size);
+	return;
+out_err:
+	fuse_reply_err(req, err);
+}
+
+void
+xa_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct vnode *v;
+	struct vxattr *x;
+	enum vkind k;
+	size_t len = 0, n;
+	char *buf, *p;
+	int i;
+
+	if (!(v = xa_node(ino, &k))) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (k == VK_DATA)
+		for (i = 0; i < XV_NVALUES; i++)
+			len += strlen(XA_VMO) + strlen(xa_values[i]) + 1;
+	if (v == vfs.root)
+		len += sizeof(XA_STATS);
+	LIST_FOREACH(x, &v->meta[k].xattrs, link)
+		len += strlen(x->name) + 1;
+	if (size == 0 || size < len) {
+		vfs_unlock();
+		if (size == 0)
+			fuse_reply_xattr(req, len);
+		else
+			fuse_reply_err(req, ERANGE);
+		return;
+	}
+	if (!(p = buf = malloc(len + 1))) {
+		vfs_unlock();
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (k == VK_DATA)
+		for (i = 0; i < XV_NVALUES; i++)
+			p += sprintf(p, "%s%s", XA_VMO, xa_values[i]) + 1;
+	if (v == vfs.root)
+		p += sprintf(p, "%s", XA_STATS) + 1;
+	LIST_FOREACH(x, &v->meta[k].xattrs, link) {
+		n = strlen(x->name) + 1;
+		memcpy(p, x->name, n);
+		p += n;
+	}
+	vfs_unlock();
+	fuse_reply_buf(req, buf, len);
+	free(buf);
+}
+
+void
+xa_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct vnode *v;
+	struct vxattr *x;
+	enum vkind k;
+	int err = ENOTSUP;
+
+	if (strncmp(name, "user.", 5) != 0)
+		goto out_err;
+	err = EPERM;
+	if (xa_reserved(name))
+		goto out_err;
+	err = ENOENT;
+	if (!(v = xa_node(ino, &k)))
+		goto out_err;
+	x = xa_find(&v->meta[k], name);
+	err = ENODATA;
+	if (x) {
+		LIST_REMOVE(x, link);
+		free(x->name);
+		free(x);
+		vnode_touch(&v->meta[k], false);
+		err = 0;
+	}
+	vfs_unlock();
+out_err:
+	fuse_reply_err(req, err);
+}

@@ -1,0 +1,59 @@
+/*
+ * mountlib.h - mount a fresh vmofs for a test, and always take it down.
+ *
+ * ml_mount() starts "$VMOFS_BIN -f [-o OPTS] DIR" on a new
+ * mkdtemp("/tmp/vmofs-test.XXXXXX") directory as a child process and
+ * waits until the mount shows in /proc/mounts.  ml_umount() runs
+ * fusermount3 -u, waits for the daemon (bounded), and when the
+ * connection is stuck aborts it through /sys/fs/fuse/connections/N/abort,
+ * kills the daemon and detaches the mount.  Every mount is registered:
+ * an atexit handler and a SIGALRM watchdog (ml_watchdog) take down
+ * whatever is left, so a failing or hanging test never leaves a mount.
+ */
+#ifndef TESTS_MOUNTLIB_H
+#define TESTS_MOUNTLIB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct ml_mount {
+	char	dir[64];
+	pid_t	pid;
+	dev_t	dev;
+	int	active;
+};
+
+/* Mount with opts ("" or NULL for none); 0 or -1 (message printed). */
+int ml_mount(struct ml_mount *m, const char *opts);
+/* 0, or -1 if the daemon was stuck or did not exit cleanly (status 0). */
+int ml_umount(struct ml_mount *m);
+/* Arm a watchdog: after sec seconds, unmount everything and exit(1). */
+void ml_watchdog(unsigned sec);
+
+/* The daemon binary ($VMOFS_BIN, else build/vmofs). */
+const char *ml_bin(void);
+
+/* Run argv (NULL-terminated) with output to errbuf; exit status or -1. */
+int ml_run(char *const argv[], char *errbuf, size_t errsize);
+/* Run a shell command line (stdout/stderr to /dev/null unless verbose). */
+int ml_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Is dir a mountpoint in /proc/mounts? */
+int ml_is_mounted(const char *dir);
+
+/* path helpers: a static ring of buffers, fine for a few at once */
+const char *ml_path(const struct ml_mount *m, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* whole-file helpers; return 0 or -errno */
+int ml_write_at(const char *path, const void *buf, size_t len, off_t off);
+ssize_t ml_read_at(const char *path, void *buf, size_t len, off_t off);
+int ml_setx(const char *path, const char *name, const char *value);
+/* getxattr into a static buffer, NUL terminated; NULL and errno on error */
+const char *ml_getx(const char *path, const char *name);
+uint64_t ml_getx_u64(const char *path, const char *name);
+/* fill buf with a pattern from seed */
+void ml_fill(void *buf, size_t len, uint64_t seed);
+uint64_t ml_rand(uint64_t *state);
+
+#endif

@@ -1,0 +1,219 @@
+/*
+ * test_load.c - writers, readers and clone makers at once.  Every block
+ * carries a header (file, block, version) and bytes derived from it, so
+ * any block read at any time must be self-consistent (or never written:
+ * all zero).  At the end every file must hold exactly each block's last
+ * version.  LOAD_SECONDS (default 4) sets the duration.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mountlib.h"
+
+#define NF	4
+#define NB	512		/* blocks per file: 2 MiB */
+#define BS	4096
+
+struct hdr { uint32_t file, block, version, magic; };
+
+static struct ml_mount M;
+static uint32_t last[NF][NB];	/* written by the file's writer only */
+static volatile int stop;
+static int errors;
+
+static void
+mkblock(char *b, uint32_t f, uint32_t blk, uint32_t ver)
+{
+	struct hdr h = { f, blk, ver, 0x564d4f46 };
+
+	ml_fill(b + sizeof(h), BS - sizeof(h),
+	    ((uint64_t)f << 48) ^ ((uint64_t)blk << 24) ^ ver);
+	memcpy(b, &h, sizeof(h));
+}
+
+/* 0 if b is a valid block for (f, blk) or all zero. */
+static int
+checkblock(const char *b, uint32_t f, uint32_t blk)
+{
+	static __thread char want[BS];
+	struct hdr h;
+	int i;
+
+	memcpy(&h, b, sizeof(h));
+	if (h.magic == 0) {
+		for (i = 0; i < BS; i++)
+			if (b[i])
+				return -1;
+		return 0;
+	}
+	if (h.magic != 0x564d4f46 || h.file != f || h.block != blk)
+		return -1;
+	mkblock(want, f, blk, h.version);
+	return memcmp(want, b, BS) ? -1 : 0;
+}
+
+static void
+bad(const char *what, int f, int blk)
+{
+	fprintf(stderr, "load: %s: file %d block %d inconsistent\n", what, f, blk);
+	__atomic_add_fetch(&errors, 1, __ATOMIC_RELAXED);
+}
+
+static void *
+writer(void *arg)
+{
+	int f = (int)(intptr_t)arg, fd;
+	uint64_t s = (uint64_t)f * 77 + 1;
+	char b[BS];
+
+	fd = open(ml_path(&M, "f%d/data", f), O_RDWR);
+	while (!stop && fd >= 0) {
+		uint32_t blk = (uint32_t)(ml_rand(&s) % NB);
+
+		mkblock(b, (uint32_t)f, blk, last[f][blk] + 1);
+		if (pwrite(fd, b, BS, (off_t)blk * BS) != BS) {
+			bad("write", f, (int)blk);
+			break;
+		}
+		last[f][blk]++;
+	}
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+static void *
+reader(void *arg)
+{
+	uint64_t s = (uint64_t)(intptr_t)arg * 1234567 + 3;
+	char b[BS];
+	int fds[NF], f;
+
+	for (f = 0; f < NF; f++)
+		fds[f] = open(ml_path(&M, "f%d/data", f), O_RDONLY);
+	while (!stop) {
+		uint32_t blk = (uint32_t)(ml_rand(&s) % NB);
+
+		f = (int)(ml_rand(&s) % NF);
+		if (pread(fds[f], b, BS, (off_t)blk * BS) != BS ||
+		    checkblock(b, (uint32_t)f, blk))
+			bad("read", f, (int)blk);
+	}
+	for (f = 0; f < NF; f++)
+		close(fds[f]);
+	return NULL;
+}
+
+static void *
+cloner(void *arg)
+{
+	uint64_t s = (uint64_t)(intptr_t)arg * 99 + 5;
+	char b[BS];
+	int n = 0, f, fd, blk;
+
+	while (!stop) {
+		f = (int)(ml_rand(&s) % NF);
+		if (mkdir(ml_path(&M, "f%d/clones/t%d-%d", f, (int)(intptr_t)arg,
+		    n), 0755) != 0) {
+			bad("mkdir clone", f, -1);
+			break;
+		}
+		fd = open(ml_path(&M, "f%d/clones/t%d-%d/data", f,
+		    (int)(intptr_t)arg, n), O_RDONLY);
+		for (blk = 0; fd >= 0 && blk < NB; blk++)
+			if (pread(fd, b, BS, (off_t)blk * BS) != BS ||
+			    checkblock(b, (uint32_t)f, (uint32_t)blk))
+				bad("clone", f, blk);
+		if (fd >= 0)
+			close(fd);
+		if (rmdir(ml_path(&M, "f%d/clones/t%d-%d", f, (int)(intptr_t)arg,
+		    n)) != 0)
+			bad("rmdir clone", f, -1);
+		n++;
+	}
+	return NULL;
+}
+
+static void
+test_load(void **state)
+{
+	const char *e = getenv("LOAD_SECONDS");
+	int secs = e ? atoi(e) : 4, f, i, blk, fd;
+	pthread_t tw[NF], tr[3], tc[2];
+	char *zero = calloc(1, (size_t)NB * BS), b[BS];
+
+	(void)state;
+	for (f = 0; f < NF; f++) {
+		assert_int_equal(mkdir(ml_path(&M, "f%d", f), 0755), 0);
+		assert_int_equal(ml_write_at(ml_path(&M, "f%d/data", f), zero,
+		    (size_t)NB * BS, 0), 0);
+	}
+	for (f = 0; f < NF; f++)
+		pthread_create(&tw[f], NULL, writer, (void *)(intptr_t)f);
+	for (i = 0; i < 3; i++)
+		pthread_create(&tr[i], NULL, reader, (void *)(intptr_t)i);
+	for (i = 0; i < 2; i++)
+		pthread_create(&tc[i], NULL, cloner, (void *)(intptr_t)i);
+	sleep((unsigned)secs);
+	stop = 1;
+	for (f = 0; f < NF; f++)
+		pthread_join(tw[f], NULL);
+	for (i = 0; i < 3; i++)
+		pthread_join(tr[i], NULL);
+	for (i = 0; i < 2; i++)
+		pthread_join(tc[i], NULL);
+	assert_int_equal(errors, 0);
+	for (f = 0; f < NF; f++) {
+		fd = open(ml_path(&M, "f%d/data", f), O_RDONLY);
+		assert_true(fd >= 0);
+		for (blk = 0; blk < NB; blk++) {
+			struct hdr h;
+
+			assert_int_equal(pread(fd, b, BS, (off_t)blk * BS), BS);
+			assert_int_equal(checkblock(b, (uint32_t)f, (uint32_t)blk), 0);
+			memcpy(&h, b, sizeof(h));
+			if (h.version != last[f][blk])
+				fail_msg("file %d block %d: version %u, want %u",
+				    f, blk, h.version, last[f][blk]);
+		}
+		close(fd);
+	}
+	free(zero);
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	return ml_mount(&M, "size=512M");
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	return ml_umount(&M);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_load),
+	};
+
+	ml_watchdog(100);
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

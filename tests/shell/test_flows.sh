@@ -1,0 +1,349 @@
+#!/usr/bin/env bash
+# test_flows.sh - the SPEC flows of sections 2-4 with coreutils and attr.
+#
+# Invariant: a user who knows only mkdir, dd, cp, cmp, truncate, rm, mv,
+# stat, df, getfattr and setfattr can drive vmofs, and every file reads
+# back exactly what a plain byte-array model of it says: a clone is a
+# snapshot, a slice is shared both ways, removal and renaming behave as on
+# any filesystem, and what is not a VMO cannot be created.
+. "$(dirname "$0")/lib.sh"
+
+# ---- section 2: the namespace ----
+
+test_namespace_layout() {
+	local k
+	vt_mount -o size=64M
+	mkdir "$MNT/a"
+	vt_eq "clones data info slices" "$(ls "$MNT/a" | paste -sd' ')" "ls of a VMO"
+	[ -f "$MNT/a/data" ] && [ -f "$MNT/a/info" ] || vt_fail "data/info not files"
+	[ -d "$MNT/a/clones" ] && [ -d "$MNT/a/slices" ] || vt_fail "clones/slices not dirs"
+	vt_eq 0 "$(vt_size "$MNT/a/data")" "size of a new VMO"
+	for k in id kind parent size committed populated private scaled pinned children; do
+		grep -q "^$k: " "$MNT/a/info" || vt_fail "info has no '$k: ' line: $(cat "$MNT/a/info")"
+	done
+	vt_eq anonymous "$(vt_info "$MNT/a" kind)" "kind"
+	vt_eq 0 "$(vt_info "$MNT/a" parent)" "parent"
+	vt_eq 0 "$(vt_info "$MNT/a" children)" "children"
+	# Every VMO has its own id.
+	mkdir "$MNT/b"
+	vt_ne "$(vt_info "$MNT/a" id)" "$(vt_info "$MNT/b" id)" "ids of a and b"
+	vt_eq "a b" "$(ls "$MNT" | paste -sd' ')" "ls of the mount"
+	# mkdir of an existing VMO: EEXIST.
+	vt_fails "File exists" mkdir "$MNT/a"
+}
+
+test_write_read_truncate() {
+	vt_mount -o size=64M
+	mkdir "$MNT/a"
+	vt_pattern p 12293 a
+	cp p "$MNT/a/data"
+	cmp p "$MNT/a/data"
+	vt_eq 12293 "$(vt_size "$MNT/a/data")" "size after cp"
+	vt_eq 12293 "$(vt_info "$MNT/a" size)" "info size"
+	# Writing past the end grows it; the gap reads zero.
+	printf 'tail' | dd of="$MNT/a/data" bs=1 seek=1048576 conv=notrunc status=none
+	vt_eq 1048580 "$(vt_size "$MNT/a/data")" "size after a write at 1M"
+	cmp -n 12293 p "$MNT/a/data"
+	cmp -n $((1048576 - 12293)) -i 12293:0 "$MNT/a/data" /dev/zero
+	vt_eq tail "$(tail -c 4 "$MNT/a/data")" "the bytes at 1M"
+	# truncate shrinks; growing again reads zero past the old end.
+	truncate -s 100 "$MNT/a/data"
+	vt_eq 100 "$(vt_size "$MNT/a/data")" "size after truncate -s 100"
+	cmp -n 100 p "$MNT/a/data"
+	truncate -s 8K "$MNT/a/data"
+	cmp -n 100 p "$MNT/a/data"
+	cmp -n $((8192 - 100)) -i 100:0 "$MNT/a/data" /dev/zero
+	# cat and dd, a larger file through the page cache.
+	head -c $((3 * 1048576 + 17)) /dev/urandom >big
+	dd if=big of="$MNT/a/data" bs=64K status=none
+	cmp big "$MNT/a/data"
+	cat "$MNT/a/data" >back
+	cmp big back
+}
+
+test_clone_is_snapshot() {
+	vt_mount -o size=64M
+	mkdir "$MNT/a"
+	head -c 262144 /dev/urandom >orig
+	cp orig "$MNT/a/data"
+	mkdir "$MNT/a/clones/c"
+	cmp orig "$MNT/a/clones/c/data"
+	vt_eq clone "$(vt_info "$MNT/a/clones/c" kind)" "kind"
+	vt_eq "$(vt_info "$MNT/a" id)" "$(vt_info "$MNT/a/clones/c" parent)" "parent id"
+	vt_eq 1 "$(vt_info "$MNT/a" children)" "a's children"
+	# Write the clone: the parent keeps its bytes.
+	printf 'CLONE-WRITE' | dd of="$MNT/a/clones/c/data" bs=1 seek=5000 conv=notrunc status=none
+	cmp orig "$MNT/a/data"
+	vt_fails "differ" cmp "$MNT/a/data" "$MNT/a/clones/c/data"
+	cp orig want_c
+	printf 'CLONE-WRITE' | dd of=want_c bs=1 seek=5000 conv=notrunc status=none
+	cmp want_c "$MNT/a/clones/c/data"
+	# Write the parent: the clone keeps the bytes of its mkdir.
+	dd if=/dev/zero of="$MNT/a/data" bs=4K count=8 conv=notrunc status=none
+	cmp want_c "$MNT/a/clones/c/data"
+	# Writing the clone made a private page, visible in st_blocks.
+	vt_eq 8 "$(stat -c %b "$MNT/a/clones/c/data")" "clone st_blocks"
+	# A clone can grow, shrink and be cloned again.
+	mkdir "$MNT/a/clones/c/clones/d"
+	cmp want_c "$MNT/a/clones/c/clones/d/data"
+	truncate -s 1M "$MNT/a/clones/c/data"
+	cmp -n 262144 want_c "$MNT/a/clones/c/data"
+	cmp -n $((1048576 - 262144)) -i 262144:0 "$MNT/a/clones/c/data" /dev/zero
+	truncate -s 4096 "$MNT/a/clones/c/data"
+	cmp -n 4096 want_c "$MNT/a/clones/c/data"
+	cmp want_c "$MNT/a/clones/c/clones/d/data"
+}
+
+test_clone_ranges() {
+	vt_mount -o size=64M
+	mkdir "$MNT/a"
+	head -c 65536 /dev/urandom >orig
+	cp orig "$MNT/a/data"
+	mkdir "$MNT/a/clones/w@8K+8K"
+	[ -d "$MNT/a/clones/w" ] || vt_fail "clones/w@8K+8K did not make w: $(ls "$MNT/a/clones")"
+	vt_eq 8192 "$(vt_size "$MNT/a/clones/w/data")" "window size"
+	cmp -n 8192 -i 8192:0 orig "$MNT/a/clones/w/data"
+	mkdir "$MNT/a/clones/h@0x1000+0x2000"
+	vt_eq 8192 "$(vt_size "$MNT/a/clones/h/data")" "hex window size"
+	cmp -n 8192 -i 4096:0 orig "$MNT/a/clones/h/data"
+	mkdir "$MNT/a/clones/m@0+1M"
+	vt_eq 1048576 "$(vt_size "$MNT/a/clones/m/data")" "clone past the end"
+	cmp -n 65536 orig "$MNT/a/clones/m/data"
+	# OFFSET must be page aligned; RANGE must parse.
+	vt_fails "Invalid argument" mkdir "$MNT/a/clones/u@100+4K"
+	vt_fails "Invalid argument" mkdir "$MNT/a/clones/x@zz"
+	vt_eq "h m w" "$(ls "$MNT/a/clones" | paste -sd' ')" "clones after failures"
+}
+
+test_slice_is_shared() {
+	vt_mount -o size=64M
+	mkdir "$MNT/a"
+	head -c 65536 /dev/urandom >orig
+	cp orig "$MNT/a/data"
+	mkdir "$MNT/a/slices/s@4K+8K"
+	vt_eq 8192 "$(vt_size "$MNT/a/slices/s/data")" "slice size"
+	vt_eq slice "$(vt_info "$MNT/a/slices/s" kind)" "kind"
+	cmp -n 8192 -i 4096:0 orig "$MNT/a/slices/s/data"
+	# Writes go both ways, at once.
+	printf 'via-slice' | dd of="$MNT/a/slices/s/data" bs=1 seek=10 conv=notrunc status=none
+	vt_eq via-slice "$(dd if="$MNT/a/data" bs=1 skip=4106 count=9 status=none)" "parent sees"
+	printf 'via-parent' | dd of="$MNT/a/data" bs=1 seek=8192 conv=notrunc status=none
+	vt_eq via-parent "$(dd if="$MNT/a/slices/s/data" bs=1 skip=4096 count=10 status=none)" "slice sees"
+	# Fixed size: EFBIG past the end, EPERM on truncate.
+	vt_fails "File too large" dd if=/dev/zero of="$MNT/a/slices/s/data" bs=4K seek=2 count=1 conv=notrunc status=none
+	vt_fails "Operation not permitted" truncate -s 4K "$MNT/a/slices/s/data"
+	vt_eq 8192 "$(vt_size "$MNT/a/slices/s/data")" "slice size after failures"
+	# The parent cannot shrink below the slice's end while it lives.
+	vt_fails "Device or resource busy" truncate -s 8K "$MNT/a/data"
+	truncate -s 12K "$MNT/a/data"
+	# A slice needs a RANGE; a slice of a slice shares the same pages.
+	vt_fails "" mkdir "$MNT/a/slices/norange"
+	mkdir "$MNT/a/slices/s/slices/t@4K+4K"
+	printf 'deep' | dd of="$MNT/a/slices/s/slices/t/data" conv=notrunc status=none
+	vt_eq deep "$(dd if="$MNT/a/data" bs=1 skip=8192 count=4 status=none)" "slice of a slice"
+	rm -r "$MNT/a/slices/s"
+	truncate -s 4K "$MNT/a/data"
+}
+
+test_remove() {
+	vt_mount -o size=64M
+	mkdir "$MNT/a" "$MNT/b"
+	head -c 65536 /dev/urandom >"$MNT/a/data"
+	mkdir "$MNT/a/clones/c" "$MNT/a/slices/s@0+4K"
+	vt_fails "Directory not empty" rmdir "$MNT/a"
+	vt_fails "Directory not empty" rmdir "$MNT/a/clones"
+	rmdir "$MNT/b"
+	vt_eq a "$(ls "$MNT" | paste -sd' ')" "after rmdir b"
+	rmdir "$MNT/a/clones/c"
+	vt_eq 0 "$(ls "$MNT/a/clones" | wc -l)" "clones after rmdir c"
+	mkdir "$MNT/a/clones/c" "$MNT/a/clones/c/clones/d"
+	rm -r "$MNT/a"
+	vt_eq "" "$(ls "$MNT")" "after rm -r"
+	# An open descriptor of a removed data keeps working until closed.
+	mkdir "$MNT/z"
+	printf 'still-here' >"$MNT/z/data"
+	exec 3<>"$MNT/z/data"
+	rm -r "$MNT/z"
+	[ ! -e "$MNT/z" ] || vt_fail "z still exists"
+	vt_eq still-here "$(cat <&3)" "read through the open descriptor"
+	printf 'more' >&3
+	exec 3>&-
+	# The pages are freed: nothing is in use.
+	vt_eq 0 "$(df -B1 --output=used "$MNT" | tail -1 | tr -d ' ')" "used after removing everything"
+}
+
+test_rename() {
+	vt_mount -o size=64M
+	mkdir "$MNT/a"
+	printf 'renamed-bytes' >"$MNT/a/data"
+	mkdir "$MNT/a/clones/c"
+	mv "$MNT/a" "$MNT/b"
+	vt_eq b "$(ls "$MNT" | paste -sd' ')" "after mv"
+	vt_eq renamed-bytes "$(cat "$MNT/b/data")" "bytes after mv"
+	vt_eq renamed-bytes "$(cat "$MNT/b/clones/c/data")" "clone after mv"
+	mv "$MNT/b/clones/c" "$MNT/b/clones/d"
+	vt_eq d "$(ls "$MNT/b/clones" | paste -sd' ')" "clone after mv"
+	# The fixed entries cannot be renamed.
+	vt_fails "" mv "$MNT/b/data" "$MNT/b/data2"
+	vt_eq "clones data info slices" "$(ls "$MNT/b" | paste -sd' ')" "entries after failed mv"
+}
+
+test_other_entries_eperm() {
+	vt_mount -o size=64M
+	mkdir "$MNT/a"
+	vt_fails "Operation not permitted" touch "$MNT/file"
+	vt_fails "Operation not permitted" touch "$MNT/a/extra"
+	vt_fails "Operation not permitted" ln -s data "$MNT/a/link"
+	vt_fails "Operation not permitted" ln "$MNT/a/data" "$MNT/a/hard"
+	vt_fails "Operation not permitted" mkfifo "$MNT/a/fifo"
+	vt_fails "Operation not permitted" mknod "$MNT/a/null" c 1 3
+	vt_fails "Operation not permitted" mkdir "$MNT/a/other"
+	vt_fails "" sh -c "echo x >'$MNT/a/info'"
+	vt_eq "clones data info slices" "$(ls "$MNT/a" | paste -sd' ')" "nothing changed"
+	vt_eq a "$(ls "$MNT" | paste -sd' ')" "nothing changed at the root"
+}
+
+test_owner_and_mode() {
+	vt_need setpriv
+	[ "$(id -u)" = 0 ] || vt_skip "needs root to act as another user"
+	vt_mount -o size=64M,allow_other
+	chmod 0755 "$MNT"
+	mkdir "$MNT/a"
+	printf 'secret' >"$MNT/a/data"
+	chmod 0640 "$MNT/a/data"
+	vt_eq 640 "$(stat -c %a "$MNT/a/data")" "mode after chmod"
+	chown 1234:5678 "$MNT/a/data"
+	vt_eq 1234:5678 "$(stat -c %u:%g "$MNT/a/data")" "owner after chown"
+	# Enforced: the owner reads, another user does not.
+	vt_eq secret "$(setpriv --reuid=1234 --regid=1234 --clear-groups cat "$MNT/a/data")" "owner reads"
+	vt_fails "Permission denied" setpriv --reuid=4321 --regid=4321 --clear-groups cat "$MNT/a/data"
+	chmod 0644 "$MNT/a/data"
+	vt_eq secret "$(setpriv --reuid=4321 --regid=4321 --clear-groups cat "$MNT/a/data")" "others read 0644"
+	vt_fails "Permission denied" setpriv --reuid=4321 --regid=4321 --clear-groups mkdir "$MNT/b"
+}
+
+# ---- section 3: data ----
+
+test_stat_blocks_and_df() {
+	local total used
+	vt_mount -o size=64M
+	total=$(df -B1 --output=size "$MNT" | tail -1 | tr -d ' ')
+	vt_eq $((64 * 1048576)) "$total" "df size with -o size=64M"
+	mkdir "$MNT/a"
+	head -c 1048576 /dev/urandom >"$MNT/a/data"
+	# st_blocks (512-byte units) counts the pages a VMO holds privately.
+	vt_eq 2048 "$(stat -c %b "$MNT/a/data")" "st_blocks of 1M private"
+	used=$(df -B1 --output=used "$MNT" | tail -1 | tr -d ' ')
+	vt_ge "$used" 1048576 "df used after writing 1M"
+	mkdir "$MNT/a/clones/c"
+	vt_eq 0 "$(stat -c %b "$MNT/a/clones/c/data")" "st_blocks of a fresh clone"
+	dd if=/dev/zero of="$MNT/a/clones/c/data" bs=4K count=1 conv=notrunc status=none
+	vt_eq 8 "$(stat -c %b "$MNT/a/clones/c/data")" "st_blocks after one private page"
+}
+
+# ---- section 4: extended attributes ----
+
+test_xattr_actions() {
+	vt_mount -o size=64M
+	mkdir "$MNT/a"
+	truncate -s 64K "$MNT/a/data"
+	setfattr -n user.vmo.commit -v 0+4K "$MNT/a/data"
+	vt_eq 4096 "$(vt_xattr "$MNT/a/data" user.vmo.committed)" "commit 0+4K"
+	# setfattr reads a value starting with 0x as hex-encoded bytes: quote it.
+	setfattr -n user.vmo.commit -v '"0x2000+0x1000"' "$MNT/a/data"
+	vt_eq 8192 "$(vt_xattr "$MNT/a/data" user.vmo.committed)" "commit 0x2000+0x1000"
+	setfattr -n user.vmo.commit -v all "$MNT/a/data"
+	vt_eq 65536 "$(vt_xattr "$MNT/a/data" user.vmo.committed)" "commit all"
+	setfattr -n user.vmo.decommit -v 32K+32K "$MNT/a/data"
+	vt_eq 32768 "$(vt_xattr "$MNT/a/data" user.vmo.committed)" "decommit 32K+32K"
+	setfattr -n user.vmo.decommit -v "" "$MNT/a/data"
+	vt_eq 0 "$(vt_xattr "$MNT/a/data" user.vmo.committed)" "decommit ''"
+	setfattr -n user.vmo.pin -v 0+8K "$MNT/a/data"
+	setfattr -n user.vmo.pin -v 0+4K "$MNT/a/data"
+	vt_eq 8192 "$(vt_xattr "$MNT/a/data" user.vmo.pinned)" "pinned"
+	vt_fails "Device or resource busy" setfattr -n user.vmo.decommit -v 0+4K "$MNT/a/data"
+	vt_fails "Device or resource busy" truncate -s 0 "$MNT/a/data"
+	setfattr -n user.vmo.unpin -v 0+8K "$MNT/a/data"
+	vt_fails "Device or resource busy" setfattr -n user.vmo.decommit -v 0+4K "$MNT/a/data"
+	setfattr -n user.vmo.unpin -v 0+4K "$MNT/a/data"
+	vt_eq 0 "$(vt_xattr "$MNT/a/data" user.vmo.pinned)" "pins are counted"
+	setfattr -n user.vmo.decommit -v 0+4K "$MNT/a/data"
+	setfattr -n user.vmo.prefetch -v all "$MNT/a/data"
+	setfattr -n user.vmo.alwaysneed -v 0+4K "$MNT/a/data"
+	setfattr -n user.vmo.dontneed -v 0+4K "$MNT/a/data"
+	# zero is byte exact.
+	vt_pattern p 20000 x
+	cp p "$MNT/a/data"
+	setfattr -n user.vmo.zero -v 4090+10 "$MNT/a/data"
+	cp p want
+	dd if=/dev/zero of=want bs=1 seek=4090 count=10 conv=notrunc status=none
+	cmp want "$MNT/a/data"
+}
+
+test_xattr_errors() {
+	vt_mount -o size=64M
+	mkdir "$MNT/a"
+	truncate -s 64K "$MNT/a/data"
+	vt_fails "Invalid argument" setfattr -n user.vmo.commit -v bogus "$MNT/a/data"
+	vt_fails "Invalid argument" setfattr -n user.vmo.commit -v 0+ "$MNT/a/data"
+	vt_fails "Invalid argument" setfattr -n user.vmo.commit -v 1M+4K "$MNT/a/data"
+	vt_fails "Invalid argument" setfattr -n user.vmo.frobnicate -v all "$MNT/a/data"
+	vt_fails "No such attribute" getfattr -n user.vmo.frobnicate "$MNT/a/data"
+	vt_fails "" setfattr -n user.vmo.size -v 5 "$MNT/a/data"
+	vt_eq 65536 "$(vt_xattr "$MNT/a/data" user.vmo.size)" "size after setfattr"
+	vt_eq 0 "$(vt_xattr "$MNT/a/data" user.vmo.committed)" "nothing committed by errors"
+}
+
+test_xattr_values_listed() {
+	local k list
+	vt_mount -o size=64M
+	mkdir "$MNT/a"
+	head -c 12288 /dev/urandom >"$MNT/a/data"
+	list=$(getfattr --absolute-names -d -m user.vmo "$MNT/a/data")
+	for k in id kind parent size committed populated private scaled pinned children; do
+		vt_contains "$list" "user.vmo.$k=\"$(vt_info "$MNT/a" "$k")\"" "getfattr -d lists $k"
+	done
+	vt_eq 12288 "$(vt_xattr "$MNT/a/data" user.vmo.size)" "size"
+	vt_eq 12288 "$(vt_xattr "$MNT/a/data" user.vmo.committed)" "committed: 3 pages"
+	vt_eq 12288 "$(vt_xattr "$MNT/a/data" user.vmo.private)" "private"
+	vt_eq 12288 "$(vt_xattr "$MNT/a/data" user.vmo.scaled)" "scaled, unshared"
+	# No trailing newline in a value.
+	vt_eq 5 "$(getfattr --absolute-names --only-values -n user.vmo.size "$MNT/a/data" | wc -c)" \
+		"bytes in the size value"
+	# Shared after a clone: scaled halves, private drops.
+	mkdir "$MNT/a/clones/c"
+	vt_eq 6144 "$(vt_xattr "$MNT/a/data" user.vmo.scaled)" "scaled, shared by 2"
+	vt_eq 0 "$(vt_xattr "$MNT/a/data" user.vmo.private)" "private, all shared"
+	vt_eq 1 "$(vt_xattr "$MNT/a/data" user.vmo.children)" "children"
+	# The root's statistics.
+	vt_contains "$(vt_xattr "$MNT" user.vmofs.stats)" ": " "user.vmofs.stats"
+}
+
+test_user_xattrs_stored() {
+	vt_mount -o size=64M
+	mkdir "$MNT/a" "$MNT/b"
+	printf 'payload' >"$MNT/a/data"
+	setfattr -n user.color -v blue "$MNT/a/data"
+	setfattr -n user.dir -v yes "$MNT/a"
+	vt_eq blue "$(vt_xattr "$MNT/a/data" user.color)" "user.color"
+	vt_eq yes "$(vt_xattr "$MNT/a" user.dir)" "user.dir on a VMO dir"
+	vt_contains "$(getfattr --absolute-names -d "$MNT/a/data")" 'user.color="blue"'
+	setfattr -x user.color "$MNT/a/data"
+	vt_fails "No such attribute" getfattr -n user.color "$MNT/a/data"
+	# cp -a keeps user.* attributes, into and out of vmofs.
+	printf 'host' >host
+	setfattr -n user.origin -v host host 2>/dev/null || vt_skip "no user xattrs on $VT_WORK"
+	cp -a host "$MNT/b/data"
+	vt_eq host "$(cat "$MNT/b/data")" "bytes copied in"
+	vt_eq host "$(vt_xattr "$MNT/b/data" user.origin)" "cp -a into vmofs"
+	setfattr -n user.color -v red "$MNT/a/data"
+	cp -a "$MNT/a/data" out 2>cp.err || true
+	vt_eq red "$(vt_xattr out user.color)" "cp -a out of vmofs"
+	cmp out "$MNT/a/data"
+}
+
+vt_main test_namespace_layout test_write_read_truncate test_clone_is_snapshot \
+	test_clone_ranges test_slice_is_shared test_remove test_rename \
+	test_other_entries_eperm test_owner_and_mode test_stat_blocks_and_df \
+	test_xattr_actions test_xattr_errors test_xattr_values_listed \
+	test_user_xattrs_stored

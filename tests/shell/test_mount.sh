@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# test_mount.sh - mounting vmofs (SPEC sections 1 and 6).
+#
+# Invariant: a mount either succeeds and is served until it is unmounted,
+# after which the daemon exits 0 and nothing is left behind; or it fails
+# with one line naming the problem, a non-zero status, and nothing
+# mounted.  The options size=, backing= and compress do what SPEC says.
+. "$(dirname "$0")/lib.sh"
+
+# bad_mount TEXT ARGS...: `vmofs -f ARGS MNT` fails with one line about
+# TEXT and leaves nothing mounted.
+bad_mount() {
+	local text=$1 mnt out rc
+	shift
+	mnt=$(mktemp -d /tmp/vmofs-test.XXXXXX)
+	echo "$mnt 0 -" >>"$VT_STATE"
+	if out=$(timeout 10 "$VMOFS_BIN" -f "$@" "$mnt" 2>&1 </dev/null); then
+		vt_fail "vmofs $* succeeded"
+		return 1
+	else
+		rc=$?
+	fi
+	[ $rc -ne 124 ] || vt_fail "vmofs $* mounted and kept running"
+	vt__mounted "$mnt" && vt_fail "vmofs $*: $mnt is mounted"
+	vt_eq 1 "$(printf '%s\n' "$out" | wc -l)" "lines of the error of vmofs $*"
+	vt_contains "$out" "$text" "error of vmofs $*"
+	rmdir "$mnt"
+}
+
+test_bad_options() {
+	bad_mount "size" -o size=bogus
+	bad_mount "size" -o size=0
+	bad_mount "size" -o size=12Q
+	bad_mount "size" -o size=200%
+	bad_mount "backing" -o backing=/nonexistent/vmofs-backing
+	bad_mount "frobnicate" -o frobnicate
+	# An unusable mount point.
+	local out
+	if out=$("$VMOFS_BIN" -f /nonexistent/mnt 2>&1); then
+		vt_fail "vmofs on a missing mount point succeeded"
+	fi
+	vt_contains "$out" "/nonexistent/mnt"
+	: >"$VT_WORK/plainfile"
+	if out=$("$VMOFS_BIN" -f "$VT_WORK/plainfile" 2>&1); then
+		vt_fail "vmofs on a plain file succeeded"
+	fi
+	vt_contains "$out" "plainfile"
+}
+
+test_help_version() {
+	vt_run "$VMOFS_BIN" --help
+	vt_contains "$VT_OUT" "size="
+	vt_run "$VMOFS_BIN" --version
+	vt_contains "$VT_OUT" "vmofs"
+}
+
+test_size_option() {
+	local total mem
+	vt_mount -o size=32M
+	total=$(df -B1 --output=size "$MNT" | tail -1 | tr -d ' ')
+	vt_eq $((32 * 1048576)) "$total" "df size, -o size=32M"
+	vt_eq fuse.vmofs "$(findmnt -n -o FSTYPE "$MNT")" "fstype"
+	vt_umount
+	vt_mount -o size=10%
+	mem=$(($(awk '/^MemTotal:/ { print $2 }' /proc/meminfo) * 1024))
+	total=$(df -B1 --output=size "$MNT" | tail -1 | tr -d ' ')
+	# 10% of RAM, rounded to pages.
+	[ $((total - mem / 10)) -le 4096 ] && [ $((mem / 10 - total)) -le 4096 ] ||
+		vt_fail "df size $total, 10% of RAM is $((mem / 10))"
+	vt_umount
+	vt_mount
+	total=$(df -B1 --output=size "$MNT" | tail -1 | tr -d ' ')
+	[ $((total - mem / 2)) -le 4096 ] && [ $((mem / 2 - total)) -le 4096 ] ||
+		vt_fail "default df size $total, half of RAM is $((mem / 2))"
+}
+
+test_size_limit_enospc() {
+	vt_mount -o size=4M
+	mkdir "$MNT/a"
+	vt_fails "No space left on device" dd if=/dev/zero of="$MNT/a/data" bs=64K count=128 status=none
+	# Written bytes stay; the mount still works after freeing.
+	vt_ge "$(vt_size "$MNT/a/data")" 1 "bytes kept after ENOSPC"
+	rm -r "$MNT/a"
+	mkdir "$MNT/b"
+	head -c 1048576 /dev/urandom >one
+	cp one "$MNT/b/data"
+	cmp one "$MNT/b/data"
+}
+
+test_daemonize_and_unmount() {
+	local mnt pid i
+	mnt=$(mktemp -d /tmp/vmofs-test.XXXXXX)
+	echo "$mnt 0 -" >>"$VT_STATE"
+	# Without -f, vmofs returns once mounted and serves in the background.
+	timeout 10 "$VMOFS_BIN" -o size=16M "$mnt" </dev/null
+	vt__mounted "$mnt" || vt_fail "not mounted after vmofs returned"
+	pid=$(vt__daemon_of "$mnt")
+	[ -n "$pid" ] || vt_fail "no daemon serving $mnt"
+	echo "$mnt $pid -" >>"$VT_STATE"
+	mkdir "$mnt/a"
+	printf 'bg' >"$mnt/a/data"
+	vt_eq bg "$(cat "$mnt/a/data")" "served in the background"
+	fusermount3 -u "$mnt"
+	vt__wait_gone "$pid" 50 || vt_fail "daemon $pid alive 5 s after unmount"
+	vt__mounted "$mnt" && vt_fail "still mounted"
+	rmdir "$mnt"
+}
+
+# vt__daemon_of MNT: the pid of the vmofs serving MNT (by its command line).
+vt__daemon_of() {
+	local p
+	for p in /proc/[0-9]*; do
+		[ -r "$p/cmdline" ] || continue
+		if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q "^$VMOFS_BIN .*$1 *\$"; then
+			echo "${p#/proc/}"
+			return 0
+		fi
+	done
+}
+
+test_debug_foreground() {
+	vt_mount -d -o size=16M
+	mkdir "$MNT/a"
+	vt_umount
+	[ -s "$VT_LOG" ] || vt_fail "-d printed nothing"
+}
+
+test_mount_t_fuse_vmofs() {
+	local mnt src
+	[ "$(id -u)" = 0 ] || vt_skip "mount(8) needs root"
+	command -v mount.fuse3 >/dev/null || vt_skip "mount.fuse3 is not installed"
+	mnt=$(mktemp -d /tmp/vmofs-test.XXXXXX)
+	echo "$mnt 0 -" >>"$VT_STATE"
+	# mount(8) runs mount.fuse3, which runs "vmofs SOURCE MNT -o OPTS" through
+	# /bin/sh with a PATH of its own: "vmofs" is found once `make install`
+	# has run; before, name the binary as -t fuse "PROGRAM#SOURCE" does.
+	if [ "$(PATH=/usr/sbin:/usr/bin:/sbin:/bin command -v vmofs)" -ef "$VMOFS_BIN" ]; then
+		mount -t fuse.vmofs vmofs "$mnt" -o size=16M
+	else
+		echo "    (vmofs not installed: mount -t fuse $VMOFS_BIN#vmofs)"
+		mount -t fuse "$VMOFS_BIN#vmofs" "$mnt" -o size=16M
+	fi
+	vt_eq fuse.vmofs "$(findmnt -n -o FSTYPE "$mnt")" "fstype"
+	vt_eq vmofs "$(findmnt -n -o SOURCE "$mnt")" "source"
+	vt_eq $((16 * 1048576)) "$(df -B1 --output=size "$mnt" | tail -1 | tr -d ' ')" "size="
+	mkdir "$mnt/a"
+	umount "$mnt"
+	vt__mounted "$mnt" && vt_fail "still mounted after umount"
+	rmdir "$mnt"
+}
+
+# mount_or_skip OPTS...: vt_mount, but skip the test if this daemon says
+# that an option is not supported yet (the SPEC feature is missing).
+mount_or_skip() {
+	if vt_mount "$@" 2>"$VT_WORK/mount.err"; then
+		return 0
+	fi
+	if grep -q "not yet supported\|not supported" "$VT_LOG"; then
+		vt_skip "this vmofs: $(cat "$VT_LOG")"
+	fi
+	cat "$VT_WORK/mount.err" >&2
+	return 1
+}
+
+# backing_mount DIR [OPTS...]: mount with -o backing=DIR.
+backing_mount() {
+	local dir=$1
+	shift
+	mount_or_skip -o "backing=$dir" "$@"
+}
+
+test_backing_persists() {
+	local dir=$VT_WORK/backing
+	mkdir -p "$dir"
+	head -c 300000 /dev/urandom >orig
+	backing_mount "$dir"
+	mkdir "$MNT/disk"
+	cp orig "$MNT/disk/data"
+	mkdir "$MNT/disk/clones/snap"
+	vt_umount
+	# Unmounted: a plain sparse file of the VMO's bytes, no clone file.
+	cmp orig "$dir/disk"
+	vt_eq disk "$(ls "$dir" | paste -sd' ')" "files in the backing dir"
+	# A new mount pages it in; a file put there appears as a VMO.
+	printf 'from-the-host' >"$dir/host"
+	backing_mount "$dir"
+	cmp orig "$MNT/disk/data"
+	vt_eq pager "$(vt_info "$MNT/disk" kind)" "kind of a backed VMO"
+	vt_eq from-the-host "$(cat "$MNT/host/data")" "a host file as a VMO"
+	mv "$MNT/host" "$MNT/moved"
+	rm -r "$MNT/disk"
+	printf 'synced' | dd of="$MNT/moved/data" conv=notrunc,fsync status=none
+	vt_umount
+	vt_eq moved "$(ls "$dir" | paste -sd' ')" "after mv and rm -r"
+	vt_eq syncedhe-host "$(cat "$dir/moved")" "bytes written back"
+}
+
+test_backing_sigkill_keeps_fsynced() {
+	local dir=$VT_WORK/backing
+	mkdir -p "$dir"
+	backing_mount "$dir"
+	mkdir "$MNT/v"
+	head -c 65536 /dev/urandom >orig
+	dd if=orig of="$MNT/v/data" conv=fsync status=none
+	kill -KILL "$VT_PID"
+	vt__wait_gone "$VT_PID" 50
+	fusermount3 -u -z "$MNT" 2>/dev/null || true
+	cmp orig "$dir/v"
+}
+
+test_compress_option() {
+	mount_or_skip -o size=8M,compress
+	mkdir "$MNT/a"
+	# Compressible data beyond the limit fits with compression on.
+	dd if=/dev/zero bs=1M count=4 status=none | tr '\0' 'z' >zz
+	cat zz zz zz >big
+	cp big "$MNT/a/data"
+	cmp big "$MNT/a/data"
+}
+
+test_remount_cycles() {
+	local i
+	for i in 1 2 3; do
+		vt_mount -o size=8M
+		mkdir "$MNT/a$i"
+		vt_umount
+	done
+}
+
+vt_main test_bad_options test_help_version test_size_option \
+	test_size_limit_enospc test_daemonize_and_unmount test_debug_foreground \
+	test_mount_t_fuse_vmofs test_backing_persists \
+	test_backing_sigkill_keeps_fsynced test_compress_option test_remount_cycles

@@ -1,0 +1,412 @@
+/*
+ * test_model.c - randomized model test of libvm.  Thousands of random
+ * create / write / clone (with ranges) / slice / resize / zero / commit /
+ * decommit / pin / unpin / destroy steps over a growing tree of VMOs;
+ * after every step every live VMO is compared byte for byte with a plain
+ * array model, and every few steps the hierarchy invariants and the
+ * attribution sum (scaled adds up to the pages in use) are checked.  At
+ * the end every page is back in the PMM.
+ *
+ * VM_MODEL_SEED=N picks the seed (printed), VM_MODEL_STEPS=N the length.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "vmtest.h"
+
+#define CAP	(64 * P)		/* model capacity per VMO */
+#define MAXV	28
+
+struct mvmo {
+	struct vmo	*v;
+	bool		alive, slice;
+	unsigned char	*b;		/* non-slice: bytes, zero past size */
+	uint64_t	size;		/* non-slice: content size */
+	uint16_t	pins[CAP / P];	/* non-slice */
+	int		nslices;	/* non-slice: live slices on it */
+	int		root;		/* slice: model index of root */
+	uint64_t	soff, slen;	/* slice window */
+};
+
+static struct mvmo m[MAXV * 8];
+static int nm;
+static uint64_t rng;
+static int trace;
+#define TRACE(...) do { if (trace) fprintf(stderr, __VA_ARGS__); } while (0)
+
+static uint64_t
+rnd(uint64_t n)
+{
+	rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+	return n ? rng % n : 0;
+}
+
+static uint64_t msize(int i) { return m[i].slice ? m[i].slen : m[i].size; }
+static uint64_t proundup(uint64_t x) { return (x + P - 1) / P * P; }
+
+/* Model byte i of VMO i's view. */
+static unsigned char
+mget(int i, uint64_t off)
+{
+	if (m[i].slice)
+		return off < m[i].slen ? m[m[i].root].b[m[i].soff + off] : 0;
+	return off < CAP ? m[i].b[off] : 0;
+}
+
+static void
+mset(int i, uint64_t off, unsigned char c)
+{
+	if (m[i].slice)
+		m[m[i].root].b[m[i].soff + off] = c;
+	else
+		m[i].b[off] = c;
+}
+
+static int
+pick(bool want_nonslice)
+{
+	int tries, i;
+
+	for (tries = 0; tries < 100; tries++) {
+		i = (int)rnd((uint64_t)nm);
+		if (m[i].alive && (!want_nonslice || !m[i].slice))
+			return i;
+	}
+	return -1;
+}
+
+static int
+nlive(void)
+{
+	int i, n = 0;
+
+	for (i = 0; i < nm; i++)
+		n += m[i].alive;
+	return n;
+}
+
+static int
+new_slot(void)
+{
+	assert_true(nm < MAXV * 8);
+	memset(&m[nm], 0, sizeof(m[nm]));
+	m[nm].b = calloc(1, CAP);
+	m[nm].alive = true;
+	return nm++;
+}
+
+static void
+verify(int i)
+{
+	static unsigned char got[CAP + P];
+	const unsigned char *want;
+	uint64_t s = msize(i), k;
+
+	want = m[i].slice ? m[m[i].root].b + m[i].soff : m[i].b;
+	assert_int_equal(vmo_size(m[i].v), s);
+	assert_int_equal(vmo_read(m[i].v, got, 0, sizeof(got)), (ssize_t)s);
+	if (memcmp(got, want, s) == 0)
+		return;
+	for (k = 0; k < s; k++)
+		if (got[k] != mget(i, k) && (trace ? (vmo_test_dump(m[i].v), 1) : 1))
+			fail_msg("vmo %d (model) byte %llu: got %u want %u", i,
+			    (unsigned long long)k, got[k], mget(i, k));
+}
+
+/* The page-owner model for pins: root model index and page offset. */
+static int
+owner(int i, uint64_t *off)
+{
+	if (m[i].slice) {
+		*off += m[i].soff;
+		return m[i].root;
+	}
+	return i;
+}
+
+static bool
+pinned_in(int o, uint64_t s, uint64_t e)
+{
+	for (; s < e && s < CAP; s += P)
+		if (m[o].pins[s / P])
+			return true;
+	return false;
+}
+
+static void
+step_write(int i)
+{
+	unsigned char buf[3 * P];
+	uint64_t off = rnd(CAP - 3 * P), len = 1 + rnd(3 * P), k;
+	ssize_t r;
+
+	for (k = 0; k < len; k++)
+		buf[k] = (unsigned char)rnd(256);
+	TRACE("write %d off %llu len %llu\n", i, (unsigned long long)off, (unsigned long long)len);
+	r = vmo_write(m[i].v, buf, off, len);
+	if (m[i].slice) {
+		if (off >= m[i].slen) {
+			assert_int_equal(r, -EFBIG);
+			return;
+		}
+		if (len > m[i].slen - off)
+			len = m[i].slen - off;
+	}
+	assert_int_equal(r, (ssize_t)len);
+	for (k = 0; k < len; k++)
+		mset(i, off + k, buf[k]);
+	if (m[i].slice) {
+		int ro = m[i].root;
+		if (m[i].soff + off + len > m[ro].size)
+			m[ro].size = m[i].soff + off + len;
+	} else if (off + len > m[i].size) {
+		m[i].size = off + len;
+	}
+}
+
+static void
+step_clone(int i)
+{
+	uint64_t s = msize(i), off = rnd(s / P + 3) * P, len, k;
+	bool whole = rnd(2);
+	int j;
+
+	len = whole ? (s > off ? s - off : 0) : rnd(24 * P);
+	j = new_slot();
+	TRACE("clone %d -> %d off %llu len %llu whole %d\n", i, j, (unsigned long long)off, (unsigned long long)len, whole);
+	assert_int_equal(vmo_clone(m[i].v, off, whole ? VMO_WHOLE : len, &m[j].v), 0);
+	m[j].size = len;
+	for (k = 0; k < len; k++)
+		m[j].b[k] = mget(i, off + k);
+}
+
+static void
+step_slice(int i)
+{
+	uint64_t top = proundup(msize(i)), off = rnd(top / P + 1) * P;
+	uint64_t len = rnd(top + P);
+	struct vmo *v = NULL;
+	int err = vmo_slice(m[i].v, off, len, &v), j, ro;
+
+	TRACE("slice %d off %llu len %llu -> %d\n", i, (unsigned long long)off, (unsigned long long)len, err);
+
+	if (len == 0 || off + len > top) {
+		assert_int_equal(err, -EINVAL);
+		return;
+	}
+	assert_int_equal(err, 0);
+	j = new_slot();
+	m[j].v = v;
+	m[j].slice = true;
+	ro = m[i].slice ? m[i].root : i;
+	m[j].root = ro;
+	m[j].soff = (m[i].slice ? m[i].soff : 0) + off;
+	m[j].slen = len;
+	m[ro].nslices++;
+}
+
+static void
+step_resize(int i)
+{
+	uint64_t ns = rnd(48 * P), k;
+	int err = vmo_resize(m[i].v, ns), j;
+	bool busy = false;
+
+	TRACE("resize %d %llu -> %d\n", i, (unsigned long long)ns, err);
+
+	if (m[i].slice) {
+		assert_int_equal(err, -EPERM);
+		return;
+	}
+	if (ns < m[i].size) {
+		for (j = 0; j < nm; j++)
+			if (m[j].alive && m[j].slice && m[j].root == i &&
+			    m[j].soff + m[j].slen > proundup(ns))
+				busy = true;
+		busy |= pinned_in(i, proundup(ns), CAP);
+	}
+	if (busy) {
+		assert_int_equal(err, -EBUSY);
+		return;
+	}
+	assert_int_equal(err, 0);
+	for (k = ns; k < CAP; k++)
+		m[i].b[k] = 0;
+	m[i].size = ns;
+}
+
+/* zero (exact), decommit (rounded out), commit, pin, unpin. */
+static void
+step_range(int i, int what)
+{
+	uint64_t top = proundup(msize(i)), off = rnd(top + P), len = rnd(8 * P);
+	uint64_t s, e, k, po;
+	bool whole = rnd(8) == 0;
+	int err, o;
+
+	if (whole) {
+		off = 0;
+		len = top;
+	}
+	switch (what) {
+	case 0: err = vmo_zero(m[i].v, off, whole ? VMO_WHOLE : len); break;
+	case 1: err = vmo_decommit(m[i].v, off, whole ? VMO_WHOLE : len); break;
+	case 2: err = vmo_commit(m[i].v, off, whole ? VMO_WHOLE : len); break;
+	case 3: err = vmo_pin(m[i].v, off, whole ? VMO_WHOLE : len); break;
+	default: err = vmo_unpin(m[i].v, off, whole ? VMO_WHOLE : len); break;
+	}
+	TRACE("range %d what %d off %llu len %llu whole %d -> %d\n", i, what, (unsigned long long)off, (unsigned long long)len, whole, err);
+	if (off + len > top) {
+		assert_int_equal(err, -EINVAL);
+		return;
+	}
+	s = off / P * P;
+	e = proundup(off + len);
+	po = s;
+	o = owner(i, &po);
+	switch (what) {
+	case 0:
+		assert_int_equal(err, 0);
+		for (k = off; k < off + len; k++)
+			mset(i, k, 0);
+		break;
+	case 1:
+		if (pinned_in(o, po, po + (e - s))) {
+			assert_int_equal(err, -EBUSY);
+			break;
+		}
+		assert_int_equal(err, 0);
+		for (k = s; k < e; k++)
+			mset(i, k, 0);
+		break;
+	case 2:
+		assert_int_equal(err, 0);
+		break;
+	case 3:
+		assert_int_equal(err, 0);
+		for (k = po; k < po + (e - s); k += P)
+			m[o].pins[k / P]++;
+		break;
+	default:
+		for (k = po; k < po + (e - s); k += P)
+			if (m[o].pins[k / P] == 0)
+				break;
+		if (k < po + (e - s)) {
+			assert_int_equal(err, -EINVAL);
+			break;
+		}
+		assert_int_equal(err, 0);
+		for (k = po; k < po + (e - s); k += P)
+			m[o].pins[k / P]--;
+		break;
+	}
+}
+
+static void
+destroy(int i)
+{
+	TRACE("destroy %d\n", i);
+	vmo_unref(m[i].v);
+	m[i].alive = false;
+	if (m[i].slice)
+		m[m[i].root].nslices--;
+}
+
+static void
+check_all(struct vm *vm)
+{
+	struct vmo *vs[MAXV * 8];
+	int i, n = 0;
+
+	for (i = 0; i < nm; i++)
+		if (m[i].alive)
+			vs[n++] = m[i].v;
+	for (i = 0; i < n; i++)
+		vmo_test_check(vs[i]);
+	vt_scaled_sum(vm, vs, n);
+}
+
+static void
+test_model(void **state)
+{
+	const char *e = getenv("VM_MODEL_SEED"), *st = getenv("VM_MODEL_STEPS");
+	uint64_t seed = e ? strtoull(e, NULL, 0) : (uint64_t)time(NULL);
+	long steps = st ? atol(st) : 5000, n;
+	struct vm *vm = vt_vm(MAXV * 8 * 64 + 64);
+	int i, op, every;
+
+	(void)state;
+	print_message("VM_MODEL_SEED=%llu VM_MODEL_STEPS=%ld\n",
+	    (unsigned long long)seed, steps);
+	rng = seed * 2654435761u + 1;
+	trace = getenv("VM_MODEL_TRACE") != NULL;
+	every = trace ? 1 : 16;
+	nm = 0;
+	for (n = 0; n < steps; n++) {
+		op = (int)rnd(100);
+		if (nlive() == 0 || (op < 6 && nlive() < MAXV)) {
+			i = new_slot();
+			assert_int_equal(vmo_create(vm, rnd(16 * P), VMO_RESIZABLE, &m[i].v), 0);
+			TRACE("create %d size %llu\n", i, (unsigned long long)vmo_size(m[i].v));
+			m[i].size = vmo_size(m[i].v);
+			continue;
+		}
+		i = pick(false);
+		if (i < 0)
+			continue;
+		if (op < 40)
+			step_write(i);
+		else if (op < 50 && nlive() < MAXV)
+			step_clone(i);
+		else if (op < 55 && nlive() < MAXV)
+			step_slice(i);
+		else if (op < 62)
+			step_resize(i);
+		else if (op < 90)
+			step_range(i, (int)rnd(5));
+		else if (op < 97 && (m[i].slice || m[i].nslices == 0))
+			destroy(i);
+		for (i = 0; i < nm; i++)
+			if (m[i].alive)
+				verify(i);
+		if (n % every == 0)
+			check_all(vm);
+		if (nm > MAXV * 8 - 2) {
+			/* Compact: keep the live ones, renumbering roots. */
+			int map[MAXV * 8], k = 0;
+			for (i = 0; i < nm; i++) {
+				map[i] = k;
+				if (m[i].alive)
+					m[k++] = m[i];
+				else
+					free(m[i].b);
+			}
+			for (i = 0; i < k; i++)
+				if (m[i].slice)
+					m[i].root = map[m[i].root];
+			nm = k;
+		}
+	}
+	check_all(vm);
+	for (i = 0; i < nm; i++)
+		if (m[i].alive && m[i].slice)
+			destroy(i);
+	for (i = 0; i < nm; i++) {
+		if (m[i].alive)
+			destroy(i);
+		free(m[i].b);
+	}
+	assert_int_equal(vm_test_used_pages(vm), 0);
+	vm_destroy(vm);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_model),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,102 @@
+/*
+ * vmtest.h - small helpers shared by the libvm unit tests.
+ */
+#ifndef VMTEST_H
+#define VMTEST_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "fault.h"
+#include "vmo.h"
+#include "vm_testing.h"
+
+#define P 4096u
+
+static inline struct vm *
+vt_vm(uint64_t pages)
+{
+	struct vm_config cfg = { .limit_bytes = pages * P, .ncpu = 2, .pcache_reserve = 8 };
+	struct vm *vm = NULL;
+
+	assert_int_equal(vm_create(&cfg, &vm), 0);
+	return vm;
+}
+
+static inline struct vmo *
+vt_vmo(struct vm *vm, uint64_t size)
+{
+	struct vmo *v = NULL;
+
+	assert_int_equal(vmo_create(vm, size, VMO_RESIZABLE, &v), 0);
+	return v;
+}
+
+/* Fill [off, off+len) with a pattern derived from seed. */
+static inline void
+vt_fill(struct vmo *v, uint64_t off, size_t len, unsigned seed)
+{
+	unsigned char *b = malloc(len);
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		b[i] = (unsigned char)(seed * 131 + (off + i) * 7 + ((off + i) >> 12));
+	assert_int_equal(vmo_write(v, b, off, len), (ssize_t)len);
+	free(b);
+}
+
+/* Check [off, off+len) holds the pattern of seed (or zeros if seed < 0). */
+static inline void
+vt_expect(struct vmo *v, uint64_t off, size_t len, int seed)
+{
+	unsigned char *b = malloc(len);
+	size_t i;
+
+	assert_int_equal(vmo_read(v, b, off, len), (ssize_t)len);
+	for (i = 0; i < len; i++) {
+		unsigned char want = seed < 0 ? 0 :
+		    (unsigned char)((unsigned)seed * 131 + (off + i) * 7 + ((off + i) >> 12));
+		if (b[i] != want)
+			fail_msg("byte %zu: got %u want %u", (size_t)(off + i), b[i], want);
+	}
+	free(b);
+}
+
+/* a[aoff..] and b[boff..] hold the same len bytes. */
+static inline void
+vt_same(struct vmo *a, uint64_t aoff, struct vmo *b, uint64_t boff, size_t len)
+{
+	unsigned char *x = malloc(len), *y = malloc(len);
+
+	assert_int_equal(vmo_read(a, x, aoff, len), (ssize_t)len);
+	assert_int_equal(vmo_read(b, y, boff, len), (ssize_t)len);
+	assert_memory_equal(x, y, len);
+	free(x);
+	free(y);
+}
+
+/* Sum of scaled over VMOs == pages in use (rounding: 1 byte per VMO). */
+static inline void
+vt_scaled_sum(struct vm *vm, struct vmo **v, int n)
+{
+	uint64_t sum = 0, used = vm_test_used_pages(vm) * P;
+	struct vmo_attr a;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (v[i] == NULL)
+			continue;
+		assert_int_equal(vmo_get_attr(v[i], &a), 0);
+		sum += a.scaled;
+	}
+	if (sum + (uint64_t)n < used || sum > used + (uint64_t)n)
+		fail_msg("scaled sum %llu != used %llu", (unsigned long long)sum,
+		    (unsigned long long)used);
+}
+
+#endif

@@ -1,0 +1,426 @@
+/*
+ * vmoctl.c - command line of vmoctl, and the commands that change things.
+ *
+ * vmoctl [OPTIONS] COMMAND ARGS...   options may also follow the command;
+ * "--" ends them.  The command table below is the single source of each
+ * command's synopsis, argument count, accepted options and help text.
+ *
+ * The changing commands are thin:
+ *   clone SRC NAME [RANGE]   mkdir SRC/clones/NAME[@RANGE]
+ *   slice SRC NAME RANGE     mkdir SRC/slices/NAME@RANGE
+ *   ACTION PATH [RANGE]      setxattr PATH/data user.vmo.ACTION = RANGE|"all"
+ * RANGE and NAME are checked here first so a typo gets a precise message
+ * (exit 2); the daemon checks them again and is the authority.
+ */
+#include "vmoctl.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+
+enum {
+	F_JSON = 1 << 0,	/* accepts --json */
+	F_BYTES = 1 << 1,	/* accepts --bytes */
+};
+
+struct ctl_command {
+	const char *name;
+	const char *args;	/* synopsis after the name */
+	int min_args, max_args;
+	unsigned flags;
+	int (*run)(const struct ctl_command *c, int argc, char **argv,
+		   const struct ctl_opts *o);
+	const char *summary;	/* one line for the command list */
+	const char *help;	/* the rest of "vmoctl CMD --help" */
+};
+
+/* ------------------------------------------------------------------ */
+/* read commands: adapters to vmoctl_show.c                            */
+
+static int run_info(const struct ctl_command *c, int argc, char **argv,
+		    const struct ctl_opts *o)
+{
+	(void)c;
+	return cmd_info(argc, argv, o);
+}
+
+static int run_tree(const struct ctl_command *c, int argc, char **argv,
+		    const struct ctl_opts *o)
+{
+	(void)c;
+	return cmd_tree(argc, argv, o);
+}
+
+static int run_stats(const struct ctl_command *c, int argc, char **argv,
+		     const struct ctl_opts *o)
+{
+	(void)c;
+	return cmd_stats(argc, argv, o);
+}
+
+/* ------------------------------------------------------------------ */
+/* clone and slice                                                     */
+
+/* A child name must be one plain path component without '@'. */
+static bool name_ok(const char *name)
+{
+	if (name[0] == '\0' || strcmp(name, ".") == 0 ||
+	    strcmp(name, "..") == 0) {
+		ctl_errx("invalid NAME '%s'", name);
+		return false;
+	}
+	if (strchr(name, '/') || strchr(name, '@')) {
+		ctl_errx("invalid NAME '%s': it may not contain '/' or '@'",
+			 name);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Check a clone or slice RANGE; *whole is set for "all" (clone only).
+ * Offsets must be page aligned (SPEC section 2).
+ */
+static bool child_range_ok(const char *s, bool allow_all, bool *whole)
+{
+	struct ctl_range r;
+	const char *why;
+
+	if (!ctl_range_parse(s, &r, &why)) {
+		ctl_errx("invalid RANGE '%s': %s", s, why);
+		return false;
+	}
+	if (r.all && !allow_all) {
+		ctl_errx("invalid RANGE '%s': a slice needs OFFSET+LENGTH", s);
+		return false;
+	}
+	if (!r.all && r.off % CTL_PAGE_SIZE) {
+		ctl_errx("invalid RANGE '%s': OFFSET must be a multiple of "
+			 "the page size (%u)", s, CTL_PAGE_SIZE);
+		return false;
+	}
+	*whole = r.all;
+	return true;
+}
+
+/* clone SRC NAME [RANGE] and slice SRC NAME RANGE. */
+static int run_child(const struct ctl_command *c, int argc, char **argv,
+		     const struct ctl_opts *o)
+{
+	bool is_clone = strcmp(c->name, "clone") == 0, whole = true;
+	const char *range = argc > 2 ? argv[2] : NULL;
+	char *sub, *target;
+	struct ctl_vmo v;
+	int rc = CTL_OK;
+
+	(void)o;
+	if (!name_ok(argv[1]))
+		return CTL_USAGE;
+	if (range && !child_range_ok(range, is_clone, &whole))
+		return CTL_USAGE;
+	if (!ctl_vmo_resolve(argv[0], &v))
+		return CTL_FAIL;
+	sub = ctl_path_join(v.dir, is_clone ? "clones" : "slices");
+	if (whole)
+		target = ctl_path_join(sub, argv[1]);
+	else
+		target = ctl_xasprintf("%s/%s@%s", sub, argv[1], range);
+	if (mkdir(target, 0777) < 0) {
+		int err = errno;
+
+		if (err == EINVAL && range)
+			ctl_errx("%s: %s (is RANGE %s inside %s?)", target,
+				 strerror(err), range, argv[0]);
+		else
+			ctl_err(target, err);
+		rc = CTL_FAIL;
+	}
+	free(target);
+	free(sub);
+	ctl_vmo_free(&v);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* range actions                                                       */
+
+static int run_action(const struct ctl_command *c, int argc, char **argv,
+		      const struct ctl_opts *o)
+{
+	const char *range = argc > 1 ? argv[1] : "all", *why;
+	struct ctl_range r;
+	struct ctl_vmo v;
+	char name[64];
+	int rc = CTL_OK;
+
+	(void)o;
+	if (!ctl_range_parse(range, &r, &why)) {
+		ctl_errx("invalid RANGE '%s': %s", range, why);
+		return CTL_USAGE;
+	}
+	if (!ctl_vmo_resolve(argv[0], &v))
+		return CTL_FAIL;
+	snprintf(name, sizeof(name), "user.vmo.%s", c->name);
+	if (setxattr(v.data, name, range, strlen(range), 0) < 0) {
+		int err = errno;
+		const char *hint = NULL;
+
+		if (err == EINVAL)
+			hint = r.all ? NULL : "is RANGE inside the VMO?";
+		else if (err == EBUSY)
+			hint = "a pinned range is in the way";
+		else if (err == ENOSPC)
+			hint = "the mount's size limit is reached";
+		else if (err == ENOTSUP)
+			hint = "not on vmofs?";
+		if (hint)
+			ctl_errx("%s: %s (%s)", argv[0], strerror(err), hint);
+		else
+			ctl_err(argv[0], err);
+		rc = CTL_FAIL;
+	}
+	ctl_vmo_free(&v);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* the command table                                                   */
+
+#define PATH_HELP \
+	"PATH is a VMO directory (MOUNT/NAME, MOUNT/NAME/clones/C, ...) or\n" \
+	"its data file.\n"
+#define RANGE_HELP \
+	"RANGE is OFFSET+LENGTH, each decimal or 0x hex with an optional\n" \
+	"K, M or G suffix (0+1M, 4K+8K, 0x1000+0x2000); empty or \"all\" " \
+	"is the\nwhole VMO, which is also the default.\n"
+#define ACTION(n, sum, what)                                              \
+	{ n, "PATH [RANGE]", 1, 2, 0, run_action, sum,                      \
+	  what "\n\nSame as: setfattr -n user.vmo." n " -v RANGE PATH/data\n" \
+	  "(setfattr needs a 0x RANGE in double quotes: -v '\"0x1000+0x1000\"')" \
+	  "\n\n" PATH_HELP RANGE_HELP }
+
+static const struct ctl_command commands[] = {
+	{ "info", "PATH", 1, 1, F_JSON | F_BYTES, run_info,
+	  "show a VMO's id, kind, parent, sizes, counters",
+	  "Print the VMO's info file: id, kind, parent, size, committed,\n"
+	  "populated, private, scaled, pinned and children.  Byte counts are\n"
+	  "shown in K/M/G with the exact count in parentheses; --bytes "
+	  "prints\nexact counts only.\n\n" PATH_HELP },
+	{ "tree", "MOUNT", 1, 1, F_JSON | F_BYTES, run_tree,
+	  "show the clone and slice tree, memory per VMO",
+	  "Walk every VMO of MOUNT and, recursively, its clones/ and "
+	  "slices/;\nprint one line per VMO: name, kind, size, committed, "
+	  "private and\nscaled bytes (K/M/G; exact with --bytes).  MOUNT may "
+	  "also be a VMO\ndirectory, to show only its subtree.  With --json: "
+	  "nested objects,\neach with a \"children\" array.\n" },
+	{ "stats", "MOUNT", 1, 1, F_JSON, run_stats,
+	  "show allocator, per-CPU cache and COW counters",
+	  "Print the mount's counters, the user.vmofs.stats attribute of its\n"
+	  "root directory.\n" },
+	{ "clone", "SRC NAME [RANGE]", 2, 3, 0, run_child,
+	  "make a copy-on-write snapshot SRC/clones/NAME",
+	  "Make NAME, a copy-on-write clone of SRC, as SRC/clones/NAME: it "
+	  "sees\nSRC's bytes as they are now; later writes on either side "
+	  "stay\nprivate.  With RANGE, the clone covers only that window of "
+	  "SRC\n(OFFSET page aligned).\n\n"
+	  "Same as: mkdir SRC/clones/NAME[@RANGE]\n\n"
+	  "SRC is a VMO directory or its data file.\n" RANGE_HELP },
+	{ "slice", "SRC NAME RANGE", 3, 3, 0, run_child,
+	  "make SRC/slices/NAME, a window onto SRC's pages",
+	  "Make NAME, a slice of SRC, as SRC/slices/NAME: it shares SRC's "
+	  "pages\nin RANGE, so a write through either is seen by the other.  "
+	  "OFFSET\nmust be page aligned; the slice's size is fixed.\n\n"
+	  "Same as: mkdir SRC/slices/NAME@RANGE\n\n"
+	  "SRC is a VMO directory or its data file.\n" RANGE_HELP },
+	ACTION("commit", "allocate the pages of RANGE now",
+	       "Allocate every page of RANGE now (on a clone: private copies)."),
+	ACTION("decommit", "free the pages of RANGE; it reads zero",
+	       "Free the pages of RANGE; it reads zero afterwards."),
+	ACTION("zero", "zero RANGE byte-exactly",
+	       "Zero RANGE byte-exactly, freeing whole pages where it can."),
+	ACTION("pin", "commit RANGE and hold it resident",
+	       "Commit RANGE and hold it resident: pinned pages are never\n"
+	       "evicted, compressed, decommitted or truncated away (EBUSY).\n"
+	       "Pins are counted; each pin needs an unpin."),
+	ACTION("unpin", "release a pin of RANGE",
+	       "Release one pin of RANGE."),
+	ACTION("prefetch", "bring RANGE in from backing store",
+	       "Bring RANGE in: page it in from the backing file, decompress\n"
+	       "compressed pages."),
+	ACTION("dontneed", "hint: reclaim RANGE first",
+	       "Eviction hint: reclaim the pages of RANGE first."),
+	ACTION("alwaysneed", "commit RANGE and never reclaim it",
+	       "Eviction hint: commit RANGE and never reclaim it until\n"
+	       "dontneed."),
+};
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const struct ctl_command *find_command(const char *name)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static void usage_all(FILE *f)
+{
+	fprintf(f,
+		"Usage: vmoctl [OPTIONS] COMMAND [ARGS]\n"
+		"Inspect and drive the VMOs of a mounted vmofs.\n\n"
+		"Commands:\n");
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		char syn[64];
+
+		snprintf(syn, sizeof(syn), "%s %s", commands[i].name,
+			 commands[i].args);
+		fprintf(f, "  %-28s %s\n", syn, commands[i].summary);
+	}
+	fprintf(f,
+		"\n" PATH_HELP RANGE_HELP "\n"
+		"Options:\n"
+		"  -j, --json     JSON output (info, tree, stats)\n"
+		"  -b, --bytes    exact byte counts, not K/M/G (info, tree)\n"
+		"  -h, --help     this help; 'vmoctl COMMAND --help' for one "
+		"command\n"
+		"  -V, --version  print the version and exit\n\n"
+		"Exit status: 0 success, 1 an operation failed, 2 usage "
+		"error.\nSee vmoctl(1) and vmofs(1).\n");
+}
+
+static void usage_one(FILE *f, const struct ctl_command *c)
+{
+	fprintf(f, "Usage: vmoctl %s%s%s %s\n\n%s", c->name,
+		(c->flags & F_JSON) ? " [--json]" : "",
+		(c->flags & F_BYTES) ? " [--bytes]" : "", c->args, c->help);
+}
+
+/* A usage error: message, hint, exit status 2. */
+static int usage_error(const struct ctl_command *c, const char *fmt,
+		       const char *arg)
+{
+	ctl_errx(fmt, arg);
+	if (c)
+		fprintf(stderr, "Usage: vmoctl %s %s\n"
+			"Try 'vmoctl %s --help' for more information.\n",
+			c->name, c->args, c->name);
+	else
+		fprintf(stderr,
+			"Try 'vmoctl --help' for more information.\n");
+	return CTL_USAGE;
+}
+
+/* What the command line asked for. */
+struct ctl_args {
+	struct ctl_opts o;
+	bool help, version;
+	const char *bad;	/* the first unknown option */
+	char **pos;		/* positional arguments: COMMAND ARGS... */
+	int npos;
+};
+
+/* Options may come anywhere; "--" ends them; the rest is positional. */
+static void parse_args(int argc, char **argv, struct ctl_args *a)
+{
+	bool opts_done = false;
+
+	for (int i = 1; i < argc; i++) {
+		const char *s = argv[i];
+
+		if (opts_done || s[0] != '-' || s[1] == '\0')
+			a->pos[a->npos++] = argv[i];
+		else if (strcmp(s, "--") == 0)
+			opts_done = true;
+		else if (!strcmp(s, "-j") || !strcmp(s, "--json"))
+			a->o.json = true;
+		else if (!strcmp(s, "-b") || !strcmp(s, "--bytes"))
+			a->o.bytes = true;
+		else if (!strcmp(s, "-h") || !strcmp(s, "--help"))
+			a->help = true;
+		else if (!strcmp(s, "-V") || !strcmp(s, "--version"))
+			a->version = true;
+		else if (!a->bad)
+			a->bad = s;
+	}
+	if (a->npos > 0 && strcmp(a->pos[0], "help") == 0) {
+		a->help = true;
+		a->pos++;
+		a->npos--;
+	}
+}
+
+/* Check a command's options and argument count; 0 or CTL_USAGE. */
+static int check_args(const struct ctl_command *c, const struct ctl_args *a)
+{
+	int nargs = a->npos - 1;
+
+	if (a->o.json && !(c->flags & F_JSON))
+		return usage_error(c, "%s", "--json applies to info, tree "
+				   "and stats only");
+	if (a->o.bytes && !(c->flags & F_BYTES))
+		return usage_error(c, "%s", "--bytes applies to info and "
+				   "tree only");
+	if (nargs < c->min_args)
+		return usage_error(c, "%s", "missing argument");
+	if (nargs > c->max_args)
+		return usage_error(c, "unexpected argument '%s'",
+				   a->pos[1 + c->max_args]);
+	return 0;
+}
+
+/* Everything but allocating the positional array; returns the exit status. */
+static int vmoctl_main(int argc, char **argv, char **pos)
+{
+	const struct ctl_command *c = NULL;
+	struct ctl_args a = { .pos = pos };
+	int rc;
+
+	parse_args(argc, argv, &a);
+	if (a.npos > 0) {
+		c = find_command(a.pos[0]);
+		if (!c && !a.help && !a.version)
+			return usage_error(NULL, "unknown command '%s'",
+					   a.pos[0]);
+		ctl_cmd = c ? c->name : NULL;
+	}
+	if (a.bad && !a.help && !a.version)
+		return usage_error(c, "unknown option '%s'", a.bad);
+	if (a.help) {
+		if (c)
+			usage_one(stdout, c);
+		else
+			usage_all(stdout);
+		return CTL_OK;
+	}
+	if (a.version) {
+		printf("vmoctl (vmofs) %s\n", VMOFS_VERSION);
+		return CTL_OK;
+	}
+	if (!c)
+		return usage_error(NULL, "%s", "missing COMMAND");
+	if ((rc = check_args(c, &a)) != 0)
+		return rc;
+	rc = c->run(c, a.npos - 1, a.pos + 1, &a.o);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		ctl_errx("write error on standard output");
+		rc = CTL_FAIL;
+	}
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	char **pos = calloc((size_t)argc + 1, sizeof(*pos));
+	int rc;
+
+	if (!pos) {
+		perror("vmoctl");
+		return CTL_FAIL;
+	}
+	rc = vmoctl_main(argc, argv, pos);
+	free(pos);
+	return rc;
+}

@@ -1,0 +1,697 @@
+/*
+ * cow.c - clone trees of copy-on-write page lists (Zircon's VmCowPages).
+ *
+ * A VMO's pages live in its visible cow node.  Taking a snapshot clone
+ * turns that node into a *hidden* node, frozen, and gives the VMO a fresh
+ * empty leaf beside the clone's leaf.  Both see the hidden node's pages
+ * through their parent link until they write:
+ *
+ *        before clone              after clone            after B writes p1
+ *                                      H [p0 p1 p2]           H [p0 p1 p2]
+ *     A [p0 p1 p2]     ==>            /        \      ==>     /        \
+ *                                   A []       B []         A []       B [p1']
+ *
+ * Lookup walks from the leaf to the root and stops at the first slot: a
+ * page, or a marker (explicit zero).  Each node sees its parent only for
+ * its offsets below parent_limit, shifted by parent_off (range clones,
+ * shrinks), so past the limit a node reads zero.
+ *
+ * Who sees a page.  Nothing on a page records who shares it; the tree
+ * does.  cow_viewers(X, o) counts the visible nodes whose lookup of the
+ * corresponding offset ends at X's slot o: walk X's children, skipping a
+ * child whose window misses o or that has a slot of its own there.  From
+ * that one function follow every rule:
+ *   - first write to a page found in an ancestor: if this leaf is its only
+ *     viewer, the page *moves* down (no copy); else it is *copied*;
+ *   - when a leaf stops seeing a range (shrink, destroy, a decommit that
+ *     leaves markers), pages above with no viewer left are freed
+ *     (cow_release), so hidden nodes never hold unreachable pages and the
+ *     attribution of all VMOs adds up to the pages in use;
+ *   - a hidden node left with one child is merged into it: its pages that
+ *     child sees move down, the rest are freed, and the child takes its
+ *     place (cow_merge).  With none, it goes too.
+ * Hidden nodes may have any number of children: cloning a leaf that has no
+ * page of its own attaches the clone beside it, to the leaf's parent, so
+ * repeated clones of an untouched VMO stay one level deep ("attach as high
+ * as they can").
+ *
+ * Pinned pages never live in hidden nodes: a clone of a VMO with pinned
+ * pages copies them into the hidden node and keeps the pinned originals in
+ * the VMO's new leaf, so a pin is always on a page its VMO owns.
+ *
+ * Locking: every function here requires the hierarchy lock; functions
+ * that change anything require it exclusively (HIER_ASSERT_WLOCKED).
+ * Lookups and cow_viewers need it shared.  Nothing here drops it.
+ * Skew: a child's page list is skewed by (parent skew + parent_off) mod
+ * one plist node, so o in the child and o + parent_off in the parent share
+ * a slot index (plist.h).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fault.h"
+#include "vm_internal.h"
+
+static uint64_t
+child_skew(const struct cow_node *parent, uint64_t parent_off)
+{
+	return (parent->pages.skew + parent_off) % PLIST_NODE_BYTES;
+}
+
+struct cow_node *
+cow_node_new(struct hier *h, uint64_t skew)
+{
+	struct cow_node *n = vm_calloc(1, sizeof(*n));
+
+	if (n == NULL)
+		return NULL;
+	n->h = h;
+	LIST_INIT(&n->children);
+	plist_init(&n->pages, skew % PLIST_NODE_BYTES);
+	return n;
+}
+
+/* Free a node that holds no slots and no children, and is detached. */
+void
+cow_node_free_empty(struct vm *vm, struct cow_node *n)
+{
+	assert(plist_is_empty(&n->pages) && "cow node freed with slots");
+	assert(n->nchildren == 0 && LIST_EMPTY(&n->children));
+	if (n->hidden)
+		atomic_fetch_sub(&vm->nhidden, 1);
+	plist_fini(&n->pages);
+	n->parent = (void *)0xdeadbeef;	/* poison: catch use after free */
+	free(n);
+}
+
+/*
+ * The slot that n's offset off resolves to: the first non-empty slot on
+ * the way to the root, with its owner and the owner's offset.  PLIST_EMPTY
+ * means zero (nothing anywhere).  Hierarchy lock held (shared is enough).
+ */
+plist_slot_t
+cow_lookup(struct cow_node *n, uint64_t off, struct cow_node **owner,
+    uint64_t *owner_off)
+{
+	for (;;) {
+		plist_slot_t s = plist_lookup(&n->pages, off);
+
+		if (s != PLIST_EMPTY) {
+			*owner = n;
+			*owner_off = off;
+			return s;
+		}
+		if (n->parent == NULL || off >= n->parent_limit)
+			return PLIST_EMPTY;
+		off += n->parent_off;
+		n = n->parent;
+	}
+}
+
+/*
+ * Lookup cursor (Zircon's LookupCursor).  A deep clone chain makes every
+ * lookup walk every level; the cursor walks them once per *run*: a range
+ * of leaf offsets in which no level below some base node has a slot.
+ * Inside the run a lookup starts at the base, so reading a page untouched
+ * since the root costs about the same at depth 1000 as at depth 1, once
+ * the run is long (docs/benchmarks.md, "deep chains").
+ */
+void
+cow_cursor_init(struct cow_cursor *c, struct cow_node *leaf)
+{
+	c->leaf = leaf;
+	c->run_start = c->run_end = 0;
+	c->base = NULL;
+	c->disp = 0;
+}
+
+static void
+cursor_fill(struct cow_cursor *c, uint64_t off, uint64_t end)
+{
+	struct cow_node *n = c->leaf;
+	uint64_t disp = 0, rend = end, nx;
+	plist_slot_t ns;
+
+	for (;;) {
+		uint64_t o = off + disp;
+
+		if (plist_lookup(&n->pages, o) != PLIST_EMPTY) {
+			c->base = n;
+			break;
+		}
+		if (plist_next(&n->pages, o, rend + disp, &nx, &ns))
+			rend = nx - disp;
+		if (n->parent == NULL || o >= n->parent_limit) {
+			c->base = NULL;
+			break;
+		}
+		if (n->parent_limit - disp < rend)
+			rend = n->parent_limit - disp;
+		disp += n->parent_off;
+		n = n->parent;
+	}
+	c->disp = disp;
+	c->run_start = off;
+	c->run_end = rend;
+}
+
+/* The slot leaf offset off resolves to; end bounds the run to cache. */
+plist_slot_t
+cow_cursor_lookup(struct cow_cursor *c, uint64_t off, uint64_t end)
+{
+	struct cow_node *b, *owner;
+	uint64_t o, oo;
+	plist_slot_t s;
+
+	if (off < c->run_start || off >= c->run_end)
+		cursor_fill(c, off, end);
+	b = c->base;
+	if (b == NULL)
+		return PLIST_EMPTY;
+	o = off + c->disp;
+	s = plist_lookup(&b->pages, o);
+	if (s != PLIST_EMPTY || b->parent == NULL || o >= b->parent_limit)
+		return s;
+	return cow_lookup(b->parent, o + b->parent_off, &owner, &oo);
+}
+
+/*
+ * Count the VMOs whose view of x's offset off ends at x's slot there,
+ * stopping once cap is reached (cap 0: no cap).  A visible node is one
+ * viewer, plus, with with_slices, each slice of its VMO covering off.
+ * Hierarchy lock held (shared is enough).
+ */
+static uint64_t
+viewers_capped(struct cow_node *x, uint64_t off, bool with_slices, uint64_t cap)
+{
+	struct cow_node *c;
+	uint64_t n = 0;
+
+	if (!x->hidden) {
+		struct vmo *s;
+
+		n = 1;
+		if (with_slices && x->vmo != NULL) {
+			LIST_FOREACH(s, &x->vmo->slices, slice_link)
+				if (off >= s->slice_off && off - s->slice_off < s->size)
+					n++;
+		}
+		return n;
+	}
+	LIST_FOREACH(c, &x->children, sibling) {
+		uint64_t co;
+
+		if (off < c->parent_off)
+			continue;
+		co = off - c->parent_off;
+		if (co >= c->parent_limit || plist_lookup(&c->pages, co) != PLIST_EMPTY)
+			continue;
+		n += viewers_capped(c, co, with_slices, cap ? cap - n : 0);
+		if (cap != 0 && n >= cap)
+			break;
+	}
+	return n;
+}
+
+uint64_t
+cow_viewers(struct cow_node *x, uint64_t off, bool with_slices)
+{
+	return viewers_capped(x, off, with_slices, 0);
+}
+
+/* Put page p, fresh from the allocator or moved, at n's offset off. */
+static void
+page_settle(struct vm_page *p, struct cow_node *n, uint64_t off)
+{
+	p->state = VM_PAGE_OBJECT;
+	p->owner = n;
+	p->offset = off;
+}
+
+/*
+ * Make n's page at off private and writable: n's own page as is; else the
+ * ancestor's page moved down (sole viewer) or copied (shared), or a fresh
+ * zero page (nothing above, or a marker).  overwrite: the caller will
+ * write every byte, so skip the copy or the zero fill.  n is a visible
+ * node.  Hierarchy lock held exclusively.  0, -ENOSPC (no page; nothing
+ * changed), -ENOMEM (page list node; nothing changed).
+ */
+int
+cow_get_writable(struct vm *vm, struct cow_node *n, uint64_t off,
+    bool overwrite, struct vm_page **out)
+{
+	struct cow_node *owner = NULL;
+	struct vm_page *p, *up = NULL;
+	plist_slot_t s, above = PLIST_EMPTY;
+	uint64_t oo = 0;
+	int err;
+
+	HIER_ASSERT_WLOCKED(n->h);
+	assert(!n->hidden);
+	s = plist_lookup(&n->pages, off);
+	if (plist_is_page(s)) {
+		*out = plist_page(s);
+		return 0;
+	}
+	if (s == PLIST_EMPTY && n->parent != NULL && off < n->parent_limit)
+		above = cow_lookup(n->parent, off + n->parent_off, &owner, &oo);
+	up = plist_page(above);
+	if (up != NULL && viewers_capped(owner, oo, false, 2) == 1) {
+		/* Only we see it: move it down.  Insert first: can fail. */
+		err = plist_set(&n->pages, off, above, NULL);
+		if (err != 0)
+			return err;
+		plist_remove(&owner->pages, oo);
+		page_settle(up, n, off);
+		atomic_fetch_add_explicit(&vm->cow_moves, 1, memory_order_relaxed);
+		*out = up;
+		return 0;
+	}
+	err = vm_page_alloc(vm, &p);
+	if (err != 0)
+		return err;
+	if (up != NULL) {
+		if (!overwrite)
+			memcpy(vm_page_addr(vm, p), vm_page_addr(vm, up), VM_PAGE_SIZE);
+		atomic_fetch_add_explicit(&vm->cow_copies, 1, memory_order_relaxed);
+	} else {
+		if (!overwrite)
+			memset(vm_page_addr(vm, p), 0, VM_PAGE_SIZE);
+		atomic_fetch_add_explicit(&vm->zero_fills, 1, memory_order_relaxed);
+	}
+	err = plist_set(&n->pages, off, plist_from_page(p), NULL);
+	if (err != 0) {
+		vm_page_free(vm, p);
+		return err;
+	}
+	page_settle(p, n, off);
+	/* A marker above that only we saw is dead now: drop it. */
+	if (above == PLIST_MARKER && viewers_capped(owner, oo, false, 1) == 0)
+		plist_remove(&owner->pages, oo);
+	*out = p;
+	return 0;
+}
+
+struct release_ctx {
+	struct vm	*vm;
+	struct cow_node	*x;
+};
+
+static int
+release_cb(void *ctx, uint64_t off, plist_slot_t *slot)
+{
+	struct release_ctx *rc = ctx;
+
+	if (viewers_capped(rc->x, off, false, 1) != 0)
+		return 0;
+	if (plist_is_page(*slot))
+		vm_page_free(rc->vm, plist_page(*slot));
+	*slot = PLIST_EMPTY;
+	return 0;
+}
+
+/*
+ * Some node stopped seeing [start, end) of x (x's offsets): free every
+ * slot of x, and of x's ancestors through x's window, that no VMO sees any
+ * more.  x is hidden (a visible node's pages are its own).  Never fails.
+ * Hierarchy lock held exclusively.
+ */
+void
+cow_release_above(struct vm *vm, struct cow_node *x, uint64_t start, uint64_t end)
+{
+	struct release_ctx rc = { .vm = vm };
+
+	HIER_ASSERT_WLOCKED(x->h);
+	while (x != NULL && start < end) {
+		if (x->hidden) {
+			rc.x = x;
+			plist_foreach(&x->pages, start, end, release_cb, &rc);
+		}
+		if (x->parent == NULL)
+			break;
+		if (end > x->parent_limit)
+			end = x->parent_limit;
+		if (start >= end)
+			break;
+		start += x->parent_off;
+		end += x->parent_off;
+		x = x->parent;
+	}
+}
+
+static int
+free_cb(void *ctx, uint64_t off, plist_slot_t *slot)
+{
+	struct vm *vm = ctx;
+	struct vm_page *p = plist_page(*slot);
+
+	(void)off;
+	if (p != NULL) {
+		p->pin_count = 0;	/* pins die with their pages' owner */
+		vm_page_free(vm, p);
+	}
+	*slot = PLIST_EMPTY;
+	return 0;
+}
+
+/* Free n's own slots in [start, end).  Exclusive lock; pins already checked. */
+void
+cow_free_pages(struct vm *vm, struct cow_node *n, uint64_t start, uint64_t end)
+{
+	HIER_ASSERT_WLOCKED(n->h);
+	plist_foreach(&n->pages, start, end, free_cb, vm);
+}
+
+static int
+pinned_cb(void *ctx, uint64_t off, plist_slot_t *slot)
+{
+	(void)ctx;
+	(void)off;
+	return plist_is_page(*slot) && plist_page(*slot)->pin_count > 0;
+}
+
+/* True if n owns a pinned page in [start, end).  Lock held (shared ok). */
+bool
+cow_any_pinned(struct cow_node *n, uint64_t start, uint64_t end)
+{
+	return plist_foreach(&n->pages, start, end, pinned_cb, NULL) != 0;
+}
+
+/*
+ * Make [start, end) of visible node n read zero without holding pages:
+ * free n's own pages there, and where an ancestor still shows a page put a
+ * marker, then release what nobody sees.  Pages must be unpinned (caller
+ * checks).  0 or -ENOMEM (a marker's list node); on -ENOMEM the range is
+ * zero up to the page that failed.  Exclusive lock.
+ */
+int
+cow_mark_zero(struct vm *vm, struct cow_node *n, uint64_t start, uint64_t end)
+{
+	struct cow_node *owner;
+	uint64_t off, oo, lim;
+	plist_slot_t old;
+	int err = 0;
+
+	HIER_ASSERT_WLOCKED(n->h);
+	lim = n->parent != NULL ? n->parent_limit : 0;
+	for (off = start; off < end; off += VM_PAGE_SIZE) {
+		bool shown = off < lim && plist_is_page(cow_lookup(n->parent,
+		    off + n->parent_off, &owner, &oo));
+
+		if (shown) {
+			err = plist_set(&n->pages, off, PLIST_MARKER, &old);
+			if (err != 0)
+				break;
+		} else {
+			old = plist_remove(&n->pages, off);
+		}
+		if (plist_is_page(old))
+			vm_page_free(vm, plist_page(old));
+	}
+	if (lim > start && n->parent != NULL)
+		cow_release_above(vm, n->parent, start + n->parent_off,
+		    (off < lim ? off : lim) + n->parent_off);
+	return err;
+}
+
+/*
+ * Move n's pinned pages into leaf l, leaving a copy of each in n (which
+ * is about to become hidden).  0, or -ENOSPC/-ENOMEM with n and l as they
+ * were.  Exclusive lock.
+ */
+struct pinmove_ctx {
+	struct vm	*vm;
+	struct cow_node	*n, *l;
+	int		err;
+};
+
+static int
+pinmove_cb(void *ctx, uint64_t off, plist_slot_t *slot)
+{
+	struct pinmove_ctx *pm = ctx;
+	struct vm_page *p = plist_page(*slot), *q;
+
+	if (p == NULL || p->pin_count == 0)
+		return 0;
+	if ((pm->err = vm_page_alloc(pm->vm, &q)) != 0)
+		return 1;
+	if ((pm->err = plist_set(&pm->l->pages, off, *slot, NULL)) != 0) {
+		vm_page_free(pm->vm, q);
+		return 1;
+	}
+	memcpy(vm_page_addr(pm->vm, q), vm_page_addr(pm->vm, p), VM_PAGE_SIZE);
+	page_settle(q, pm->n, off);
+	page_settle(p, pm->l, off);
+	*slot = plist_from_page(q);
+	return 0;
+}
+
+static int
+pinundo_cb(void *ctx, uint64_t off, plist_slot_t *slot)
+{
+	struct pinmove_ctx *pm = ctx;
+	struct vm_page *p = plist_page(*slot);
+	struct vm_page *q = plist_page(plist_lookup(&pm->n->pages, off));
+	plist_slot_t old;
+
+	/* The slot exists in n: replacing it allocates nothing. */
+	plist_set(&pm->n->pages, off, *slot, &old);
+	page_settle(p, pm->n, off);
+	vm_page_free(pm->vm, q);
+	*slot = PLIST_EMPTY;
+	return 0;
+}
+
+static int
+move_pinned(struct vm *vm, struct cow_node *n, struct cow_node *l)
+{
+	struct pinmove_ctx pm = { .vm = vm, .n = n, .l = l };
+
+	if (plist_foreach(&n->pages, 0, COW_END, pinmove_cb, &pm) != 0) {
+		plist_foreach(&l->pages, 0, COW_END, pinundo_cb, &pm);
+		return pm.err;
+	}
+	return 0;
+}
+
+/*
+ * After a clone: the copies of pinned pages that the clone's window does
+ * not cover are seen by nobody (the VMO has the pinned originals): free
+ * them.  Removing slots never allocates.
+ */
+struct unshown_ctx {
+	struct vm	*vm;
+	struct cow_node	*h;
+	uint64_t	ws, we;
+};
+
+static int
+drop_unshown_cb(void *ctx, uint64_t off, plist_slot_t *slot)
+{
+	struct unshown_ctx *uc = ctx;
+	plist_slot_t q;
+
+	(void)slot;
+	if (off >= uc->ws && off < uc->we)
+		return 0;
+	q = plist_remove(&uc->h->pages, off);
+	if (plist_is_page(q))
+		vm_page_free(uc->vm, plist_page(q));
+	return 0;
+}
+
+static void
+attach(struct cow_node *parent, struct cow_node *c, uint64_t off, uint64_t limit)
+{
+	c->parent = parent;
+	c->parent_off = off;
+	c->parent_limit = limit;
+	LIST_INSERT_HEAD(&parent->children, c, sibling);
+	parent->nchildren++;
+}
+
+/*
+ * Snapshot of visible node src's offsets [off, off + win) (page aligned;
+ * win already clipped to what src shows).  *out is the clone's new leaf.
+ * src's VMO gets a new leaf when src has to become hidden.  0, -ENOMEM,
+ * -ENOSPC (copies of pinned pages); nothing changed on error.  Exclusive.
+ */
+int
+cow_clone(struct vm *vm, struct cow_node *src, uint64_t off, uint64_t win,
+    struct cow_node **out)
+{
+	struct cow_node *c, *l, *p = src->parent;
+	uint64_t lim;
+	int err;
+
+	HIER_ASSERT_WLOCKED(src->h);
+	assert(!src->hidden && src->vmo != NULL);
+	if (plist_is_empty(&src->pages) || win == 0) {
+		/* Nothing of its own: the clone shares src's parent, if any. */
+		lim = (p != NULL && off < src->parent_limit) ? src->parent_limit - off : 0;
+		if (lim > win)
+			lim = win;
+		if (lim == 0)
+			p = NULL;
+		c = cow_node_new(src->h, p ? child_skew(p, src->parent_off + off) : 0);
+		if (c == NULL)
+			return -ENOMEM;
+		if (p != NULL)
+			attach(p, c, src->parent_off + off, lim);
+		*out = c;
+		return 0;
+	}
+	c = cow_node_new(src->h, child_skew(src, off));
+	l = cow_node_new(src->h, src->pages.skew);
+	if (c == NULL || l == NULL) {
+		free(c);
+		free(l);
+		return -ENOMEM;
+	}
+	err = move_pinned(vm, src, l);
+	if (err != 0) {
+		free(c);
+		free(l);
+		return err;
+	}
+	/* src becomes the hidden node H; the VMO moves to leaf l. */
+	src->hidden = true;
+	atomic_fetch_add(&vm->nhidden, 1);
+	l->vmo = src->vmo;
+	l->vmo->cow = l;
+	src->vmo = NULL;
+	attach(src, l, 0, vm_page_roundup(l->vmo->size));
+	attach(src, c, off, win);
+	if (!plist_is_empty(&l->pages)) {
+		struct unshown_ctx uc = { .vm = vm, .h = src, .ws = off, .we = off + win };
+
+		plist_foreach(&l->pages, 0, COW_END, drop_unshown_cb, &uc);
+	}
+	*out = c;
+	return 0;
+}
+
+static int
+drop_markers_cb(void *ctx, uint64_t off, plist_slot_t *slot)
+{
+	(void)ctx;
+	(void)off;
+	if (*slot == PLIST_MARKER)
+		*slot = PLIST_EMPTY;
+	return 0;
+}
+
+struct merge_ctx {
+	struct vm	*vm;
+	struct cow_node	*c;
+	uint64_t	base;
+};
+
+static int
+merge_cb(void *ctx, uint64_t off, plist_slot_t *slot)
+{
+	struct merge_ctx *mc = ctx;
+	uint64_t co = off - mc->base;
+	int err;
+
+	if (plist_lookup(&mc->c->pages, co) == PLIST_EMPTY) {
+		err = plist_set(&mc->c->pages, co, *slot, NULL);
+		if (err != 0)
+			return err;
+		if (plist_is_page(*slot))
+			page_settle(plist_page(*slot), mc->c, co);
+	} else if (plist_is_page(*slot)) {
+		vm_page_free(mc->vm, plist_page(*slot));
+	}
+	*slot = PLIST_EMPTY;
+	return 0;
+}
+
+/*
+ * Hidden h has exactly one child c: move the pages c sees into c, free the
+ * rest, and put c in h's place.  If a page list node cannot be allocated
+ * the merge stops and h stays (a hidden node with one child is a valid,
+ * if wasteful, state: benign).  Exclusive lock.
+ */
+static void
+cow_merge(struct vm *vm, struct cow_node *h)
+{
+	struct cow_node *c = LIST_FIRST(&h->children), *g = h->parent;
+	struct merge_ctx mc = { .vm = vm, .c = c, .base = c->parent_off };
+	uint64_t lim;
+
+	assert(h->hidden && h->nchildren == 1);
+	if (plist_foreach(&h->pages, c->parent_off, c->parent_off + c->parent_limit,
+	    merge_cb, &mc) != 0)
+		return;
+	cow_free_pages(vm, h, 0, COW_END);
+	LIST_REMOVE(c, sibling);
+	h->nchildren = 0;
+	if (g != NULL) {
+		lim = h->parent_limit > c->parent_off ? h->parent_limit - c->parent_off : 0;
+		if (lim > c->parent_limit)
+			lim = c->parent_limit;
+		LIST_REMOVE(h, sibling);
+		g->nchildren--;
+		attach(g, c, c->parent_off + h->parent_off, lim);
+	} else {
+		c->parent = NULL;
+		c->parent_off = c->parent_limit = 0;
+		if (c->pages.nmarkers != 0)	/* a root reads zero anyway */
+			plist_foreach(&c->pages, 0, COW_END,
+			    drop_markers_cb, NULL);
+	}
+	cow_node_free_empty(vm, h);
+	atomic_fetch_add(&vm->merges, 1);
+}
+
+/*
+ * After a child left hidden node h: merge h into its last child, or free
+ * it when none is left and go on with its parent.  Exclusive lock.
+ */
+static void
+cow_fixup(struct vm *vm, struct cow_node *h)
+{
+	while (h != NULL && h->hidden) {
+		struct cow_node *g = h->parent;
+
+		if (h->nchildren == 1) {
+			cow_merge(vm, h);
+			return;
+		}
+		if (h->nchildren > 1)
+			return;
+		cow_free_pages(vm, h, 0, COW_END);
+		if (g != NULL) {
+			LIST_REMOVE(h, sibling);
+			g->nchildren--;
+		}
+		cow_node_free_empty(vm, h);
+		h = g;
+	}
+}
+
+/*
+ * The VMO of visible node leaf is going away: free its pages (pins die
+ * with it), detach it, release what only it saw, and merge or free its
+ * parent as needed.  leaf is freed.  Never fails.  Exclusive lock.
+ */
+void
+cow_detach_leaf(struct vm *vm, struct cow_node *leaf)
+{
+	struct cow_node *p = leaf->parent;
+
+	HIER_ASSERT_WLOCKED(leaf->h);
+	assert(!leaf->hidden);
+	cow_free_pages(vm, leaf, 0, COW_END);
+	if (p != NULL) {
+		LIST_REMOVE(leaf, sibling);
+		p->nchildren--;
+		cow_release_above(vm, p, leaf->parent_off,
+		    leaf->parent_off + leaf->parent_limit);
+	}
+	leaf->vmo = NULL;
+	cow_node_free_empty(vm, leaf);
+	cow_fixup(vm, p);
+}

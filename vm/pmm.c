@@ -1,0 +1,443 @@
+/*
+ * pmm.c - the physical memory manager: one arena of pages, one descriptor
+ * per page, and the free lists (see pmm.h for the contract).
+ *
+ * What it owns: the arena (reserved address space), the descriptor array,
+ * and every page while it is FREE.  Pages handed out belong to the caller
+ * until they come back through pmm_free*; the per-CPU cache (pcache.c) is
+ * one such caller and the only one that keeps free pages of its own.
+ *
+ * Layout.  Page i lives at arena + i * 4096 and is described by pages[i],
+ * so page <-> address is index arithmetic, no lookup:
+ *
+ *     pages[]  [ d0 | d1 | d2 | ... | d(n-1) ]      40-byte vm_page each
+ *                 |    |    |
+ *     arena    [ p0 | p1 | p2 | ... | p(n-1) ]      4096 bytes each
+ *
+ * Both are mmap(MAP_NORESERVE) anonymous: a mount with a 12 GiB limit costs
+ * address space, not memory, until pages are used.
+ *
+ * Free pages sit in one of three places, tried in this order on alloc:
+ *
+ *   1. resident   touched memory; LIFO, so the page freed last (still in
+ *                 the CPU caches) is reused first.
+ *   2. released   madvise(MADV_DONTNEED)ed back to the OS: reads as zeros,
+ *                 costs nothing until touched again.
+ *   3. fresh      [fresh_next, npages): never handed out; their descriptors
+ *                 are still the zero page of the mmap (state FREE), so
+ *                 creating a huge arena touches no descriptor either.
+ *
+ * Release.  When more than release_threshold free pages are resident, the
+ * freeing call releases the coldest ones (the resident list's tail) until
+ * 3/4 of the threshold remain: hysteresis, so a steady free/alloc pattern
+ * at the threshold does not madvise on every call.  Each batch of up to
+ * PMM_RELEASE_BATCH pages is sorted by address so that contiguous runs go
+ * to the OS in one madvise.  This runs under the lock: pages in flight to
+ * the OS must still count as free, or a concurrent allocation could see a
+ * false -ENOSPC; the hysteresis keeps it rare.
+ *
+ * Errors.  A full arena is -ENOSPC, not -ENOMEM: the arena is the mount's
+ * size limit, as a full tmpfs is (Linux shmem).  Every page handed out asks
+ * the fault injector first (fault_hit(FAULT_PAGE)); an injected failure
+ * looks exactly like an empty arena to the caller.  Whether that is fatal
+ * is the caller's business (pcache: a short refill is benign).
+ *
+ * Locking: one mutex, pmm->lock, guards every field tagged (L) and the
+ * (F) fields of free pages (page.h).  It is a leaf lock: nothing here calls
+ * out while holding it, except madvise.  Lock order: pcache -> pmm.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "fault.h"
+#include "pmm.h"
+
+#define PMM_DEFAULT_THRESHOLD	8192u
+/* Largest arena: 2^35 pages = 128 TiB, the x86-64 user address space. */
+#define PMM_MAX_PAGES		(1ull << 35)
+/* Pages sorted and madvised per step of a release (on the stack). */
+#define PMM_RELEASE_BATCH	256u
+#define PMM_POISON		((void *)0xdeadbeefUL)
+
+#ifdef NDEBUG
+#define PMM_ASSERT(c, p) ((void)sizeof(c), (void)(p))
+#define PMM_ASSERT_LOCKED(pmm) ((void)(pmm))
+#else
+#define PMM_ASSERT(c, p)						\
+	do {								\
+		if (__builtin_expect(!(c), 0))				\
+			pmm_assert_fail(__func__, __LINE__, #c, (p));	\
+	} while (0)
+#define PMM_ASSERT_LOCKED(pmm)						\
+	PMM_ASSERT((pmm)->locked && pthread_equal((pmm)->owner,	\
+	    pthread_self()), (pmm))
+#endif
+
+/*
+ * Lock legend: (L) pmm->lock; (c) constant after pmm_create.
+ */
+struct pmm {
+	pthread_mutex_t	lock;
+	uint8_t		*arena;		/* (c) npages * 4096 bytes */
+	struct vm_page	*pages;		/* (c) npages descriptors */
+	uint64_t	npages;		/* (c) */
+	size_t		arena_len;	/* (c) bytes mapped for the arena */
+	size_t		pages_len;	/* (c) bytes mapped for descriptors */
+	struct vm_page_list resident;	/* (L) free, touched; LIFO at head */
+	struct vm_page_list released;	/* (L) free, madvised */
+	uint64_t	nresident;	/* (L) pages on resident */
+	uint64_t	nreleased;	/* (L) pages on released */
+	uint64_t	fresh_next;	/* (L) pages >= this never handed out */
+	uint64_t	threshold;	/* (L) release above this many resident */
+	uint64_t	allocs;		/* (L) pages handed out, ever */
+	uint64_t	frees;		/* (L) pages given back, ever */
+	uint64_t	alloc_fails;	/* (L) requests refused or cut short */
+	uint64_t	released_ever;	/* (L) pages madvised, ever */
+	pthread_t	owner;		/* (L) lock holder, for assertions */
+	bool		locked;		/* (L) */
+};
+
+static void __attribute__((noreturn, cold, unused))
+pmm_assert_fail(const char *fn, int line, const char *what, const void *p)
+{
+	fprintf(stderr, "pmm: %s:%d: %p: assertion failed: %s\n", fn, line,
+	    p, what);
+	abort();
+}
+
+static void
+pmm_lock(struct pmm *pmm)
+{
+	pthread_mutex_lock(&pmm->lock);
+#ifndef NDEBUG
+	pmm->owner = pthread_self();
+	pmm->locked = true;
+#endif
+}
+
+static void
+pmm_unlock(struct pmm *pmm)
+{
+#ifndef NDEBUG
+	PMM_ASSERT_LOCKED(pmm);
+	pmm->locked = false;
+#endif
+	pthread_mutex_unlock(&pmm->lock);
+}
+
+/* The page is one of this arena's descriptors (not a stray pointer). */
+static bool
+pmm_owns(const struct pmm *pmm, const struct vm_page *page)
+{
+	uintptr_t p = (uintptr_t)page, base = (uintptr_t)pmm->pages;
+
+	return p >= base && p < base + pmm->npages * sizeof(*page) &&
+	    (p - base) % sizeof(*page) == 0;
+}
+
+int
+pmm_create(uint64_t npages, struct pmm **out)
+{
+	struct pmm *pmm;
+	int err;
+
+	if (npages == 0 || npages > PMM_MAX_PAGES || out == NULL)
+		return -EINVAL;
+	pmm = vm_calloc(1, sizeof(*pmm));
+	if (pmm == NULL)
+		return -ENOMEM;
+	pmm->npages = npages;
+	pmm->arena_len = (size_t)npages * VM_PAGE_SIZE;
+	pmm->pages_len = (size_t)npages * sizeof(struct vm_page);
+	pmm->arena = mmap(NULL, pmm->arena_len, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (pmm->arena == MAP_FAILED) {
+		err = -ENOMEM;
+		goto err_out1;
+	}
+	/* Zero-filled: every descriptor starts FREE, never touched. */
+	pmm->pages = mmap(NULL, pmm->pages_len, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (pmm->pages == MAP_FAILED) {
+		err = -ENOMEM;
+		goto err_out2;
+	}
+	err = pthread_mutex_init(&pmm->lock, NULL);
+	if (err != 0) {
+		err = -err;
+		goto err_out3;
+	}
+	TAILQ_INIT(&pmm->resident);
+	TAILQ_INIT(&pmm->released);
+	pmm->threshold = PMM_DEFAULT_THRESHOLD;
+	*out = pmm;
+	return 0;
+
+err_out3:
+	munmap(pmm->pages, pmm->pages_len);
+err_out2:
+	munmap(pmm->arena, pmm->arena_len);
+err_out1:
+	free(pmm);
+	return err;
+}
+
+void
+pmm_destroy(struct pmm *pmm)
+{
+	uint64_t i;
+
+	if (pmm == NULL)
+		return;
+	PMM_ASSERT(pmm->nresident + pmm->nreleased + pmm->npages -
+	    pmm->fresh_next == pmm->npages && "pmm_destroy with pages in use",
+	    pmm);
+	for (i = 0; i < pmm->fresh_next; i++)
+		PMM_ASSERT(pmm->pages[i].state == VM_PAGE_FREE &&
+		    pmm->pages[i].pin_count == 0, &pmm->pages[i]);
+	pthread_mutex_destroy(&pmm->lock);
+	munmap(pmm->pages, pmm->pages_len);
+	munmap(pmm->arena, pmm->arena_len);
+	free(pmm);
+}
+
+/* Free pages, all three places.  Requires pmm->lock. */
+static uint64_t
+pmm_nfree_locked(const struct pmm *pmm)
+{
+	PMM_ASSERT_LOCKED(pmm);
+	return pmm->nresident + pmm->nreleased + (pmm->npages - pmm->fresh_next);
+}
+
+/*
+ * Take one free page, resident first, then released, then fresh; NULL if
+ * none.  The page is ALLOC and counted as resident (the caller will touch
+ * it).  Does not consult the injector.  Requires pmm->lock.
+ */
+static struct vm_page *
+pmm_take_locked(struct pmm *pmm)
+{
+	struct vm_page *p;
+
+	PMM_ASSERT_LOCKED(pmm);
+	if ((p = TAILQ_FIRST(&pmm->resident)) != NULL) {
+		TAILQ_REMOVE(&pmm->resident, p, link);
+		pmm->nresident--;
+		PMM_ASSERT(p->resident, p);
+	} else if ((p = TAILQ_FIRST(&pmm->released)) != NULL) {
+		TAILQ_REMOVE(&pmm->released, p, link);
+		pmm->nreleased--;
+		PMM_ASSERT(!p->resident, p);
+	} else if (pmm->fresh_next < pmm->npages) {
+		p = &pmm->pages[pmm->fresh_next++];
+	} else {
+		return NULL;
+	}
+	PMM_ASSERT(p->state == VM_PAGE_FREE && p->pin_count == 0, p);
+	p->state = VM_PAGE_ALLOC;
+	p->resident = 1;
+	p->owner = NULL;
+	p->offset = 0;
+	p->flags = 0;
+	p->queue = 0;
+	TAILQ_NEXT(p, link) = PMM_POISON;
+	p->link.tqe_prev = PMM_POISON;
+	pmm->allocs++;
+	return p;
+}
+
+/* Put an allocated page on the resident list.  Requires pmm->lock. */
+static void
+pmm_put_locked(struct pmm *pmm, struct vm_page *p)
+{
+	PMM_ASSERT_LOCKED(pmm);
+	PMM_ASSERT(pmm_owns(pmm, p), p);
+	PMM_ASSERT(p->state != VM_PAGE_FREE && p->state != VM_PAGE_CACHED &&
+	    p->state < VM_PAGE_NSTATES && "freeing a free page", p);
+	PMM_ASSERT(p->pin_count == 0 && "freeing a pinned page", p);
+	p->state = VM_PAGE_FREE;
+	p->resident = 1;
+	p->owner = NULL;
+	p->offset = 0;
+	p->flags = 0;
+	p->queue = 0;
+	TAILQ_INSERT_HEAD(&pmm->resident, p, link);
+	pmm->nresident++;
+	pmm->frees++;
+}
+
+static int
+pmm_page_cmp(const void *a, const void *b)
+{
+	const struct vm_page *x = *(const struct vm_page *const *)a;
+	const struct vm_page *y = *(const struct vm_page *const *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * madvise the n pages of batch[] (sorted by address) back to the OS, one
+ * call per contiguous run.  A failed madvise is harmless (the memory just
+ * stays resident), so it is not an error.  Requires pmm->lock.
+ */
+static void
+pmm_madvise_runs(struct pmm *pmm, struct vm_page **batch, size_t n)
+{
+	size_t i, start;
+
+	PMM_ASSERT_LOCKED(pmm);
+	for (start = 0; start < n; start = i) {
+		for (i = start + 1; i < n && batch[i] == batch[i - 1] + 1; i++)
+			;
+		(void)madvise(pmm_page_addr(pmm, batch[start]),
+		    (i - start) * VM_PAGE_SIZE, MADV_DONTNEED);
+	}
+}
+
+/*
+ * If more than threshold free pages are resident, release the coldest
+ * down to 3/4 of the threshold.  Requires pmm->lock (held across the
+ * madvise calls; see the essay).
+ */
+static void
+pmm_maybe_release_locked(struct pmm *pmm)
+{
+	struct vm_page *batch[PMM_RELEASE_BATCH], *p;
+	uint64_t low;
+	size_t n, i;
+
+	PMM_ASSERT_LOCKED(pmm);
+	if (pmm->nresident <= pmm->threshold)
+		return;
+	low = pmm->threshold - pmm->threshold / 4;
+	while (pmm->nresident > low) {
+		/* 1. Unlink a batch of the coldest pages. */
+		for (n = 0; n < PMM_RELEASE_BATCH && pmm->nresident > low; n++) {
+			p = TAILQ_LAST(&pmm->resident, vm_page_list);
+			TAILQ_REMOVE(&pmm->resident, p, link);
+			pmm->nresident--;
+			batch[n] = p;
+		}
+		/* 2. Sort by address and hand contiguous runs to the OS. */
+		qsort(batch, n, sizeof(batch[0]), pmm_page_cmp);
+		pmm_madvise_runs(pmm, batch, n);
+		/* 3. File them as released, in address order. */
+		for (i = 0; i < n; i++) {
+			PMM_ASSERT(batch[i]->state == VM_PAGE_FREE &&
+			    batch[i]->resident, batch[i]);
+			batch[i]->resident = 0;
+			TAILQ_INSERT_TAIL(&pmm->released, batch[i], link);
+		}
+		pmm->nreleased += n;
+		pmm->released_ever += n;
+	}
+}
+
+int
+pmm_alloc(struct pmm *pmm, struct vm_page **out)
+{
+	return pmm_alloc_batch(pmm, 1, out) == 1 ? 0 : -ENOSPC;
+}
+
+size_t
+pmm_alloc_batch(struct pmm *pmm, size_t n, struct vm_page **pages)
+{
+	struct vm_page *p;
+	size_t i;
+
+	pmm_lock(pmm);
+	for (i = 0; i < n; i++) {
+		/* Ask the injector only when there is a page to refuse. */
+		if (pmm_nfree_locked(pmm) == 0 || fault_hit(FAULT_PAGE))
+			break;
+		p = pmm_take_locked(pmm);
+		PMM_ASSERT(p != NULL, pmm);
+		pages[i] = p;
+	}
+	if (i < n)
+		pmm->alloc_fails++;
+	pmm_unlock(pmm);
+	return i;
+}
+
+void
+pmm_free(struct pmm *pmm, struct vm_page *page)
+{
+	pmm_free_batch(pmm, &page, 1);
+}
+
+void
+pmm_free_batch(struct pmm *pmm, struct vm_page **pages, size_t n)
+{
+	size_t i;
+
+	if (n == 0)
+		return;
+	pmm_lock(pmm);
+	for (i = 0; i < n; i++)
+		pmm_put_locked(pmm, pages[i]);
+	pmm_maybe_release_locked(pmm);
+	pmm_unlock(pmm);
+}
+
+void *
+pmm_page_addr(const struct pmm *pmm, const struct vm_page *page)
+{
+	return pmm->arena + pmm_page_index(pmm, page) * VM_PAGE_SIZE;
+}
+
+struct vm_page *
+pmm_addr_page(const struct pmm *pmm, const void *addr)
+{
+	uintptr_t a = (uintptr_t)addr, base = (uintptr_t)pmm->arena;
+
+	if (a < base || a - base >= pmm->arena_len)
+		return NULL;
+	return &pmm->pages[(a - base) >> VM_PAGE_SHIFT];
+}
+
+uint64_t
+pmm_page_index(const struct pmm *pmm, const struct vm_page *page)
+{
+	PMM_ASSERT(pmm_owns(pmm, page) && "page not of this arena", page);
+	return (uint64_t)(page - pmm->pages);
+}
+
+void
+pmm_get_stats(struct pmm *pmm, struct pmm_stats *st)
+{
+	pmm_lock(pmm);
+	st->total_pages = pmm->npages;
+	st->free_pages = pmm_nfree_locked(pmm);
+	st->resident_free = pmm->nresident;
+	st->allocs = pmm->allocs;
+	st->frees = pmm->frees;
+	st->alloc_fails = pmm->alloc_fails;
+	st->released = pmm->released_ever;
+	pmm_unlock(pmm);
+}
+
+uint64_t
+pmm_free_count(struct pmm *pmm)
+{
+	uint64_t n;
+
+	pmm_lock(pmm);
+	n = pmm_nfree_locked(pmm);
+	pmm_unlock(pmm);
+	return n;
+}
+
+void
+pmm_set_release_threshold(struct pmm *pmm, uint64_t pages)
+{
+	pmm_lock(pmm);
+	pmm->threshold = pages;
+	pmm_maybe_release_locked(pmm);
+	pmm_unlock(pmm);
+}

@@ -1,0 +1,154 @@
+/*
+ * testing.c - the introspection of vm_testing.h.  Compiled into every
+ * build (it costs nothing unless called); only tests and benchmarks call
+ * it.
+ */
+#include <stdio.h>
+
+#include "pcache.h"
+#include "pmm.h"
+#include "vm_internal.h"
+#include "vm_testing.h"
+
+uint64_t
+vmo_test_depth(struct vmo *v)
+{
+	struct cow_node *n;
+	uint64_t d = 0, base;
+
+	hier_rlock(v->h);
+	n = v->kind == VMO_SLICE ? v->root->cow : v->cow;
+	(void)base;
+	for (; n != NULL; n = n->parent)
+		d++;
+	hier_runlock(v->h);
+	return d;
+}
+
+uint64_t
+vm_test_used_pages(struct vm *vm)
+{
+	return atomic_load(&vm->used_pages);
+}
+
+uint64_t
+vm_test_free_pages(struct vm *vm)
+{
+	struct vm_stats st;
+
+	vm_get_stats(vm, &st);
+	return st.free_pages;
+}
+
+struct check_ctx {
+	struct cow_node *n;
+};
+
+static int
+dump_cb(void *ctx, uint64_t off, plist_slot_t *slot)
+{
+	(void)ctx;
+	fprintf(stderr, " %llu%s", (unsigned long long)(off / VM_PAGE_SIZE),
+	    *slot == PLIST_MARKER ? "m" : (plist_page(*slot)->pin_count ? "p" : ""));
+	return 0;
+}
+
+static void
+dump_node(struct cow_node *n, int depth)
+{
+	struct cow_node *c;
+
+	fprintf(stderr, "%*s%p %s vmo=%llu off=%llu lim=%llu size=%llu:", depth * 2, "",
+	    (void *)n, n->hidden ? "H" : "V",
+	    n->vmo ? (unsigned long long)n->vmo->id : 0ull,
+	    (unsigned long long)n->parent_off / VM_PAGE_SIZE,
+	    (unsigned long long)n->parent_limit / VM_PAGE_SIZE,
+	    n->vmo ? (unsigned long long)n->vmo->size : 0ull);
+	plist_foreach(&n->pages, 0, COW_END, dump_cb, NULL);
+	fprintf(stderr, "\n");
+	LIST_FOREACH(c, &n->children, sibling)
+		dump_node(c, depth + 1);
+}
+
+void
+vmo_test_dump(struct vmo *v)
+{
+	struct cow_node *n = v->kind == VMO_SLICE ? v->root->cow : v->cow;
+
+	while (n->parent != NULL)
+		n = n->parent;
+	dump_node(n, 0);
+}
+
+static int
+check_cb(void *ctx, uint64_t off, plist_slot_t *slot)
+{
+	struct check_ctx *cc = ctx;
+	struct vm_page *p = plist_page(*slot);
+
+	if (cc->n->hidden && cow_viewers(cc->n, off, false) == 0) {
+		struct cow_node *r = cc->n;
+		while (r->parent != NULL)
+			r = r->parent;
+		fprintf(stderr, "unreachable: node %p page %llu\n", (void *)cc->n,
+		    (unsigned long long)(off / VM_PAGE_SIZE));
+		dump_node(r, 0);
+	}
+	if (cc->n->hidden)
+		assert(cow_viewers(cc->n, off, false) >= 1 && "unreachable slot in hidden node");
+	if (p == NULL)
+		return 0;
+	assert(p->owner == cc->n && "page backlink: owner");
+	assert(p->offset == off && "page backlink: offset");
+	assert(p->state == VM_PAGE_OBJECT);
+	assert(!(cc->n->hidden && p->pin_count > 0) && "pinned page in hidden node");
+	return 0;
+}
+
+static uint64_t
+check_node(struct cow_node *n)
+{
+	struct check_ctx cc = { .n = n };
+	struct cow_node *c;
+	uint64_t cnt = 1, k = 0;
+
+	plist_foreach(&n->pages, 0, COW_END, check_cb, &cc);
+	assert(n->hidden == (n->vmo == NULL));
+	if (!n->hidden)
+		assert(n->vmo->cow == n);
+	LIST_FOREACH(c, &n->children, sibling) {
+		assert(c->parent == n);
+		assert(c->pages.skew == (n->pages.skew + c->parent_off) % PLIST_NODE_BYTES);
+		cnt += check_node(c);
+		k++;
+	}
+	assert(k == n->nchildren);
+	assert(!n->hidden || n->nchildren >= 1);
+	return cnt;
+}
+
+uint64_t
+vmo_test_check(struct vmo *v)
+{
+	struct cow_node *n;
+	uint64_t cnt;
+
+	hier_rlock(v->h);
+	n = v->kind == VMO_SLICE ? v->root->cow : v->cow;
+	while (n->parent != NULL)
+		n = n->parent;
+	cnt = check_node(n);
+	hier_runlock(v->h);
+	return cnt;
+}
+
+uint64_t
+vmo_test_plist_bytes(struct vmo *v)
+{
+	uint64_t b;
+
+	hier_rlock(v->h);
+	b = plist_node_bytes(&(v->kind == VMO_SLICE ? v->root->cow : v->cow)->pages);
+	hier_runlock(v->h);
+	return b;
+}

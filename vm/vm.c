@@ -1,0 +1,146 @@
+/*
+ * vm.c - a VM instance: one PMM arena, the per-CPU page cache in front of
+ * it, the read-only zero region, and the VM-wide counters.  One per mount.
+ *
+ * Object pages come from vm_page_alloc (per-CPU cache, or the PMM straight
+ * when the cache is off) and go back through vm_page_free; both keep
+ * used_pages exact, which is what attribution must add up to.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "fault.h"
+#include "pcache.h"
+#include "pmm.h"
+#include "vm_internal.h"
+
+#define VM_DEFAULT_RESERVE 64
+
+int
+vm_create(const struct vm_config *cfg, struct vm **out)
+{
+	struct vm *vm;
+	uint64_t npages;
+	int err;
+
+	if (cfg == NULL || out == NULL)
+		return -EINVAL;
+	npages = cfg->limit_bytes / VM_PAGE_SIZE;
+	if (npages == 0)
+		return -EINVAL;
+	vm = vm_calloc(1, sizeof(*vm));
+	if (vm == NULL)
+		return -ENOMEM;
+	err = pmm_create(npages, &vm->pmm);
+	if (err != 0)
+		goto err_out1;
+	if (!cfg->no_pcache) {
+		err = pcache_create(vm->pmm, cfg->ncpu,
+		    cfg->pcache_reserve ? cfg->pcache_reserve : VM_DEFAULT_RESERVE,
+		    &vm->pc);
+		if (err != 0)
+			goto err_out2;
+	}
+	/* Never written: every page of it maps the kernel's zero page. */
+	vm->zero_region = mmap(NULL, VM_ZERO_REGION, PROT_READ,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (vm->zero_region == MAP_FAILED) {
+		err = -ENOMEM;
+		goto err_out3;
+	}
+	atomic_init(&vm->next_id, 1);
+	*out = vm;
+	return 0;
+
+err_out3:
+	if (vm->pc != NULL)
+		pcache_destroy(vm->pc);
+err_out2:
+	pmm_destroy(vm->pmm);
+err_out1:
+	free(vm);
+	return err;
+}
+
+void
+vm_destroy(struct vm *vm)
+{
+	if (vm == NULL)
+		return;
+	assert(atomic_load(&vm->nvmos) == 0 && "vm_destroy with live VMOs");
+	assert(atomic_load(&vm->used_pages) == 0);
+	munmap(vm->zero_region, VM_ZERO_REGION);
+	if (vm->pc != NULL)
+		pcache_destroy(vm->pc);
+	pmm_destroy(vm->pmm);
+	free(vm);
+}
+
+/*
+ * One page for an object, state VM_PAGE_ALLOC, contents undefined.
+ * 0 or -ENOSPC (limit reached, or injected failure).
+ */
+int
+vm_page_alloc(struct vm *vm, struct vm_page **out)
+{
+	int err;
+
+	err = vm->pc != NULL ? pcache_alloc(vm->pc, out) : pmm_alloc(vm->pmm, out);
+	if (err == 0)
+		atomic_fetch_add_explicit(&vm->used_pages, 1, memory_order_relaxed);
+	return err;
+}
+
+void
+vm_page_free(struct vm *vm, struct vm_page *p)
+{
+	assert(p->pin_count == 0 || !"freeing a pinned page");
+	p->owner = NULL;
+	p->offset = 0;
+	p->flags = 0;
+	if (vm->pc != NULL)
+		pcache_free(vm->pc, p);
+	else
+		pmm_free(vm->pmm, p);
+	atomic_fetch_sub_explicit(&vm->used_pages, 1, memory_order_relaxed);
+}
+
+void *
+vm_page_addr(struct vm *vm, struct vm_page *p)
+{
+	return pmm_page_addr(vm->pmm, p);
+}
+
+void
+vm_get_stats(struct vm *vm, struct vm_stats *st)
+{
+	struct pmm_stats ps;
+	struct pcache_stats cs;
+
+	memset(st, 0, sizeof(*st));
+	memset(&cs, 0, sizeof(cs));
+	pmm_get_stats(vm->pmm, &ps);
+	if (vm->pc != NULL)
+		pcache_get_stats(vm->pc, &cs);
+	st->limit_pages = ps.total_pages;
+	st->used_pages = atomic_load(&vm->used_pages);
+	st->free_pages = ps.free_pages + cs.cached;
+	st->cached_pages = cs.cached;
+	st->pmm_allocs = ps.allocs;
+	st->pmm_frees = ps.frees;
+	st->pmm_alloc_fails = ps.alloc_fails;
+	st->pmm_released = ps.released;
+	st->pcache_hits = cs.hits;
+	st->pcache_misses = cs.misses;
+	st->pcache_refills = cs.refills;
+	st->pcache_returns = cs.returns;
+	st->pcache_steals = cs.steals;
+	st->vmos = atomic_load(&vm->nvmos);
+	st->hidden_nodes = atomic_load(&vm->nhidden);
+	st->cow_copies = atomic_load(&vm->cow_copies);
+	st->cow_moves = atomic_load(&vm->cow_moves);
+	st->merges = atomic_load(&vm->merges);
+	st->zero_fills = atomic_load(&vm->zero_fills);
+}

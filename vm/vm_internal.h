@@ -1,0 +1,149 @@
+/*
+ * vm_internal.h - struct bodies shared by vm.c, cow.c and vmo.c, and by
+ * the tests' introspection (vm_testing.h).  Not for fs/.
+ *
+ * Objects and their locks
+ * -----------------------
+ *   struct vm      one per mount: the PMM, the per-CPU cache, counters.
+ *   struct hier    one per clone hierarchy: the rwlock that guards every
+ *                  cow node, every page list and every VMO field tagged (H)
+ *                  in it.  Readers (read, attribution, seek) share it;
+ *                  anything that changes a page list or the tree takes it
+ *                  exclusively.  Different hierarchies never share a lock,
+ *                  so they run in parallel.  Lock order: hier -> pcache ->
+ *                  pmm; no code holds two hierarchy locks.
+ *   struct cow_node  a node of a clone tree (Zircon VmCowPages): visible
+ *                  (owned by exactly one non-slice VMO) or hidden (a frozen
+ *                  snapshot shared by its children).
+ *   struct vmo     the handle: anonymous root, clone, or slice.
+ *
+ * Tags: (c) constant after creation; (H) hierarchy lock, shared to read,
+ * exclusive to write; (A) atomic.
+ */
+#ifndef VM_INTERNAL_H
+#define VM_INTERNAL_H
+
+#include <assert.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <bsd/sys/queue.h>
+
+#include "page.h"
+#include "plist.h"
+#include "vmo.h"
+
+struct pmm;
+struct pcache;
+
+struct vm {
+	struct pmm	*pmm;		/* (c) */
+	struct pcache	*pc;		/* (c) NULL when cfg.no_pcache */
+	void		*zero_region;	/* (c) VM_ZERO_REGION read-only zero bytes */
+	_Atomic uint64_t next_id;	/* (A) next VMO id */
+	_Atomic uint64_t used_pages;	/* (A) pages in cow nodes */
+	_Atomic uint64_t nvmos;		/* (A) live VMOs */
+	_Atomic uint64_t nhidden;	/* (A) live hidden nodes */
+	_Atomic uint64_t cow_copies;	/* (A) shared page copied on write */
+	_Atomic uint64_t cow_moves;	/* (A) unshared page moved on write */
+	_Atomic uint64_t merges;	/* (A) hidden node merged into child */
+	_Atomic uint64_t zero_fills;	/* (A) zero pages allocated */
+};
+
+/* Past every offset any node uses: offsets stay below 2 * VMO_MAX_SIZE. */
+#define COW_END		(VMO_MAX_SIZE << 1)
+
+#define VM_ZERO_REGION	(1u << 20)	/* bytes of zeros for read_iov holes */
+
+struct hier {
+	pthread_rwlock_t lock;
+	struct vm	*vm;		/* (c) */
+	_Atomic uint64_t refs;		/* (A) VMOs in this hierarchy */
+	bool		wlocked;	/* (H) for assertions: held exclusively */
+};
+
+LIST_HEAD(cow_list, cow_node);
+
+struct cow_node {
+	struct hier	*h;		/* (c) */
+	struct cow_node	*parent;	/* (H) hidden parent, or NULL for a root */
+	LIST_ENTRY(cow_node) sibling;	/* (H) in parent->children */
+	struct cow_list	children;	/* (H) hidden nodes only, >= 1 */
+	uint32_t	nchildren;	/* (H) */
+	bool		hidden;		/* (H) */
+	uint64_t	parent_off;	/* (H) our offset 0 is parent's parent_off */
+	uint64_t	parent_limit;	/* (H) our offsets < this see the parent */
+	struct plist	pages;		/* (H) */
+	struct vmo	*vmo;		/* (H) owning VMO when visible, else NULL */
+};
+
+LIST_HEAD(vmo_list, vmo);
+
+struct vmo {
+	struct vm	*vm;		/* (c) */
+	struct hier	*h;		/* (c) */
+	_Atomic uint64_t refs;		/* (A) */
+	uint64_t	id;		/* (c) */
+	uint64_t	parent_id;	/* (c) VMO this was made from, 0 none */
+	enum vmo_kind	kind;		/* (c) */
+	unsigned	flags;		/* (c) VMO_RESIZABLE */
+	uint64_t	size;		/* (H) content size, bytes */
+	struct cow_node	*cow;		/* (H) leaf node; NULL for slices */
+	struct vmo	*root;		/* (c) slices: the VMO whose pages it shows (ref held) */
+	uint64_t	slice_off;	/* (c) slices: window offset in root */
+	struct vmo_list	slices;		/* (H) slices whose root is this VMO */
+	LIST_ENTRY(vmo)	slice_link;	/* (H) in root->slices */
+	struct vmo	*origin;	/* (H) weak: the VMO this was made from */
+	struct vmo_list	made;		/* (H) live VMOs whose origin is this */
+	LIST_ENTRY(vmo)	made_link;	/* (H) in origin->made */
+	uint64_t	nmade;		/* (H) length of made */
+};
+
+/* Locking helpers with assertion support. */
+static inline void hier_rlock(struct hier *h) { pthread_rwlock_rdlock(&h->lock); }
+static inline void hier_wlock(struct hier *h)
+{
+	pthread_rwlock_wrlock(&h->lock);
+	h->wlocked = true;
+}
+static inline void hier_runlock(struct hier *h) { pthread_rwlock_unlock(&h->lock); }
+static inline void hier_unlock(struct hier *h)
+{
+	h->wlocked = false;
+	pthread_rwlock_unlock(&h->lock);
+}
+#define HIER_ASSERT_WLOCKED(h) assert((h)->wlocked && "hierarchy lock not held exclusively")
+
+/* vm.c: page allocation for objects. */
+int vm_page_alloc(struct vm *vm, struct vm_page **out);
+void vm_page_free(struct vm *vm, struct vm_page *p);
+void *vm_page_addr(struct vm *vm, struct vm_page *p);
+
+/* cow.c: the clone tree (see cow.c for contracts). */
+struct cow_node *cow_node_new(struct hier *h, uint64_t skew);
+void cow_node_free_empty(struct vm *vm, struct cow_node *n);
+plist_slot_t cow_lookup(struct cow_node *n, uint64_t off,
+    struct cow_node **owner, uint64_t *owner_off);
+int cow_get_writable(struct vm *vm, struct cow_node *n, uint64_t off,
+    bool overwrite, struct vm_page **out);
+uint64_t cow_viewers(struct cow_node *x, uint64_t off, bool with_slices);
+void cow_release_above(struct vm *vm, struct cow_node *n, uint64_t start, uint64_t end);
+int cow_clone(struct vm *vm, struct cow_node *src, uint64_t off, uint64_t len,
+    struct cow_node **out);
+void cow_detach_leaf(struct vm *vm, struct cow_node *leaf);
+void cow_free_pages(struct vm *vm, struct cow_node *n, uint64_t start, uint64_t end);
+int cow_mark_zero(struct vm *vm, struct cow_node *n, uint64_t start, uint64_t end);
+bool cow_any_pinned(struct cow_node *n, uint64_t start, uint64_t end);
+
+/* Cursor: resolves runs of offsets to the node that can hold their pages. */
+struct cow_cursor {
+	struct cow_node	*leaf;
+	uint64_t	run_start, run_end;	/* leaf offsets of the cached run */
+	struct cow_node	*base;		/* first level with slots in run, or NULL */
+	uint64_t	disp;		/* base offset = leaf offset + disp */
+};
+void cow_cursor_init(struct cow_cursor *c, struct cow_node *leaf);
+plist_slot_t cow_cursor_lookup(struct cow_cursor *c, uint64_t off, uint64_t end);
+
+#endif /* VM_INTERNAL_H */

@@ -1,0 +1,31 @@
+/*
+ * vm_testing.h - test-only introspection of libvm (SQLite's
+ * sqlite3PcacheStats under SQLITE_TEST).  Tests call these instead of
+ * reaching into structs.  Not for fs/.
+ */
+#ifndef VM_TESTING_H
+#define VM_TESTING_H
+
+#include <stdint.h>
+#include "vmo.h"
+
+/* Levels from the VMO's leaf to its root (1 = no parent). */
+uint64_t vmo_test_depth(struct vmo *vmo);
+/* Pages in the VM's objects right now. */
+uint64_t vm_test_used_pages(struct vm *vm);
+/* Free pages: PMM plus per-CPU reserves. */
+uint64_t vm_test_free_pages(struct vm *vm);
+/*
+ * Check every invariant of the VMO's whole hierarchy (asserts): page
+ * backlinks and states, child counts, no pinned page in a hidden node,
+ * every page of a hidden node seen by some VMO.  Returns the number of
+ * nodes checked.
+ */
+uint64_t vmo_test_check(struct vmo *vmo);
+/* Heap bytes of the page lists of the VMO's leaf (metadata figure). */
+uint64_t vmo_test_plist_bytes(struct vmo *vmo);
+
+/* Print the VMO's whole clone tree to stderr (debugging). */
+void vmo_test_dump(struct vmo *vmo);
+
+#endif /* VM_TESTING_H */

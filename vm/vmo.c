@@ -1,0 +1,947 @@
+/*
+ * vmo.c - VMO handles (Zircon's VmObjectPaged): the public API of libvm.
+ *
+ * A VMO is one of
+ *   anonymous  a root: its leaf cow node has no parent at first;
+ *   clone      a snapshot: its leaf hangs below a hidden node (cow.c);
+ *   slice      a window [slice_off, slice_off + size) onto another VMO's
+ *              leaf, holding no node of its own.  Every operation on a
+ *              slice is done on its root's leaf at slice_off + offset, so
+ *              writes are seen both ways at once.
+ * This file turns byte ranges into page operations on cow nodes, keeps
+ * content sizes, and does the bookkeeping of ids, children and slices.
+ *
+ * Content size and the tail.  A VMO's size is in bytes; its pages cover
+ * that rounded up.  Invariant: bytes past the content size inside the last
+ * page read zero.  Shrinking zeroes the tail; a clone whose length is not
+ * page aligned zeroes its own tail at creation; growing then has nothing
+ * to do.  (Slices see whole pages, so the tail must really be zero.)
+ *
+ * Locking: each public function takes the hierarchy lock once, shared for
+ * reads and exclusive for changes, and releases it before returning; the
+ * helpers below say "locked" and assert it.  Refs are atomic; the last
+ * vmo_unref takes the lock to unhook the VMO.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fault.h"
+#include "vm_internal.h"
+#include "vm_testing.h"
+
+const char *
+vmo_kind_name(enum vmo_kind kind)
+{
+	switch (kind) {
+	case VMO_ANON:	return "anonymous";
+	case VMO_PAGER:	return "pager";
+	case VMO_CLONE:	return "clone";
+	case VMO_SLICE:	return "slice";
+	}
+	return "unknown";
+}
+
+static struct hier *
+hier_new(struct vm *vm)
+{
+	struct hier *h = vm_calloc(1, sizeof(*h));
+	pthread_rwlockattr_t a;
+
+	if (h == NULL)
+		return NULL;
+	/* Writers must not starve behind a stream of readers. */
+	pthread_rwlockattr_init(&a);
+	pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&h->lock, &a);
+	pthread_rwlockattr_destroy(&a);
+	h->vm = vm;
+	return h;
+}
+
+static void
+hier_put(struct hier *h)
+{
+	if (atomic_fetch_sub(&h->refs, 1) == 1) {
+		pthread_rwlock_destroy(&h->lock);
+		free(h);
+	}
+}
+
+static struct vmo *
+vmo_new(struct vm *vm, struct hier *h, enum vmo_kind kind)
+{
+	struct vmo *v = vm_calloc(1, sizeof(*v));
+
+	if (v == NULL)
+		return NULL;
+	v->vm = vm;
+	v->h = h;
+	v->kind = kind;
+	atomic_init(&v->refs, 1);
+	LIST_INIT(&v->slices);
+	LIST_INIT(&v->made);
+	return v;
+}
+
+/* Publish a fully built VMO: id, counters, origin link.  Locked (excl). */
+static void
+vmo_publish(struct vmo *v, struct vmo *origin)
+{
+	v->id = atomic_fetch_add(&v->vm->next_id, 1);
+	atomic_fetch_add(&v->vm->nvmos, 1);
+	atomic_fetch_add(&v->h->refs, 1);
+	if (origin != NULL) {
+		v->origin = origin;
+		v->parent_id = origin->id;
+		LIST_INSERT_HEAD(&origin->made, v, made_link);
+		origin->nmade++;
+	}
+}
+
+int
+vmo_create(struct vm *vm, uint64_t size, unsigned flags, struct vmo **out)
+{
+	struct hier *h;
+	struct vmo *v;
+
+	if ((flags & ~VMO_RESIZABLE) != 0 || out == NULL)
+		return -EINVAL;
+	if (size > VMO_MAX_SIZE)
+		return -EFBIG;
+	h = hier_new(vm);
+	if (h == NULL)
+		return -ENOMEM;
+	v = vmo_new(vm, h, VMO_ANON);
+	if (v == NULL)
+		goto err_out1;
+	v->cow = cow_node_new(h, 0);
+	if (v->cow == NULL)
+		goto err_out2;
+	v->cow->vmo = v;
+	v->flags = flags;
+	v->size = size;
+	vmo_publish(v, NULL);
+	*out = v;
+	return 0;
+
+err_out2:
+	free(v);
+err_out1:
+	pthread_rwlock_destroy(&h->lock);
+	free(h);
+	return -ENOMEM;
+}
+
+/* The leaf node holding v's bytes and the offset of v's byte 0 there. */
+static struct cow_node *
+vmo_leaf(struct vmo *v, uint64_t *base)
+{
+	if (v->kind == VMO_SLICE) {
+		*base = v->slice_off;
+		return v->root->cow;
+	}
+	*base = 0;
+	return v->cow;
+}
+
+/*
+ * Zero bytes [start, end) of one page of leaf n (a page's worth at most),
+ * copying on write only if that page shows anything.  Locked (excl).
+ */
+static int
+zero_in_page(struct vm *vm, struct cow_node *n, uint64_t start, uint64_t end)
+{
+	uint64_t pg = vm_page_trunc(start), oo;
+	struct cow_node *owner;
+	struct vm_page *p;
+	int err;
+
+	if (end <= start)
+		return 0;
+	assert(end - pg <= VM_PAGE_SIZE);
+	if (!plist_is_page(cow_lookup(n, pg, &owner, &oo)))
+		return 0;
+	err = cow_get_writable(vm, n, pg, false, &p);
+	if (err != 0)
+		return err;
+	memset((char *)vm_page_addr(vm, p) + (start - pg), 0, end - start);
+	return 0;
+}
+
+int
+vmo_clone(struct vmo *src, uint64_t off, uint64_t len, struct vmo **out)
+{
+	struct vm *vm = src->vm;
+	struct cow_node *leaf, *c;
+	struct vmo *v;
+	uint64_t base, shown, win, size, send;
+	int err;
+
+	if ((off & VM_PAGE_MASK) != 0 || off > VMO_MAX_SIZE || out == NULL)
+		return -EINVAL;
+	if (len != VMO_WHOLE && (len > VMO_MAX_SIZE || off + len > 2 * VMO_MAX_SIZE))
+		return len > VMO_MAX_SIZE ? -EFBIG : -EINVAL;
+	v = vmo_new(vm, src->h, VMO_CLONE);
+	if (v == NULL)
+		return -ENOMEM;
+	hier_wlock(src->h);
+	leaf = vmo_leaf(src, &base);
+	size = len == VMO_WHOLE ? (src->size > off ? src->size - off : 0) : len;
+	shown = vm_page_roundup(src->size);
+	win = shown > off ? shown - off : 0;
+	if (win > vm_page_roundup(size))
+		win = vm_page_roundup(size);
+	err = cow_clone(vm, leaf, base + off, win, &c);
+	if (err != 0)
+		goto err_out;
+	c->vmo = v;
+	v->cow = c;
+	v->size = size;
+	v->flags = VMO_RESIZABLE;
+	/*
+	 * Two partial pages may show bytes the clone must not see, and only
+	 * then do we touch a page (a clone copies nothing otherwise):
+	 *  - past a slice source's end, which need not be page aligned (past
+	 *    a VMO's end the bytes are zero already: the tail invariant);
+	 *  - past the clone's own end when that falls inside the source's
+	 *    bytes (to keep the tail invariant for the clone).
+	 */
+	send = src->size > off ? src->size - off : 0;
+	if ((src->kind == VMO_SLICE && send <= size && (send & VM_PAGE_MASK) != 0 &&
+	    zero_in_page(vm, c, send, vm_page_roundup(send)) != 0) ||
+	    (size < send && (size & VM_PAGE_MASK) != 0 && zero_in_page(vm, c, size,
+	    vm_page_roundup(size)) != 0)) {
+		cow_detach_leaf(vm, c);
+		err = -ENOSPC;
+		goto err_out;
+	}
+	vmo_publish(v, src);
+	hier_unlock(src->h);
+	*out = v;
+	return 0;
+
+err_out:
+	hier_unlock(src->h);
+	free(v);
+	return err;
+}
+
+int
+vmo_slice(struct vmo *src, uint64_t off, uint64_t len, struct vmo **out)
+{
+	struct vmo *v, *root;
+	int err = 0;
+
+	if ((off & VM_PAGE_MASK) != 0 || len == 0 || len > VMO_MAX_SIZE ||
+	    off > VMO_MAX_SIZE || out == NULL)
+		return -EINVAL;
+	root = src->kind == VMO_SLICE ? src->root : src;
+	v = vmo_new(src->vm, src->h, VMO_SLICE);
+	if (v == NULL)
+		return -ENOMEM;
+	hier_wlock(src->h);
+	if (off + len > vm_page_roundup(src->size)) {
+		err = -EINVAL;
+		goto out;
+	}
+	vmo_ref(root);
+	v->root = root;
+	v->slice_off = (src->kind == VMO_SLICE ? src->slice_off : 0) + off;
+	v->size = len;
+	LIST_INSERT_HEAD(&root->slices, v, slice_link);
+	vmo_publish(v, src);
+	*out = v;
+out:
+	hier_unlock(src->h);
+	if (err != 0)
+		free(v);
+	return err;
+}
+
+void
+vmo_ref(struct vmo *v)
+{
+	atomic_fetch_add(&v->refs, 1);
+}
+
+/* The last reference is gone: unhook v and free what only it held. */
+static void
+vmo_destroy(struct vmo *v)
+{
+	struct hier *h = v->h;
+	struct vmo *c, *root = NULL;
+
+	hier_wlock(h);
+	while ((c = LIST_FIRST(&v->made)) != NULL) {
+		LIST_REMOVE(c, made_link);
+		c->origin = NULL;
+	}
+	if (v->origin != NULL) {
+		LIST_REMOVE(v, made_link);
+		v->origin->nmade--;
+	}
+	if (v->kind == VMO_SLICE) {
+		LIST_REMOVE(v, slice_link);
+		root = v->root;
+	} else {
+		assert(LIST_EMPTY(&v->slices) && "slices hold a ref on their root");
+		cow_detach_leaf(v->vm, v->cow);
+	}
+	hier_unlock(h);
+	atomic_fetch_sub(&v->vm->nvmos, 1);
+	v->cow = (void *)0xdeadbeef;
+	free(v);
+	hier_put(h);
+	if (root != NULL)
+		vmo_unref(root);
+}
+
+void
+vmo_unref(struct vmo *v)
+{
+	if (v != NULL && atomic_fetch_sub(&v->refs, 1) == 1)
+		vmo_destroy(v);
+}
+
+uint64_t vmo_id(const struct vmo *v) { return v->id; }
+enum vmo_kind vmo_kind(const struct vmo *v) { return v->kind; }
+bool vmo_is_resizable(const struct vmo *v)
+{
+	return v->kind != VMO_SLICE && (v->flags & VMO_RESIZABLE);
+}
+uint64_t vmo_slice_offset(const struct vmo *v) { return v->kind == VMO_SLICE ? v->slice_off : 0; }
+uint64_t vmo_parent_id(struct vmo *v) { return v->parent_id; }
+
+uint64_t
+vmo_size(struct vmo *v)
+{
+	uint64_t s;
+
+	hier_rlock(v->h);
+	s = v->size;
+	hier_runlock(v->h);
+	return s;
+}
+
+uint64_t
+vmo_children(struct vmo *v)
+{
+	uint64_t n;
+
+	hier_rlock(v->h);
+	n = v->nmade;
+	hier_runlock(v->h);
+	return n;
+}
+
+uint64_t
+vmo_blocks_bytes(struct vmo *v)
+{
+	uint64_t n;
+
+	if (v->kind == VMO_SLICE)
+		return 0;
+	hier_rlock(v->h);
+	n = v->cow->pages.npages * VM_PAGE_SIZE;
+	hier_runlock(v->h);
+	return n;
+}
+
+/* ---- reads ------------------------------------------------------------ */
+
+/* Clip [off, off+len) to the content size; 0 if nothing is left. */
+static size_t
+clip_read(struct vmo *v, uint64_t off, size_t len)
+{
+	if (off >= v->size)
+		return 0;
+	return len > v->size - off ? v->size - off : len;
+}
+
+ssize_t
+vmo_read(struct vmo *v, void *buf, uint64_t off, size_t len)
+{
+	struct cow_cursor cur;
+	struct cow_node *leaf;
+	uint64_t base, pos, end;
+	char *dst = buf;
+
+	if (off > VMO_MAX_SIZE)
+		return 0;
+	hier_rlock(v->h);
+	len = clip_read(v, off, len);
+	leaf = vmo_leaf(v, &base);
+	cow_cursor_init(&cur, leaf);
+	for (pos = off, end = off + len; pos < end; ) {
+		uint64_t pg = vm_page_trunc(pos), in = pos - pg;
+		size_t n = VM_PAGE_SIZE - in < end - pos ? VM_PAGE_SIZE - in : end - pos;
+		plist_slot_t s = cow_cursor_lookup(&cur, base + pg, base + end);
+
+		if (plist_is_page(s))
+			memcpy(dst, (char *)vm_page_addr(v->vm, plist_page(s)) + in, n);
+		else
+			memset(dst, 0, n);
+		dst += n;
+		pos += n;
+	}
+	hier_runlock(v->h);
+	return (ssize_t)len;
+}
+
+struct iov_builder {
+	struct iovec	*iov;
+	int		cnt;
+	bool		last_zero;
+	const char	*zero;
+};
+
+static void
+iov_add(struct iov_builder *b, const void *p, size_t n, bool zero)
+{
+	struct iovec *l = b->cnt ? &b->iov[b->cnt - 1] : NULL;
+
+	if (l != NULL && zero && b->last_zero && l->iov_len + n <= VM_ZERO_REGION) {
+		l->iov_len += n;
+		return;
+	}
+	if (l != NULL && !zero && !b->last_zero &&
+	    (const char *)l->iov_base + l->iov_len == (const char *)p) {
+		l->iov_len += n;
+		return;
+	}
+	b->iov[b->cnt].iov_base = (void *)p;
+	b->iov[b->cnt].iov_len = n;
+	b->cnt++;
+	b->last_zero = zero;
+}
+
+int
+vmo_read_iov(struct vmo *v, uint64_t off, size_t len, vmo_iov_fn fn, void *ctx)
+{
+	struct iovec stack_iov[66];
+	struct iov_builder b = { .iov = stack_iov };
+	struct cow_cursor cur;
+	struct cow_node *leaf;
+	uint64_t base, pos, end;
+	size_t maxv;
+	int ret;
+
+	if (off > VMO_MAX_SIZE)
+		len = 0;
+	hier_rlock(v->h);
+	len = off > VMO_MAX_SIZE ? 0 : clip_read(v, off, len);
+	maxv = len / VM_PAGE_SIZE + 2;
+	if (maxv > sizeof(stack_iov) / sizeof(stack_iov[0])) {
+		b.iov = vm_malloc(maxv * sizeof(*b.iov));
+		if (b.iov == NULL) {
+			hier_runlock(v->h);
+			return -ENOMEM;
+		}
+	}
+	b.zero = v->vm->zero_region;
+	leaf = vmo_leaf(v, &base);
+	cow_cursor_init(&cur, leaf);
+	for (pos = off, end = off + len; pos < end; ) {
+		uint64_t pg = vm_page_trunc(pos), in = pos - pg;
+		size_t n = VM_PAGE_SIZE - in < end - pos ? VM_PAGE_SIZE - in : end - pos;
+		plist_slot_t s = cow_cursor_lookup(&cur, base + pg, base + end);
+
+		if (plist_is_page(s))
+			iov_add(&b, (char *)vm_page_addr(v->vm, plist_page(s)) + in, n, false);
+		else
+			iov_add(&b, b.zero, n, true);
+		pos += n;
+	}
+	ret = fn(ctx, b.iov, b.cnt);
+	hier_runlock(v->h);
+	if (b.iov != stack_iov)
+		free(b.iov);
+	return ret;
+}
+
+/* ---- writes ----------------------------------------------------------- */
+
+/*
+ * Check and clip a write of [off, off+*len) to what v can hold.  0, or
+ * -EFBIG when not one byte fits, -EINVAL on overflow.  Locked.
+ */
+static int
+clip_write(struct vmo *v, uint64_t off, size_t *len)
+{
+	uint64_t max = VMO_MAX_SIZE;
+
+	if (off + *len < off)
+		return -EINVAL;
+	if (v->kind == VMO_SLICE || !(v->flags & VMO_RESIZABLE))
+		max = v->kind == VMO_SLICE ? v->size : vm_page_roundup(v->size);
+	if (off >= max)
+		return -EFBIG;
+	if (*len > max - off)
+		*len = max - off;
+	return 0;
+}
+
+/* After writing bytes up to end of v: grow v (and, for a slice, its root). */
+static void
+note_written(struct vmo *v, uint64_t end)
+{
+	if (v->kind == VMO_SLICE) {
+		end += v->slice_off;
+		v = v->root;
+	}
+	if (end > v->size)
+		v->size = end;
+}
+
+ssize_t
+vmo_write(struct vmo *v, const void *buf, uint64_t off, size_t len)
+{
+	const char *src = buf;
+	struct cow_node *leaf;
+	uint64_t base, pos;
+	int err;
+
+	if (len == 0)
+		return 0;
+	hier_wlock(v->h);
+	err = clip_write(v, off, &len);
+	if (err != 0)
+		goto out;
+	leaf = vmo_leaf(v, &base);
+	for (pos = off; pos < off + len; ) {
+		uint64_t pg = vm_page_trunc(pos), in = pos - pg;
+		size_t n = VM_PAGE_SIZE - in < off + len - pos ? VM_PAGE_SIZE - in : off + len - pos;
+		struct vm_page *p;
+
+		err = cow_get_writable(v->vm, leaf, base + pg, n == VM_PAGE_SIZE, &p);
+		if (err != 0)
+			break;
+		memcpy((char *)vm_page_addr(v->vm, p) + in, src, n);
+		src += n;
+		pos += n;
+	}
+	if (pos > off)
+		note_written(v, pos);
+	hier_unlock(v->h);
+	return pos > off ? (ssize_t)(pos - off) : err;
+out:
+	hier_unlock(v->h);
+	return err;
+}
+
+ssize_t
+vmo_write_iov(struct vmo *v, uint64_t off, size_t len,
+    ssize_t (*fn)(void *ctx, const struct iovec *iov, int iovcnt), void *ctx)
+{
+	struct iovec stack_iov[66];
+	struct iov_builder b = { .iov = stack_iov };
+	struct cow_node *leaf;
+	uint64_t base, pos;
+	ssize_t ret;
+	int err = 0;
+
+	if (len == 0)
+		return 0;
+	hier_wlock(v->h);
+	ret = clip_write(v, off, &len);
+	if (ret != 0)
+		goto out;
+	if (len / VM_PAGE_SIZE + 2 > sizeof(stack_iov) / sizeof(stack_iov[0])) {
+		b.iov = vm_malloc((len / VM_PAGE_SIZE + 2) * sizeof(*b.iov));
+		if (b.iov == NULL) {
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
+	leaf = vmo_leaf(v, &base);
+	for (pos = off; pos < off + len; ) {
+		uint64_t pg = vm_page_trunc(pos), in = pos - pg;
+		size_t n = VM_PAGE_SIZE - in < off + len - pos ? VM_PAGE_SIZE - in : off + len - pos;
+		struct vm_page *p;
+
+		err = cow_get_writable(v->vm, leaf, base + pg, false, &p);
+		if (err != 0)
+			break;
+		iov_add(&b, (char *)vm_page_addr(v->vm, p) + in, n, false);
+		pos += n;
+	}
+	if (pos == off) {
+		ret = err;
+		goto out;
+	}
+	ret = fn(ctx, b.iov, b.cnt);
+	if (ret > (ssize_t)(pos - off))
+		ret = (ssize_t)(pos - off);
+	if (ret > 0)
+		note_written(v, off + (uint64_t)ret);
+out:
+	hier_unlock(v->h);
+	if (b.iov != stack_iov)
+		free(b.iov);
+	return ret;
+}
+
+/* ---- size ------------------------------------------------------------- */
+
+int
+vmo_resize(struct vmo *v, uint64_t size)
+{
+	struct cow_node *n;
+	struct vmo *s;
+	uint64_t newp, lim;
+	int err = 0;
+
+	if (v->kind == VMO_SLICE || !(v->flags & VMO_RESIZABLE))
+		return -EPERM;
+	if (size > VMO_MAX_SIZE)
+		return -EFBIG;
+	hier_wlock(v->h);
+	n = v->cow;
+	newp = vm_page_roundup(size);
+	if (size >= v->size)
+		goto set;
+	LIST_FOREACH(s, &v->slices, slice_link) {
+		if (s->slice_off + s->size > newp) {
+			err = -EBUSY;
+			goto out;
+		}
+	}
+	if (cow_any_pinned(n, newp, COW_END)) {
+		err = -EBUSY;
+		goto out;
+	}
+	if (size != newp) {
+		err = zero_in_page(v->vm, n, size, newp < v->size ? newp : v->size);
+		if (err != 0)
+			goto out;
+	}
+	cow_free_pages(v->vm, n, newp, COW_END);
+	if (n->parent != NULL && n->parent_limit > newp) {
+		lim = n->parent_limit;
+		n->parent_limit = newp;
+		cow_release_above(v->vm, n->parent, newp + n->parent_off,
+		    lim + n->parent_off);
+	}
+set:
+	v->size = size;
+out:
+	hier_unlock(v->h);
+	return err;
+}
+
+/* ---- range operations ------------------------------------------------- */
+
+/*
+ * Resolve a user range on v to leaf offsets, page-rounded outwards.
+ * len VMO_WHOLE: to the end.  -EINVAL on overflow, or a range past the
+ * page-rounded size.  Locked.
+ */
+static int
+range_resolve(struct vmo *v, uint64_t off, uint64_t len, uint64_t *s,
+    uint64_t *e, uint64_t *boff, uint64_t *bend)
+{
+	uint64_t top = vm_page_roundup(v->size);
+
+	if (len == VMO_WHOLE)
+		len = off < top ? top - off : 0;
+	if (off + len < off || off > top || off + len > top)
+		return -EINVAL;
+	*boff = off;
+	*bend = off + len;
+	*s = vm_page_trunc(off);
+	*e = vm_page_roundup(off + len);
+	return 0;
+}
+
+int
+vmo_commit(struct vmo *v, uint64_t off, uint64_t len)
+{
+	struct cow_node *leaf;
+	uint64_t base, s, e, bo, be, pos;
+	struct vm_page *p;
+	int err;
+
+	hier_wlock(v->h);
+	err = range_resolve(v, off, len, &s, &e, &bo, &be);
+	leaf = vmo_leaf(v, &base);
+	for (pos = s; err == 0 && pos < e; pos += VM_PAGE_SIZE)
+		err = cow_get_writable(v->vm, leaf, base + pos, false, &p);
+	hier_unlock(v->h);
+	return err;
+}
+
+/* Free or mark [s, e) of leaf n (leaf offsets).  Locked (excl). */
+static int
+drop_range(struct vm *vm, struct cow_node *n, uint64_t s, uint64_t e)
+{
+	if (n->parent != NULL)
+		return cow_mark_zero(vm, n, s, e);
+	cow_free_pages(vm, n, s, e);
+	return 0;
+}
+
+int
+vmo_decommit(struct vmo *v, uint64_t off, uint64_t len)
+{
+	struct cow_node *leaf;
+	uint64_t base, s, e, bo, be;
+	int err;
+
+	hier_wlock(v->h);
+	err = range_resolve(v, off, len, &s, &e, &bo, &be);
+	if (err != 0)
+		goto out;
+	leaf = vmo_leaf(v, &base);
+	if (cow_any_pinned(leaf, base + s, base + e)) {
+		err = -EBUSY;
+		goto out;
+	}
+	err = drop_range(v->vm, leaf, base + s, base + e);
+out:
+	hier_unlock(v->h);
+	return err;
+}
+
+int
+vmo_zero(struct vmo *v, uint64_t off, uint64_t len)
+{
+	struct cow_node *leaf;
+	uint64_t base, s, e, bo, be, ws, we, pos;
+	int err;
+
+	hier_wlock(v->h);
+	err = range_resolve(v, off, len, &s, &e, &bo, &be);
+	if (err != 0 || bo == be)
+		goto out;
+	leaf = vmo_leaf(v, &base);
+	ws = vm_page_roundup(bo);	/* whole pages: [ws, we) */
+	we = vm_page_trunc(be);
+	if (ws >= we) {			/* inside one page, or two partials */
+		uint64_t mid = ws < be ? ws : be;
+
+		err = zero_in_page(v->vm, leaf, base + bo, base + mid);
+		if (err == 0 && mid < be)
+			err = zero_in_page(v->vm, leaf, base + mid, base + be);
+		goto out;
+	}
+	if (bo < ws && (err = zero_in_page(v->vm, leaf, base + bo, base + ws)) != 0)
+		goto out;
+	if (we < be && (err = zero_in_page(v->vm, leaf, base + we, base + be)) != 0)
+		goto out;
+	if (!cow_any_pinned(leaf, base + ws, base + we)) {
+		err = drop_range(v->vm, leaf, base + ws, base + we);
+		goto out;
+	}
+	/* Pinned pages stay resident: zero those in place, drop the rest. */
+	for (pos = ws; err == 0 && pos < we; pos += VM_PAGE_SIZE) {
+		struct vm_page *p = plist_page(plist_lookup(&leaf->pages, base + pos));
+
+		if (p != NULL && p->pin_count > 0)
+			memset(vm_page_addr(v->vm, p), 0, VM_PAGE_SIZE);
+		else
+			err = drop_range(v->vm, leaf, base + pos, base + pos + VM_PAGE_SIZE);
+	}
+out:
+	hier_unlock(v->h);
+	return err;
+}
+
+/* Undo pins on [s, upto) of leaf n (leaf offsets).  Locked (excl). */
+static void
+unpin_pages(struct cow_node *n, uint64_t s, uint64_t upto)
+{
+	for (; s < upto; s += VM_PAGE_SIZE) {
+		struct vm_page *p = plist_page(plist_lookup(&n->pages, s));
+
+		assert(p != NULL && p->pin_count > 0);
+		p->pin_count--;
+	}
+}
+
+int
+vmo_pin(struct vmo *v, uint64_t off, uint64_t len)
+{
+	struct cow_node *leaf;
+	uint64_t base, s, e, bo, be, pos;
+	struct vm_page *p;
+	int err;
+
+	hier_wlock(v->h);
+	err = range_resolve(v, off, len, &s, &e, &bo, &be);
+	if (err != 0)
+		goto out;
+	leaf = vmo_leaf(v, &base);
+	for (pos = s; pos < e; pos += VM_PAGE_SIZE) {
+		err = cow_get_writable(v->vm, leaf, base + pos, false, &p);
+		if (err != 0) {
+			unpin_pages(leaf, base + s, base + pos);
+			goto out;
+		}
+		p->pin_count++;
+	}
+out:
+	hier_unlock(v->h);
+	return err;
+}
+
+int
+vmo_unpin(struct vmo *v, uint64_t off, uint64_t len)
+{
+	struct cow_node *leaf;
+	uint64_t base, s, e, bo, be, pos;
+	int err;
+
+	hier_wlock(v->h);
+	err = range_resolve(v, off, len, &s, &e, &bo, &be);
+	if (err != 0)
+		goto out;
+	leaf = vmo_leaf(v, &base);
+	for (pos = s; pos < e; pos += VM_PAGE_SIZE) {
+		struct vm_page *p = plist_page(plist_lookup(&leaf->pages, base + pos));
+
+		if (p == NULL || p->pin_count == 0) {
+			err = -EINVAL;
+			goto out;
+		}
+	}
+	unpin_pages(leaf, base + s, base + e);
+out:
+	hier_unlock(v->h);
+	return err;
+}
+
+/* ---- seek ------------------------------------------------------------- */
+
+/* First offset in [o, end) of n's view that shows a page, or end. */
+static uint64_t
+seek_data(struct cow_node *n, uint64_t o, uint64_t end)
+{
+	while (o < end) {
+		uint64_t x = end, pe;
+		plist_slot_t s = PLIST_EMPTY;
+		bool has = plist_next(&n->pages, o, end, &x, &s);
+
+		if (n->parent != NULL && o < n->parent_limit) {
+			pe = x < n->parent_limit ? x : n->parent_limit;
+			if (o < pe) {
+				uint64_t r = seek_data(n->parent, o + n->parent_off,
+				    pe + n->parent_off);
+
+				if (r < pe + n->parent_off)
+					return r - n->parent_off;
+			}
+		}
+		if (!has)
+			return end;
+		if (plist_is_page(s))
+			return x;
+		o = x + VM_PAGE_SIZE;	/* a marker: a hole */
+	}
+	return end;
+}
+
+int
+vmo_seek(struct vmo *v, uint64_t off, int whence, uint64_t *result)
+{
+	struct cow_cursor cur;
+	struct cow_node *leaf;
+	uint64_t base, top, pos, r;
+	int err = 0;
+
+	if (whence != SEEK_DATA && whence != SEEK_HOLE)
+		return -EINVAL;
+	hier_rlock(v->h);
+	if (off >= v->size) {
+		err = -ENXIO;
+		goto out;
+	}
+	leaf = vmo_leaf(v, &base);
+	top = vm_page_roundup(v->size);
+	if (whence == SEEK_DATA) {
+		r = seek_data(leaf, base + vm_page_trunc(off), base + top) - base;
+		if (r >= v->size) {
+			err = -ENXIO;
+			goto out;
+		}
+		*result = r > off ? r : off;
+		goto out;
+	}
+	cow_cursor_init(&cur, leaf);
+	for (pos = vm_page_trunc(off); pos < top; pos += VM_PAGE_SIZE)
+		if (!plist_is_page(cow_cursor_lookup(&cur, base + pos, base + top)))
+			break;
+	r = pos > off ? pos : off;
+	*result = r < v->size ? r : v->size;
+out:
+	hier_runlock(v->h);
+	return err;
+}
+
+/* ---- attribution ------------------------------------------------------ */
+
+struct attr_ctx {
+	struct cow_node	*leaf, *level;
+	uint64_t	disp;		/* level offset = leaf offset + disp */
+	double		scaled;
+	struct vmo_attr	*a;
+};
+
+static int
+attr_cb(void *ctx, uint64_t off, plist_slot_t *slot)
+{
+	struct attr_ctx *ac = ctx;
+	struct vm_page *p = plist_page(*slot);
+	struct cow_node *owner;
+	uint64_t oo, n;
+
+	if (p == NULL)
+		return 0;
+	/* Seen by our VMO only if nothing below this level covers it. */
+	if (ac->level != ac->leaf &&
+	    (cow_lookup(ac->leaf, off - ac->disp, &owner, &oo) != *slot))
+		return 0;
+	n = cow_viewers(ac->level, off, true);
+	assert(n >= 1);
+	ac->a->committed += VM_PAGE_SIZE;
+	ac->scaled += (double)VM_PAGE_SIZE / (double)n;
+	if (n == 1)
+		ac->a->private_bytes += VM_PAGE_SIZE;
+	if (p->pin_count > 0)
+		ac->a->pinned += VM_PAGE_SIZE;
+	return 0;
+}
+
+int
+vmo_get_attr(struct vmo *v, struct vmo_attr *a)
+{
+	struct attr_ctx ac = { .a = a };
+	struct cow_node *x;
+	uint64_t base, start, end;
+
+	memset(a, 0, sizeof(*a));
+	hier_rlock(v->h);
+	ac.leaf = vmo_leaf(v, &base);
+	start = base;
+	end = base + (v->kind == VMO_SLICE ? v->size : vm_page_roundup(v->size));
+	end = vm_page_roundup(end);
+	for (x = ac.leaf; x != NULL && start < end; ) {
+		ac.level = x;
+		plist_foreach(&x->pages, start, end, attr_cb, &ac);
+		if (x->parent == NULL)
+			break;
+		if (end > x->parent_limit)
+			end = x->parent_limit;
+		if (start >= end)
+			break;
+		start += x->parent_off;
+		end += x->parent_off;
+		ac.disp += x->parent_off;
+		x = x->parent;
+	}
+	hier_runlock(v->h);
+	a->populated = a->committed;
+	a->scaled = (uint64_t)(ac.scaled + 0.5);
+	return 0;
+}
