@@ -232,14 +232,16 @@ page_settle(struct vm_page *p, struct cow_node *n, uint64_t off)
 /*
  * Make n's page at off private and writable: n's own page as is; else the
  * ancestor's page moved down (sole viewer) or copied (shared), or a fresh
- * zero page (nothing above, or a marker).  overwrite: the caller will
- * write every byte, so skip the copy or the zero fill.  n is a visible
- * node.  Hierarchy lock held exclusively.  0, -ENOSPC (no page; nothing
+ * zero page (nothing above, or a marker).  fill says what the caller
+ * will write: COW_NOFILL, every byte (skip the copy and the zero fill);
+ * COW_NOZERO, maybe not every byte, but it zeroes what it leaves of a fresh
+ * page itself, told by *undefined (may be NULL for the other modes).  n is
+ * a visible node.  Hierarchy lock held exclusively.  0, -ENOSPC (no page; nothing
  * changed), -ENOMEM (page list node; nothing changed).
  */
 int
 cow_get_writable(struct vm *vm, struct cow_node *n, uint64_t off,
-    bool overwrite, struct vm_page **out)
+    enum cow_fill fill, struct vm_page **out, bool *undefined)
 {
 	struct cow_node *owner = NULL;
 	struct vm_page *p, *up = NULL;
@@ -272,12 +274,14 @@ cow_get_writable(struct vm *vm, struct cow_node *n, uint64_t off,
 	if (err != 0)
 		return err;
 	if (up != NULL) {
-		if (!overwrite)
+		if (fill != COW_NOFILL)
 			memcpy(vm_page_addr(vm, p), vm_page_addr(vm, up), VM_PAGE_SIZE);
 		atomic_fetch_add_explicit(&vm->cow_copies, 1, memory_order_relaxed);
 	} else {
-		if (!overwrite)
+		if (fill == COW_FILL)
 			memset(vm_page_addr(vm, p), 0, VM_PAGE_SIZE);
+		else if (undefined != NULL)
+			*undefined = true;
 		atomic_fetch_add_explicit(&vm->zero_fills, 1, memory_order_relaxed);
 	}
 	err = plist_set(&n->pages, off, plist_from_page(p), NULL);

@@ -46,6 +46,9 @@ enum vm_page_state {
 	VM_PAGE_NSTATES
 };
 
+/* flags */
+#define VM_PAGE_F_UNDEF	0x01	/* contents not yet defined (vmo_write_iov) */
+
 struct vm_page {
 	TAILQ_ENTRY(vm_page) link;	/* free list or page queue (F,Q) */
 	void		*owner;		/* struct cow_node * when OBJECT (H) */

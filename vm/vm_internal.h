@@ -125,8 +125,14 @@ struct cow_node *cow_node_new(struct hier *h, uint64_t skew);
 void cow_node_free_empty(struct vm *vm, struct cow_node *n);
 plist_slot_t cow_lookup(struct cow_node *n, uint64_t off,
     struct cow_node **owner, uint64_t *owner_off);
+/* How cow_get_writable fills a page it has to make (see cow.c). */
+enum cow_fill {
+	COW_FILL,	/* copy the shared page, or zero a fresh one */
+	COW_NOZERO,	/* copy a shared page; leave a fresh one undefined */
+	COW_NOFILL,	/* the caller overwrites every byte: neither */
+};
 int cow_get_writable(struct vm *vm, struct cow_node *n, uint64_t off,
-    bool overwrite, struct vm_page **out);
+    enum cow_fill fill, struct vm_page **out, bool *undefined);
 uint64_t cow_viewers(struct cow_node *x, uint64_t off, bool with_slices);
 void cow_release_above(struct vm *vm, struct cow_node *n, uint64_t start, uint64_t end);
 int cow_clone(struct vm *vm, struct cow_node *src, uint64_t off, uint64_t len,

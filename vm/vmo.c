@@ -163,7 +163,7 @@ zero_in_page(struct vm *vm, struct cow_node *n, uint64_t start, uint64_t end)
 	assert(end - pg <= VM_PAGE_SIZE);
 	if (!plist_is_page(cow_lookup(n, pg, &owner, &oo)))
 		return 0;
-	err = cow_get_writable(vm, n, pg, false, &p);
+	err = cow_get_writable(vm, n, pg, COW_FILL, &p, NULL);
 	if (err != 0)
 		return err;
 	memset((char *)vm_page_addr(vm, p) + (start - pg), 0, end - start);
@@ -515,7 +515,8 @@ vmo_write(struct vmo *v, const void *buf, uint64_t off, size_t len)
 		size_t n = VM_PAGE_SIZE - in < off + len - pos ? VM_PAGE_SIZE - in : off + len - pos;
 		struct vm_page *p;
 
-		err = cow_get_writable(v->vm, leaf, base + pg, n == VM_PAGE_SIZE, &p);
+		err = cow_get_writable(v->vm, leaf, base + pg,
+		    n == VM_PAGE_SIZE ? COW_NOFILL : COW_FILL, &p, NULL);
 		if (err != 0)
 			break;
 		memcpy((char *)vm_page_addr(v->vm, p) + in, src, n);
@@ -531,6 +532,31 @@ out:
 	return err;
 }
 
+/*
+ * After vmo_write_iov's callback filled [off, filled) of what it was given,
+ * [off, to): pages made fresh for it without zeroing (VM_PAGE_F_UNDEF) read
+ * zero from the first byte the callback did not write.  Pages that existed
+ * before are not flagged and keep their bytes.  Clears the flags.
+ * Locked (excl).
+ */
+static void
+settle_fresh(struct vmo *v, struct cow_node *leaf, uint64_t base,
+    uint64_t off, uint64_t filled, uint64_t to)
+{
+	uint64_t pg;
+
+	for (pg = vm_page_trunc(off); pg < to; pg += VM_PAGE_SIZE) {
+		struct vm_page *p = plist_page(plist_lookup(&leaf->pages, base + pg));
+		uint64_t z = filled > pg ? filled - pg : 0;
+
+		if (p == NULL || !(p->flags & VM_PAGE_F_UNDEF))
+			continue;
+		p->flags &= ~VM_PAGE_F_UNDEF;
+		if (z < VM_PAGE_SIZE)
+			memset((char *)vm_page_addr(v->vm, p) + z, 0, VM_PAGE_SIZE - z);
+	}
+}
+
 ssize_t
 vmo_write_iov(struct vmo *v, uint64_t off, size_t len,
     ssize_t (*fn)(void *ctx, const struct iovec *iov, int iovcnt), void *ctx)
@@ -538,7 +564,7 @@ vmo_write_iov(struct vmo *v, uint64_t off, size_t len,
 	struct iovec stack_iov[66];
 	struct iov_builder b = { .iov = stack_iov };
 	struct cow_node *leaf;
-	uint64_t base, pos;
+	uint64_t base, pos, nundef = 0;
 	ssize_t ret;
 	int err = 0;
 
@@ -560,10 +586,18 @@ vmo_write_iov(struct vmo *v, uint64_t off, size_t len,
 		uint64_t pg = vm_page_trunc(pos), in = pos - pg;
 		size_t n = VM_PAGE_SIZE - in < off + len - pos ? VM_PAGE_SIZE - in : off + len - pos;
 		struct vm_page *p;
+		bool undef = false;
 
-		err = cow_get_writable(v->vm, leaf, base + pg, false, &p);
+		/* Full pages: fn fills them, so a fresh one needs no zeroing
+		 * now; what fn leaves unfilled is zeroed below. */
+		err = cow_get_writable(v->vm, leaf, base + pg,
+		    n == VM_PAGE_SIZE ? COW_NOZERO : COW_FILL, &p, &undef);
 		if (err != 0)
 			break;
+		if (undef) {
+			p->flags |= VM_PAGE_F_UNDEF;
+			nundef++;
+		}
 		iov_add(&b, (char *)vm_page_addr(v->vm, p) + in, n, false);
 		pos += n;
 	}
@@ -574,6 +608,8 @@ vmo_write_iov(struct vmo *v, uint64_t off, size_t len,
 	ret = fn(ctx, b.iov, b.cnt);
 	if (ret > (ssize_t)(pos - off))
 		ret = (ssize_t)(pos - off);
+	if (nundef != 0)
+		settle_fresh(v, leaf, base, off, off + (ret > 0 ? (uint64_t)ret : 0), pos);
 	if (ret > 0)
 		note_written(v, off + (uint64_t)ret);
 out:
@@ -667,7 +703,7 @@ vmo_commit(struct vmo *v, uint64_t off, uint64_t len)
 	err = range_resolve(v, off, len, &s, &e, &bo, &be);
 	leaf = vmo_leaf(v, &base);
 	for (pos = s; err == 0 && pos < e; pos += VM_PAGE_SIZE)
-		err = cow_get_writable(v->vm, leaf, base + pos, false, &p);
+		err = cow_get_writable(v->vm, leaf, base + pos, COW_FILL, &p, NULL);
 	hier_unlock(v->h);
 	return err;
 }
@@ -774,7 +810,7 @@ vmo_pin(struct vmo *v, uint64_t off, uint64_t len)
 		goto out;
 	leaf = vmo_leaf(v, &base);
 	for (pos = s; pos < e; pos += VM_PAGE_SIZE) {
-		err = cow_get_writable(v->vm, leaf, base + pos, false, &p);
+		err = cow_get_writable(v->vm, leaf, base + pos, COW_FILL, &p, NULL);
 		if (err != 0) {
 			unpin_pages(leaf, base + s, base + pos);
 			goto out;

@@ -469,6 +469,55 @@ wiov_cb(void *ctx, const struct iovec *iov, int cnt)
 	return n;
 }
 
+/* Fill only the first 6000 bytes of what vmo_write_iov offers. */
+static ssize_t
+short_cb(void *ctx, const struct iovec *iov, int cnt)
+{
+	size_t want = 6000, done = 0;
+	int i;
+
+	(void)ctx;
+	for (i = 0; i < cnt && done < want; i++) {
+		size_t n = iov[i].iov_len < want - done ? iov[i].iov_len : want - done;
+
+		memset(iov[i].iov_base, 0xee, n);
+		done += n;
+	}
+	return (ssize_t)done;
+}
+
+/*
+ * A callback that fills less than offered: the size covers only what was
+ * filled, and the fresh pages it left read zero (they were not zeroed up
+ * front), while a page that existed keeps its bytes.
+ */
+static void
+test_write_iov_short(void **state)
+{
+	struct vm *vm = vt_vm(64);
+	struct vmo *a = vt_vmo(vm, 0);
+	unsigned char b[4 * P];
+
+	(void)state;
+	/* Dirty the arena so fresh pages are not zero by luck. */
+	vt_fill(a, 0, 16 * P, 30);
+	assert_int_equal(vmo_resize(a, 0), 0);
+	vt_fill(a, 3 * P, P, 31);		/* an existing page at 3P */
+	assert_int_equal(vmo_resize(a, 0), 0);
+	vt_fill(a, 3 * P, P, 31);
+	assert_int_equal(vmo_write_iov(a, 0, 4 * P, short_cb, NULL), 6000);
+	assert_int_equal(vmo_size(a), 4 * P);	/* the page at 3P made it 4P */
+	assert_int_equal(vmo_read(a, b, 0, 4 * P), 4 * P);
+	for (size_t i = 0; i < 6000; i++)
+		assert_int_equal(b[i], 0xee);
+	for (size_t i = 6000; i < 3 * P; i++)
+		if (b[i] != 0)
+			fail_msg("byte %zu not zero: %u", i, b[i]);
+	vt_expect(a, 3 * P, P, 31);
+	vmo_unref(a);
+	vm_destroy(vm);
+}
+
 /* The zero-copy paths give the same bytes as vmo_read/vmo_write. */
 static void
 test_iov(void **state)
@@ -635,6 +684,7 @@ main(void)
 		cmocka_unit_test(test_attribution),
 		cmocka_unit_test(test_seek),
 		cmocka_unit_test(test_iov),
+		cmocka_unit_test(test_write_iov_short),
 		cmocka_unit_test(test_deep_chain),
 		cmocka_unit_test(test_enospc),
 		cmocka_unit_test(test_fault_each),
