@@ -13,7 +13,7 @@ MNT    ?= /mnt/vmofs
 
 # Debian packages: what each is for is in docs/dependencies.md.
 PKGS := gcc make pkg-config libfuse3-dev fuse3 libcmocka-dev libbsd-dev \
-	liblz4-dev libzstd-dev attr fio psmisc util-linux
+	liblz4-dev libzstd-dev attr fio psmisc util-linux gnuplot-nox
 
 PKG_CFLAGS := $(shell pkg-config --cflags fuse3 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs fuse3 2>/dev/null)
@@ -53,7 +53,7 @@ all: $(O)/libvm.a $(PROGS) $(UNIT_BIN) $(MOUNT_BIN) $(BENCH_BIN)
 san:
 	@$(MAKE) --no-print-directory O=build-san SAN=1 all
 
-$(O)/%.o: %.c $(wildcard vm/*.h fs/*.h tests/*/*.h)
+$(O)/%.o: %.c $(wildcard vm/*.h fs/*.h tools/*.h tests/*/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 

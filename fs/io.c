@@ -23,6 +23,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#define IO_PAGE_SIZE	4096u
+#define IO_PAGE_MASK	(IO_PAGE_SIZE - 1)
 #define IO_COPY_CHUNK	(1u << 20)
 
 struct itext {
@@ -378,15 +380,57 @@ io_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		fuse_reply_lseek(req, (off_t)res);
 }
 
+/*
+ * Copy len bytes src@off_in -> dst@off_out through a bounce buffer.
+ * Returns bytes copied, or a negative errno if none were.
+ */
+static ssize_t
+io_copy_bytes(struct vmo *src, uint64_t off_in, struct vmo *dst,
+    uint64_t off_out, size_t len)
+{
+	size_t total = 0, chunk = len < IO_COPY_CHUNK ? len : IO_COPY_CHUNK;
+	ssize_t n, w = 0;
+	char *buf;
+
+	if (len == 0)
+		return 0;
+	if ((buf = malloc(chunk)) == NULL)
+		return -ENOMEM;
+	while (total < len) {
+		size_t want = len - total < chunk ? len - total : chunk;
+
+		n = vmo_read(src, buf, off_in + total, want);
+		if (n <= 0)
+			break;
+		w = vmo_write(dst, buf, off_out + total, (size_t)n);
+		if (w <= 0)
+			break;
+		total += (size_t)w;
+		if (w < n)
+			break;
+	}
+	free(buf);
+	return total == 0 && w < 0 ? w : (ssize_t)total;
+}
+
+/*
+ * copy_file_range: where both offsets sit at the same place in a page, the
+ * whole pages in the middle are shared copy-on-write (vmo_share_range: no
+ * byte moves, either side's first write copies); the unaligned head and
+ * tail, and everything when the offsets disagree, are copied.  Sharing
+ * that fails (a pinned page in the way, no memory for a list node) falls
+ * back to copying.
+ */
 void
 io_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
     struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
     struct fuse_file_info *fi_out, size_t len, int flags)
 {
 	struct vnode *src, *dst;
-	size_t total = 0, chunk;
-	ssize_t n, w = 0;
-	char *buf = NULL;
+	uint64_t in, out, size, head, mid;
+	size_t total = 0;
+	ssize_t r = 0;
+	int64_t sh;
 	int err = EOPNOTSUPP;
 
 	if (VFS_INO_KIND(ino_in) != VK_DATA || VFS_INO_KIND(ino_out) != VK_DATA)
@@ -396,28 +440,39 @@ io_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 		goto out_err;
 	src = io_vnode(fi_in);
 	dst = io_vnode(fi_out);
-	chunk = len < IO_COPY_CHUNK ? len : IO_COPY_CHUNK;
-	err = ENOMEM;
-	if (chunk && !(buf = malloc(chunk)))
-		goto out_err;
-	/* Plain copy for now; page sharing for aligned ranges comes later. */
-	while (total < len) {
-		size_t want = len - total < chunk ? len - total : chunk;
-
-		n = vmo_read(src->vmo, buf, (uint64_t)off_in + total, want);
-		if (n <= 0)
-			break;
-		w = vmo_write(dst->vmo, buf, (uint64_t)off_out + total,
-		    (size_t)n);
-		if (w <= 0)
-			break;
-		total += (size_t)w;
-		if (w < n)
-			break;
+	in = (uint64_t)off_in;
+	out = (uint64_t)off_out;
+	size = vmo_size(src->vmo);
+	if (in >= size)
+		len = 0;
+	else if (len > size - in)
+		len = (size_t)(size - in);
+	head = len;
+	mid = 0;
+	if ((in & IO_PAGE_MASK) == (out & IO_PAGE_MASK)) {
+		head = (IO_PAGE_SIZE - (in & IO_PAGE_MASK)) & IO_PAGE_MASK;
+		if (head > len)
+			head = len;
+		mid = (len - head) & ~(uint64_t)IO_PAGE_MASK;
 	}
-	free(buf);
-	if (total == 0 && w < 0) {
-		err = vfs_errno(w);
+	r = io_copy_bytes(src->vmo, in, dst->vmo, out, head);
+	if (r > 0)
+		total += (size_t)r;
+	if (r == (ssize_t)head && mid > 0) {
+		sh = vmo_share_range(dst->vmo, out + head, src->vmo, in + head, mid);
+		if (sh < 0)
+			sh = io_copy_bytes(src->vmo, in + head, dst->vmo, out + head, mid);
+		r = (ssize_t)sh;
+		if (r > 0)
+			total += (size_t)r;
+	}
+	if (total == head + mid && total < len) {
+		r = io_copy_bytes(src->vmo, in + total, dst->vmo, out + total, len - total);
+		if (r > 0)
+			total += (size_t)r;
+	}
+	if (total == 0 && r < 0) {
+		err = vfs_errno((int)r);
 		goto out_err;
 	}
 	if (total) {

@@ -247,19 +247,31 @@ cow_get_writable(struct vm *vm, struct cow_node *n, uint64_t off,
 	struct vm_page *p, *up = NULL;
 	plist_slot_t s, above = PLIST_EMPTY;
 	uint64_t oo = 0;
+	bool sole = false;
 	int err;
 
 	HIER_ASSERT_WLOCKED(n->h);
 	assert(!n->hidden);
 	s = plist_lookup(&n->pages, off);
 	if (plist_is_page(s)) {
-		*out = plist_page(s);
-		return 0;
+		up = plist_page(s);
+		if (atomic_load(&up->share) == 0) {
+			*out = up;
+			return 0;
+		}
+		/* Our own slot, but the page is shared: copy, drop our ref. */
+		owner = n;
+		oo = off;
+		goto copy;
 	}
 	if (s == PLIST_EMPTY && n->parent != NULL && off < n->parent_limit)
 		above = cow_lookup(n->parent, off + n->parent_off, &owner, &oo);
 	up = plist_page(above);
 	if (up != NULL && viewers_capped(owner, oo, false, 2) == 1) {
+		if (atomic_load(&up->share) != 0) {
+			sole = true;	/* copy, then drop the slot above */
+			goto copy;
+		}
 		/* Only we see it: move it down.  Insert first: can fail. */
 		err = plist_set(&n->pages, off, above, NULL);
 		if (err != 0)
@@ -270,6 +282,7 @@ cow_get_writable(struct vm *vm, struct cow_node *n, uint64_t off,
 		*out = up;
 		return 0;
 	}
+copy:
 	err = vm_page_alloc(vm, &p);
 	if (err != 0)
 		return err;
@@ -284,15 +297,22 @@ cow_get_writable(struct vm *vm, struct cow_node *n, uint64_t off,
 			*undefined = true;
 		atomic_fetch_add_explicit(&vm->zero_fills, 1, memory_order_relaxed);
 	}
+	/* Replacing our own slot allocates nothing; a new slot may fail. */
 	err = plist_set(&n->pages, off, plist_from_page(p), NULL);
 	if (err != 0) {
 		vm_page_free(vm, p);
 		return err;
 	}
 	page_settle(p, n, off);
-	/* A marker above that only we saw is dead now: drop it. */
-	if (above == PLIST_MARKER && viewers_capped(owner, oo, false, 1) == 0)
+	if (owner == n) {
+		vm_page_unref(vm, up);
+	} else if (sole) {
 		plist_remove(&owner->pages, oo);
+		vm_page_unref(vm, up);
+	} else if (above == PLIST_MARKER && viewers_capped(owner, oo, false, 1) == 0) {
+		/* A marker above that only we saw is dead now: drop it. */
+		plist_remove(&owner->pages, oo);
+	}
 	*out = p;
 	return 0;
 }
@@ -310,7 +330,7 @@ release_cb(void *ctx, uint64_t off, plist_slot_t *slot)
 	if (viewers_capped(rc->x, off, false, 1) != 0)
 		return 0;
 	if (plist_is_page(*slot))
-		vm_page_free(rc->vm, plist_page(*slot));
+		vm_page_unref(rc->vm, plist_page(*slot));
 	*slot = PLIST_EMPTY;
 	return 0;
 }
@@ -353,7 +373,7 @@ free_cb(void *ctx, uint64_t off, plist_slot_t *slot)
 	(void)off;
 	if (p != NULL) {
 		p->pin_count = 0;	/* pins die with their pages' owner */
-		vm_page_free(vm, p);
+		vm_page_unref(vm, p);
 	}
 	*slot = PLIST_EMPTY;
 	return 0;
@@ -411,7 +431,7 @@ cow_mark_zero(struct vm *vm, struct cow_node *n, uint64_t start, uint64_t end)
 			old = plist_remove(&n->pages, off);
 		}
 		if (plist_is_page(old))
-			vm_page_free(vm, plist_page(old));
+			vm_page_unref(vm, plist_page(old));
 	}
 	if (lim > start && n->parent != NULL)
 		cow_release_above(vm, n->parent, start + n->parent_off,
@@ -606,7 +626,7 @@ merge_cb(void *ctx, uint64_t off, plist_slot_t *slot)
 		if (plist_is_page(*slot))
 			page_settle(plist_page(*slot), mc->c, co);
 	} else if (plist_is_page(*slot)) {
-		vm_page_free(mc->vm, plist_page(*slot));
+		vm_page_unref(mc->vm, plist_page(*slot));
 	}
 	*slot = PLIST_EMPTY;
 	return 0;

@@ -9,14 +9,15 @@
  * to its owner (FreeBSD vm_page.object/pindex, Zircon vm_page.object).
  *
  * Size matters: the budget is 64 bytes of metadata per committed page,
- * descriptor and page-list slot together (docs/design.md).  Keep it at 40.
+ * descriptor and page-list slot together (docs/design.md).  It is 48.
  *
  * Locking legend:
  *   (F) the PMM free-list lock, or the per-CPU cache lock, whichever list
  *       the page is on while it is free;
  *   (H) the hierarchy lock of the owning cow node while state is OBJECT;
  *   (Q) the page-queue lock (issue 4: page queues);
- *   (c) constant after pmm_create.
+ *   (c) constant after pmm_create;
+ *   (A) atomic.
  * Fields with two tags: either lock to read, both to write.
  */
 #ifndef VM_PAGE_H
@@ -48,6 +49,8 @@ enum vm_page_state {
 
 /* flags */
 #define VM_PAGE_F_UNDEF	0x01	/* contents not yet defined (vmo_write_iov) */
+#define VM_PAGE_F_SHARED 0x02	/* has been shared by vmo_share_range: the
+				   owner/offset backlink may be stale */
 
 struct vm_page {
 	TAILQ_ENTRY(vm_page) link;	/* free list or page queue (F,Q) */
@@ -58,6 +61,8 @@ struct vm_page {
 	uint8_t		flags;		/* VM_PAGE_F_* (H) */
 	uint8_t		queue;		/* page queue index, issue 4 (Q) */
 	uint8_t		resident;	/* arena memory touched since last madvise (F) */
+	_Atomic uint32_t share;		/* extra slots referencing the page:
+					   >0 = never written in place (A) */
 };
 
 TAILQ_HEAD(vm_page_list, vm_page);

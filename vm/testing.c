@@ -98,8 +98,10 @@ check_cb(void *ctx, uint64_t off, plist_slot_t *slot)
 		assert(cow_viewers(cc->n, off, false) >= 1 && "unreachable slot in hidden node");
 	if (p == NULL)
 		return 0;
-	assert(p->owner == cc->n && "page backlink: owner");
-	assert(p->offset == off && "page backlink: offset");
+	if (!(p->flags & VM_PAGE_F_SHARED)) {
+		assert(p->owner == cc->n && "page backlink: owner");
+		assert(p->offset == off && "page backlink: offset");
+	}
 	assert(p->state == VM_PAGE_OBJECT);
 	assert(!(cc->n->hidden && p->pin_count > 0) && "pinned page in hidden node");
 	return 0;

@@ -107,6 +107,23 @@ vm_page_free(struct vm *vm, struct vm_page *p)
 	atomic_fetch_sub_explicit(&vm->used_pages, 1, memory_order_relaxed);
 }
 
+/*
+ * Drop one slot's reference to p: the last one frees it.  Shared pages
+ * (vmo_share_range) may be referenced from several hierarchies, each
+ * under its own lock, so the count is atomic and decremented with CAS:
+ * of two racing droppers exactly one sees zero and frees.
+ */
+void
+vm_page_unref(struct vm *vm, struct vm_page *p)
+{
+	uint32_t s = atomic_load(&p->share);
+
+	while (s > 0)
+		if (atomic_compare_exchange_weak(&p->share, &s, s - 1))
+			return;
+	vm_page_free(vm, p);
+}
+
 void *
 vm_page_addr(struct vm *vm, struct vm_page *p)
 {

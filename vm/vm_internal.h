@@ -118,6 +118,7 @@ static inline void hier_unlock(struct hier *h)
 /* vm.c: page allocation for objects. */
 int vm_page_alloc(struct vm *vm, struct vm_page **out);
 void vm_page_free(struct vm *vm, struct vm_page *p);
+void vm_page_unref(struct vm *vm, struct vm_page *p);
 void *vm_page_addr(struct vm *vm, struct vm_page *p);
 
 /* cow.c: the clone tree (see cow.c for contracts). */

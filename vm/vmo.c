@@ -848,6 +848,139 @@ out:
 	return err;
 }
 
+/* ---- page sharing between VMOs ---------------------------------------- */
+
+/* Lock two hierarchies (or one) in address order: no deadlock. */
+static void
+lock_pair(struct hier *w, struct hier *r)
+{
+	if (w == r) {
+		hier_wlock(w);
+	} else if ((uintptr_t)w < (uintptr_t)r) {
+		hier_wlock(w);
+		hier_rlock(r);
+	} else {
+		hier_rlock(r);
+		hier_wlock(w);
+	}
+}
+
+static void
+unlock_pair(struct hier *w, struct hier *r)
+{
+	if (w != r)
+		hier_runlock(r);
+	hier_unlock(w);
+}
+
+/*
+ * Share [soff, soff+len) of src into dst at doff, page by page: dst's
+ * slot takes a reference to the very page src sees (or reads zero where
+ * src does).  Locked: dst's hierarchy exclusive, src's shared.  Returns
+ * bytes done; *err says why it stopped short.
+ */
+static uint64_t
+share_pages(struct vmo *dst, uint64_t doff, struct vmo *src, uint64_t soff,
+    uint64_t len, int *err)
+{
+	struct cow_node *dl, *sl, *owner;
+	uint64_t db, sb, i, oo;
+	plist_slot_t s, old;
+
+	dl = vmo_leaf(dst, &db);
+	sl = vmo_leaf(src, &sb);
+	*err = 0;
+	for (i = 0; i < len; i += VM_PAGE_SIZE) {
+		uint64_t d = db + doff + i;
+
+		s = cow_lookup(sl, sb + soff + i, &owner, &oo);
+		if (src->kind == VMO_SLICE && soff + i + VM_PAGE_SIZE > src->size &&
+		    plist_is_page(s)) {
+			/* A slice ends mid-page: past its end the page holds
+			 * its root's bytes, which dst must not see.  Copy the
+			 * slice's part, zero the rest. */
+			uint64_t keep = src->size > soff + i ? src->size - soff - i : 0;
+			struct vm_page *q;
+			char *qa;
+
+			if ((*err = cow_get_writable(dst->vm, dl, d, COW_NOFILL, &q, NULL)) != 0)
+				break;
+			qa = vm_page_addr(dst->vm, q);
+			memcpy(qa, vm_page_addr(dst->vm, plist_page(s)), keep);
+			memset(qa + keep, 0, VM_PAGE_SIZE - keep);
+			continue;
+		}
+		if (!plist_is_page(s)) {
+			if ((*err = cow_mark_zero(dst->vm, dl, d, d + VM_PAGE_SIZE)) != 0)
+				break;
+			continue;
+		}
+		if (plist_page(s)->pin_count > 0) {
+			/* A pinned page stays its VMO's own: copy it instead. */
+			struct vm_page *q;
+
+			if ((*err = cow_get_writable(dst->vm, dl, d, COW_NOFILL, &q, NULL)) != 0)
+				break;
+			memcpy(vm_page_addr(dst->vm, q), vm_page_addr(dst->vm,
+			    plist_page(s)), VM_PAGE_SIZE);
+			continue;
+		}
+		atomic_fetch_add(&plist_page(s)->share, 1);
+		__atomic_fetch_or(&plist_page(s)->flags, VM_PAGE_F_SHARED, __ATOMIC_RELAXED);
+		if ((*err = plist_set(&dl->pages, d, s, &old)) != 0) {
+			atomic_fetch_sub(&plist_page(s)->share, 1);
+			break;
+		}
+		if (plist_is_page(old))
+			vm_page_unref(dst->vm, plist_page(old));
+	}
+	/* dst's own slots now hide what its ancestors showed there. */
+	if (i > 0 && dl->parent != NULL && db + doff < dl->parent_limit)
+		cow_release_above(dst->vm, dl->parent, db + doff + dl->parent_off,
+		    (db + doff + i < dl->parent_limit ? db + doff + i :
+		    dl->parent_limit) + dl->parent_off);
+	return i;
+}
+
+int64_t
+vmo_share_range(struct vmo *dst, uint64_t doff, struct vmo *src, uint64_t soff,
+    uint64_t len)
+{
+	uint64_t done, max;
+	int err;
+
+	if (((doff | soff | len) & VM_PAGE_MASK) != 0 || soff + len < soff ||
+	    doff + len < doff)
+		return -EINVAL;
+	if (len == 0)
+		return 0;
+	lock_pair(dst->h, src->h);
+	err = -EINVAL;
+	if (soff + len > vm_page_roundup(src->size))
+		goto out;
+	if (vmo_leaf(dst, &done) == vmo_leaf(src, &max)) {
+		/* The same pages on both sides: ranges must not overlap. */
+		uint64_t d = done + doff, s = max + soff;
+		if (d < s + len && s < d + len)
+			goto out;
+	}
+	err = -EFBIG;
+	max = dst->kind == VMO_SLICE ? dst->size : VMO_MAX_SIZE;
+	if (doff >= max || len > max - doff)
+		goto out;
+	err = -EBUSY;
+	if (cow_any_pinned(vmo_leaf(dst, &done), done + doff, done + doff + len))
+		goto out;
+	done = share_pages(dst, doff, src, soff, len, &err);
+	if (done > 0)
+		note_written(dst, doff + done);
+	unlock_pair(dst->h, src->h);
+	return done > 0 ? (int64_t)done : err;
+out:
+	unlock_pair(dst->h, src->h);
+	return err;
+}
+
 /* ---- seek ------------------------------------------------------------- */
 
 /* First offset in [o, end) of n's view that shows a page, or end. */
@@ -930,7 +1063,7 @@ attr_cb(void *ctx, uint64_t off, plist_slot_t *slot)
 	struct attr_ctx *ac = ctx;
 	struct vm_page *p = plist_page(*slot);
 	struct cow_node *owner;
-	uint64_t oo, n;
+	uint64_t oo, n, k;
 
 	if (p == NULL)
 		return 0;
@@ -940,9 +1073,11 @@ attr_cb(void *ctx, uint64_t off, plist_slot_t *slot)
 		return 0;
 	n = cow_viewers(ac->level, off, true);
 	assert(n >= 1);
+	/* k slots share the page: each gets P/k, split among its viewers. */
+	k = (uint64_t)atomic_load(&p->share) + 1;
 	ac->a->committed += VM_PAGE_SIZE;
-	ac->scaled += (double)VM_PAGE_SIZE / (double)n;
-	if (n == 1)
+	ac->scaled += (double)VM_PAGE_SIZE / (double)(n * k);
+	if (n == 1 && k == 1)
 		ac->a->private_bytes += VM_PAGE_SIZE;
 	if (p->pin_count > 0)
 		ac->a->pinned += VM_PAGE_SIZE;

@@ -175,6 +175,21 @@ int vmo_pin(struct vmo *vmo, uint64_t off, uint64_t len);
 int vmo_unpin(struct vmo *vmo, uint64_t off, uint64_t len);
 
 /*
+ * copy_file_range without copying: make dst's [doff, doff+len) show src's
+ * [soff, soff+len) by sharing the very pages, copy-on-write (a shared page
+ * is copied by whichever side writes it first; neither ever writes it in
+ * place).  doff, soff and len page aligned; src's range within its
+ * page-rounded size; dst grows to cover the range (as a write would).  The
+ * two may be any VMOs, of the same hierarchy or not; within one VMO the
+ * ranges must not overlap.  A page referenced from k places counts P/k to
+ * each place in attribution.  Returns bytes shared, or -EINVAL, -EFBIG
+ * (past a slice's end or the maximum size), -EBUSY (pinned pages in dst's
+ * range), -ENOMEM (a page-list node; part may be done: the count says).
+ */
+int64_t vmo_share_range(struct vmo *dst, uint64_t doff, struct vmo *src,
+    uint64_t soff, uint64_t len);
+
+/*
  * SEEK_DATA / SEEK_HOLE over committed pages (a page this VMO can see,
  * its own or an ancestor's, holds data; markers and absent pages are
  * holes).  whence is SEEK_DATA or SEEK_HOLE.  0 with *result, -ENXIO (no

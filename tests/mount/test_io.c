@@ -260,6 +260,52 @@ test_copy_file_range(void **state)
 	close(b);
 }
 
+/*
+ * An aligned copy_file_range shares pages copy-on-write: the destination
+ * costs no new page, each side's scaled share halves, and a write on
+ * either side after the copy stays on that side.
+ */
+static void
+test_copy_file_range_shares(void **state)
+{
+	enum { LEN = 1 << 20 };
+	char *buf = malloc(LEN), *got = malloc(LEN), w[4096];
+	int a = mkvmo("sha"), b = mkvmo("shb");
+	loff_t oi = 0, oo = 8192;
+	uint64_t used0, used1;
+
+	(void)state;
+	ml_fill(buf, LEN, 21);
+	assert_int_equal(pwrite(a, buf, LEN, 0), LEN);
+	used0 = ml_getx_u64(P("sha/data"), "user.vmo.committed");
+	assert_int_equal(used0, LEN);
+	assert_int_equal(copy_file_range(a, &oi, b, &oo, LEN, 0), LEN);
+	assert_int_equal(pread(b, got, LEN, 8192), LEN);
+	assert_memory_equal(got, buf, LEN);
+	/* Shared, not copied: b holds the same pages, each side half of them. */
+	assert_int_equal(ml_getx_u64(P("shb/data"), "user.vmo.committed"), LEN);
+	assert_int_equal(ml_getx_u64(P("sha/data"), "user.vmo.scaled"), LEN / 2);
+	assert_int_equal(ml_getx_u64(P("shb/data"), "user.vmo.scaled"), LEN / 2);
+	assert_int_equal(ml_getx_u64(P("shb/data"), "user.vmo.private"), 0);
+	/* Writes after the copy stay private to their side. */
+	memset(w, 'A', sizeof(w));
+	assert_int_equal(pwrite(a, w, sizeof(w), 0), sizeof(w));
+	memset(w, 'B', sizeof(w));
+	assert_int_equal(pwrite(b, w, sizeof(w), 8192 + 4096), sizeof(w));
+	assert_int_equal(pread(b, got, 4096, 8192), 4096);
+	assert_memory_equal(got, buf, 4096);
+	assert_int_equal(pread(a, got, 4096, 4096), 4096);
+	assert_memory_equal(got, buf + 4096, 4096);
+	/* b's page 3 is its own copy, and page 2 is now b's alone: a copied
+	 * its page 0 away and dropped its reference. */
+	used1 = ml_getx_u64(P("shb/data"), "user.vmo.private");
+	assert_int_equal(used1, 2 * 4096);
+	close(a);
+	close(b);
+	free(buf);
+	free(got);
+}
+
 static void
 test_mmap_shared_private(void **state)
 {
@@ -347,6 +393,7 @@ main(void)
 		cmocka_unit_test(test_seek_data_hole),
 		cmocka_unit_test(test_st_blocks),
 		cmocka_unit_test(test_copy_file_range),
+		cmocka_unit_test(test_copy_file_range_shares),
 		cmocka_unit_test(test_mmap_shared_private),
 		cmocka_unit_test(test_large_transfer),
 		cmocka_unit_test(test_enospc),

@@ -303,6 +303,60 @@ step_range(int i, int what)
 	}
 }
 
+/* copy_file_range's page sharing: dst's range takes src's bytes. */
+static void
+step_share(int d, int sidx)
+{
+	uint64_t stop = proundup(msize(sidx)), soff = rnd(stop / P + 2) * P;
+	uint64_t len = rnd(8) * P, doff = rnd(40) * P, k, po;
+	unsigned char tmp[8 * P];
+	int64_t r = vmo_share_range(m[d].v, doff, m[sidx].v, soff, len);
+	int o;
+	bool same = (m[d].slice ? m[d].root : d) == (m[sidx].slice ? m[sidx].root : sidx);
+	uint64_t dabs = (m[d].slice ? m[d].soff : 0) + doff;
+	uint64_t sabs = (m[sidx].slice ? m[sidx].soff : 0) + soff;
+
+	TRACE("share %d@%llu <- %d@%llu len %llu -> %lld (dslice %d root %d soff %llu slen %llu; sslice %d root %d soff %llu slen %llu size %llu)\n", d, (unsigned long long)doff,
+	    sidx, (unsigned long long)soff, (unsigned long long)len, (long long)r,
+	    m[d].slice, m[d].root, (unsigned long long)m[d].soff, (unsigned long long)m[d].slen,
+	    m[sidx].slice, m[sidx].root, (unsigned long long)m[sidx].soff, (unsigned long long)m[sidx].slen, (unsigned long long)msize(sidx));
+	if (len == 0) {
+		assert_int_equal(r, 0);
+		return;
+	}
+	if (soff + len > stop || (same && dabs < sabs + len && sabs < dabs + len)) {
+		assert_int_equal(r, -EINVAL);
+		return;
+	}
+	if (m[d].slice ? doff + len > m[d].slen : doff + len > CAP) {
+		if (m[d].slice)
+			assert_int_equal(r, -EFBIG);
+		else
+			vmo_decommit(m[d].v, 0, 0);	/* past the model: not run */
+		if (!m[d].slice)
+			fail_msg("model bound");
+		return;
+	}
+	po = doff;
+	o = owner(d, &po);
+	if (pinned_in(o, po, po + len)) {
+		assert_int_equal(r, -EBUSY);
+		return;
+	}
+	assert_int_equal(r, (int64_t)len);
+	for (k = 0; k < len; k++)
+		tmp[k] = mget(sidx, soff + k);
+	for (k = 0; k < len; k++)
+		mset(d, doff + k, tmp[k]);
+	if (m[d].slice) {
+		int ro = m[d].root;
+		if (m[d].soff + doff + len > m[ro].size)
+			m[ro].size = m[d].soff + doff + len;
+	} else if (doff + len > m[d].size) {
+		m[d].size = doff + len;
+	}
+}
+
 static void
 destroy(int i)
 {
@@ -363,8 +417,10 @@ test_model(void **state)
 			step_slice(i);
 		else if (op < 62)
 			step_resize(i);
-		else if (op < 90)
+		else if (op < 84)
 			step_range(i, (int)rnd(5));
+		else if (op < 90 && pick(false) >= 0)
+			step_share(i, pick(false));
 		else if (op < 97 && (m[i].slice || m[i].nslices == 0))
 			destroy(i);
 		for (i = 0; i < nm; i++)

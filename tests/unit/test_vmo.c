@@ -9,6 +9,8 @@
 
 #include "vmtest.h"
 
+static void check_unchanged(struct vmo *v, const unsigned char *ref, size_t len);
+
 /* Bytes written read back; writing past the end grows with a zero gap. */
 static void
 test_rw_grow(void **state)
@@ -469,6 +471,68 @@ wiov_cb(void *ctx, const struct iovec *iov, int cnt)
 	return n;
 }
 
+/*
+ * Sharing pages between VMOs of different hierarchies: no page is copied,
+ * either side's first write copies, attribution splits a shared page
+ * between its places, and the last reference frees it.
+ */
+static void
+test_share_range(void **state)
+{
+	struct vm *vm = vt_vm(256);
+	struct vmo *a = vt_vmo(vm, 0), *b = vt_vmo(vm, 0), *v[2];
+	struct vmo_attr at;
+	struct vm_stats st;
+
+	(void)state;
+	vt_fill(a, 0, 8 * P, 40);
+	vt_fill(b, 0, 2 * P, 41);
+	assert_int_equal(vmo_share_range(b, P, a, 2 * P, 100), -EINVAL);
+	assert_int_equal(vmo_share_range(b, P, a, 8 * P, P), -EINVAL);
+	assert_int_equal(vmo_share_range(a, P, a, 2 * P, 2 * P), -EINVAL);
+	assert_int_equal(vmo_share_range(b, P, a, 2 * P, 4 * P), 4 * P);
+	assert_int_equal(vm_test_used_pages(vm), 8 + 1);	/* b's page 1 freed */
+	assert_int_equal(vmo_size(b), 5 * P);
+	vt_same(b, P, a, 2 * P, 4 * P);
+	vt_expect(b, 0, P, 41);
+	v[0] = a; v[1] = b;
+	vt_scaled_sum(vm, v, 2);
+	assert_int_equal(vmo_get_attr(b, &at), 0);
+	assert_int_equal(at.committed, 5 * P);
+	assert_int_equal(at.private_bytes, P);
+	assert_int_equal(at.scaled, P + 4 * P / 2);
+	/* Either side's write copies; the other keeps the old bytes. */
+	vm_get_stats(vm, &st);
+	vt_fill(a, 2 * P, P, 42);
+	vt_fill(b, 2 * P, P, 43);
+	vt_expect(a, 2 * P, P, 42);
+	vt_expect(b, 2 * P, P, 43);
+	vt_same(b, 3 * P, a, 4 * P, 2 * P);
+	/* Pinned pages: in dst, EBUSY; in src, copied rather than shared. */
+	assert_int_equal(vmo_pin(b, 0, P), 0);
+	assert_int_equal(vmo_share_range(b, 0, a, 0, P), -EBUSY);
+	assert_int_equal(vmo_pin(a, 7 * P, P), 0);
+	assert_int_equal(vmo_share_range(b, 6 * P, a, 7 * P, P), P);
+	vt_same(b, 6 * P, a, 7 * P, P);
+	assert_int_equal(vmo_unpin(b, 0, P), 0);
+	assert_int_equal(vmo_unpin(a, 7 * P, P), 0);
+	vmo_test_check(a);
+	vmo_test_check(b);
+	vt_scaled_sum(vm, v, 2);
+	/* The source goes first: b keeps every byte. */
+	{
+		static unsigned char want[7 * P];
+		assert_int_equal(vmo_read(b, want, 0, 7 * P), 7 * P);
+		vmo_unref(a);
+		v[0] = NULL;
+		vt_scaled_sum(vm, v, 2);
+		check_unchanged(b, want, 7 * P);
+	}
+	vmo_unref(b);
+	assert_int_equal(vm_test_used_pages(vm), 0);
+	vm_destroy(vm);
+}
+
 /* Fill only the first 6000 bytes of what vmo_write_iov offers. */
 static ssize_t
 short_cb(void *ctx, const struct iovec *iov, int cnt)
@@ -685,6 +749,7 @@ main(void)
 		cmocka_unit_test(test_seek),
 		cmocka_unit_test(test_iov),
 		cmocka_unit_test(test_write_iov_short),
+		cmocka_unit_test(test_share_range),
 		cmocka_unit_test(test_deep_chain),
 		cmocka_unit_test(test_enospc),
 		cmocka_unit_test(test_fault_each),
