@@ -5,6 +5,7 @@
 #   make check      install missing packages, build both, run every test in both
 #   make bench      benchmarks (tests/bench), BENCH_QUICK=1 for the 2-minute run
 #   make install    vmofs, vmoctl, mount.fuse helper path, man pages under $(PREFIX)
+#   make uninstall  remove what make install put there
 #   make deps       install the Debian packages the build and tests need
 O      ?= build
 SAN    ?= 0
@@ -47,7 +48,7 @@ BENCH_BIN := $(BENCH_SRC:%.c=$(O)/%)
 
 PROGS := $(if $(FS_SRC),$(O)/vmofs) $(if $(TOOL_SRC),$(O)/vmoctl)
 
-.PHONY: all san check run install deps bench clean unit-tests
+.PHONY: all san check run install uninstall deps bench clean unit-tests
 all: $(O)/libvm.a $(PROGS) $(UNIT_BIN) $(MOUNT_BIN) $(BENCH_BIN)
 
 san:
@@ -108,6 +109,13 @@ install: all
 	@# mount -t fuse.vmofs runs "vmofs" through mount.fuse3's /bin/sh, whose
 	@# PATH may lack $(PREFIX)/bin: put a link where it always looks.
 	ln -sf $(PREFIX)/bin/vmofs $(DESTDIR)/usr/sbin/vmofs 2>/dev/null || true
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/vmofs $(DESTDIR)$(PREFIX)/bin/vmoctl \
+	    $(DESTDIR)$(PREFIX)/share/man/man1/vmofs.1 \
+	    $(DESTDIR)$(PREFIX)/share/man/man1/vmoctl.1
+	@if [ "$$(readlink $(DESTDIR)/usr/sbin/vmofs)" = "$(PREFIX)/bin/vmofs" ]; then \
+	    rm -f $(DESTDIR)/usr/sbin/vmofs; fi
 
 clean:
 	rm -rf build build-san

@@ -300,9 +300,12 @@ xa_vmo_value(struct vmo *vmo, const char *rest, char *buf, size_t bsize)
 	return snprintf(buf, bsize, "%" PRIu64, val);
 }
 
-/* The user.vmofs.stats text into a malloc'd buffer; its length or -ENOMEM. */
+/*
+ * The user.vmofs.stats text into a malloc'd buffer; its length or -ENOMEM.
+ * nvnodes was read under the namespace lock by the caller.
+ */
 static int
-xa_stats_text(char **out)
+xa_stats_text(char **out, uint64_t nvnodes)
 {
 	struct vm_stats s;
 	char *buf;
@@ -318,6 +321,9 @@ xa_stats_text(char **out)
 	XS(pcache_returns); XS(pcache_steals); XS(vmos); XS(hidden_nodes);
 	XS(cow_copies); XS(cow_moves); XS(merges); XS(zero_fills);
 #undef XS
+	/* The daemon's own: VMO nodes it keeps (live, or removed but still
+	 * looked up or open).  Back to its baseline once the kernel forgets. */
+	n += snprintf(buf + n, 2048 - (size_t)n, "vnodes: %" PRIu64 "\n", nvnodes);
 	*out = buf;
 	return n;
 }
@@ -348,8 +354,10 @@ xa_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 		goto out_err;
 	}
 	if (v == vfs.root && strcmp(name, XA_STATS) == 0) {
+		uint64_t nv = vfs.nvnodes;
+
 		vfs_unlock();
-		n = xa_stats_text(&text);
+		n = xa_stats_text(&text, nv);
 		if (n < 0) {
 			err = -n;
 			goto out_err;

@@ -533,6 +533,61 @@ test_source_form_and_daemon(void **state)
 	rmdir(dir);
 }
 
+/* The daemon's vnode count from user.vmofs.stats. */
+static uint64_t
+vnodes(void)
+{
+	const char *t = ml_getx(P("."), "user.vmofs.stats"), *k;
+
+	assert_non_null(t);
+	k = strstr(t, "vnodes: ");
+	assert_non_null(k);
+	return strtoull(k + 8, NULL, 10);
+}
+
+/*
+ * Lookup counts are exact: after many VMOs are made, looked up, cloned,
+ * sliced and removed, and the kernel forgets its inodes (drop_caches sends
+ * FORGETs), the daemon's node count comes back to where it started.  A
+ * leaked lookup reference would keep a removed node forever.
+ */
+static void
+test_forget_exact(void **state)
+{
+	uint64_t base, mid, now = 0;
+	char p[256];
+	struct stat st;
+	int i, tries;
+
+	(void)state;
+	assert_int_equal(ml_sh("echo 2 > /proc/sys/vm/drop_caches"), 0);
+	base = vnodes();
+	for (i = 0; i < 200; i++) {
+		snprintf(p, sizeof(p), "fg%d", i);
+		must_mkdir(P("%s", p));
+		assert_int_equal(ml_write_at(P("%s/data", p), "x", 1, 0), 0);
+		assert_int_equal(stat(P("%s/info", p), &st), 0);
+		if (i % 10 == 0) {
+			must_mkdir(P("%s/clones/c", p));
+			must_mkdir(P("%s/slices/s@0+4K", p));
+			assert_int_equal(stat(P("%s/clones/c/data", p), &st), 0);
+		}
+	}
+	mid = vnodes();
+	assert_true(mid >= base + 200);
+	assert_int_equal(ml_sh("rm -r %s/fg*", P(".")), 0);
+	for (tries = 0; tries < 50; tries++) {
+		assert_int_equal(ml_sh("echo 2 > /proc/sys/vm/drop_caches"), 0);
+		if ((now = vnodes()) == base)
+			break;
+		usleep(100 * 1000);
+	}
+	if (now != base)
+		fail_msg("vnodes %llu, started at %llu (peak %llu)",
+		    (unsigned long long)now, (unsigned long long)base,
+		    (unsigned long long)mid);
+}
+
 int
 main(void)
 {
@@ -549,6 +604,7 @@ main(void)
 		cmocka_unit_test(test_unlinked_open_keeps_working),
 		cmocka_unit_test(test_info_format),
 		cmocka_unit_test(test_statfs),
+		cmocka_unit_test(test_forget_exact),
 		cmocka_unit_test(test_bad_options),
 		cmocka_unit_test(test_source_form_and_daemon),
 	};
