@@ -6,6 +6,7 @@
 #ifndef VM_TESTING_H
 #define VM_TESTING_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "vmo.h"
 
@@ -24,6 +25,9 @@ uint64_t vm_test_free_pages(struct vm *vm);
 uint64_t vmo_test_check(struct vmo *vmo);
 /* Heap bytes of the page lists of the VMO's leaf (metadata figure). */
 uint64_t vmo_test_plist_bytes(struct vmo *vmo);
+
+/* Attribution's per-level viewer index on (default) or off. */
+void vm_test_set_vindex(bool on);
 
 /* Print the VMO's whole clone tree to stderr (debugging). */
 void vmo_test_dump(struct vmo *vmo);

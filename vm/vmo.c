@@ -1050,11 +1050,149 @@ out:
 
 /* ---- attribution ------------------------------------------------------ */
 
+/*
+ * Viewer index of one hidden level, so that attribution does not walk every
+ * child for every page (100 clones of a 256 MiB file: 6.5M lookups per
+ * query, ~200 ms).  For the level's visible children it keeps their windows
+ * (sorted starts and ends) and the level offsets where one of them has a
+ * slot of its own (sorted): a page there is seen by
+ *     #windows covering it - #own slots at it + what hidden children see,
+ * each term a binary search (hidden children, rare here, are walked as
+ * before).  Built only when no visible child has slices (they count per
+ * offset); else attribution falls back to cow_viewers.
+ */
+struct vindex {
+	uint64_t	*starts, *ends, *own;
+	size_t		nwin, nown;
+	struct cow_node	*x;
+};
+
+static int
+u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* How many of the n sorted values are <= key. */
+static size_t
+count_le(const uint64_t *v, size_t n, uint64_t key)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v[mid] <= key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+struct own_ctx {
+	struct vindex	*vi;
+	uint64_t	base;
+};
+
+static int
+own_cb(void *ctx, uint64_t off, plist_slot_t *slot)
+{
+	struct own_ctx *oc = ctx;
+
+	(void)slot;
+	oc->vi->own[oc->vi->nown++] = oc->base + off;
+	return 0;
+}
+
+static void
+vindex_free(struct vindex *vi)
+{
+	free(vi->starts);
+	free(vi->ends);
+	free(vi->own);
+	memset(vi, 0, sizeof(*vi));
+}
+
+/* Testing switch (vm_testing.h): attribution without the index. */
+static _Atomic bool vindex_disabled;
+
+void
+vm_test_set_vindex(bool on)
+{
+	atomic_store(&vindex_disabled, !on);
+}
+
+/* Build x's index; false (and nothing to free) if it cannot or should not. */
+static bool
+vindex_build(struct vindex *vi, struct cow_node *x)
+{
+	struct cow_node *c;
+	size_t nvis = 0, nslots = 0;
+
+	memset(vi, 0, sizeof(*vi));
+	if (!x->hidden || x->nchildren < 4 || atomic_load(&vindex_disabled))
+		return false;
+	LIST_FOREACH(c, &x->children, sibling) {
+		if (c->hidden)
+			continue;
+		if (c->vmo != NULL && !LIST_EMPTY(&c->vmo->slices))
+			return false;
+		nvis++;
+		nslots += c->pages.npages + c->pages.nmarkers;
+	}
+	vi->starts = vm_malloc((nvis + 1) * sizeof(uint64_t));
+	vi->ends = vm_malloc((nvis + 1) * sizeof(uint64_t));
+	vi->own = vm_malloc((nslots + 1) * sizeof(uint64_t));
+	if (vi->starts == NULL || vi->ends == NULL || vi->own == NULL) {
+		vindex_free(vi);
+		return false;
+	}
+	LIST_FOREACH(c, &x->children, sibling) {
+		struct own_ctx oc = { .vi = vi, .base = c->parent_off };
+
+		if (c->hidden || c->parent_limit == 0)
+			continue;
+		vi->starts[vi->nwin] = c->parent_off;
+		vi->ends[vi->nwin++] = c->parent_off + c->parent_limit;
+		plist_foreach(&c->pages, 0, c->parent_limit, own_cb, &oc);
+	}
+	qsort(vi->starts, vi->nwin, sizeof(uint64_t), u64_cmp);
+	qsort(vi->ends, vi->nwin, sizeof(uint64_t), u64_cmp);
+	qsort(vi->own, vi->nown, sizeof(uint64_t), u64_cmp);
+	vi->x = x;
+	return true;
+}
+
+/* cow_viewers(x, off, true), through the index. */
+static uint64_t
+vindex_viewers(struct vindex *vi, uint64_t off)
+{
+	struct cow_node *c;
+	uint64_t n;
+
+	n = count_le(vi->starts, vi->nwin, off) - count_le(vi->ends, vi->nwin, off);
+	n -= count_le(vi->own, vi->nown, off) - (off ? count_le(vi->own, vi->nown, off - 1) : 0);
+	LIST_FOREACH(c, &vi->x->children, sibling) {
+		uint64_t co;
+
+		if (!c->hidden || off < c->parent_off)
+			continue;
+		co = off - c->parent_off;
+		if (co < c->parent_limit && plist_lookup(&c->pages, co) == PLIST_EMPTY)
+			n += cow_viewers(c, co, true);
+	}
+	return n;
+}
+
 struct attr_ctx {
 	struct cow_node	*leaf, *level;
 	uint64_t	disp;		/* level offset = leaf offset + disp */
 	double		scaled;
 	struct vmo_attr	*a;
+	struct vindex	*vi;		/* the level's index, or NULL */
 };
 
 static int
@@ -1071,7 +1209,8 @@ attr_cb(void *ctx, uint64_t off, plist_slot_t *slot)
 	if (ac->level != ac->leaf &&
 	    (cow_lookup(ac->leaf, off - ac->disp, &owner, &oo) != *slot))
 		return 0;
-	n = cow_viewers(ac->level, off, true);
+	n = ac->vi != NULL ? vindex_viewers(ac->vi, off) :
+	    cow_viewers(ac->level, off, true);
 	assert(n >= 1);
 	/* k slots share the page: each gets P/k, split among its viewers. */
 	k = (uint64_t)atomic_load(&p->share) + 1;
@@ -1098,8 +1237,13 @@ vmo_get_attr(struct vmo *v, struct vmo_attr *a)
 	end = base + (v->kind == VMO_SLICE ? v->size : vm_page_roundup(v->size));
 	end = vm_page_roundup(end);
 	for (x = ac.leaf; x != NULL && start < end; ) {
+		struct vindex vi;
+
 		ac.level = x;
+		ac.vi = vindex_build(&vi, x) ? &vi : NULL;
 		plist_foreach(&x->pages, start, end, attr_cb, &ac);
+		if (ac.vi != NULL)
+			vindex_free(&vi);
 		if (x->parent == NULL)
 			break;
 		if (end > x->parent_limit)

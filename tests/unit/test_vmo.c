@@ -198,6 +198,26 @@ test_clone_attach_high(void **state)
 		vt_expect(c[i], 0, 4 * P, 10);
 	}
 	vt_scaled_sum(vm, c, 11);
+	/* Each clone writes a page of its own; a clone of a clone hangs a
+	 * hidden child off the shared node.  Index and definition agree. */
+	for (i = 0; i < 10; i++)
+		vt_fill(c[i], (uint64_t)(i % 4) * P, 10, 50 + i);
+	{
+		struct vmo *cc;
+		struct vmo_attr x, y;
+
+		assert_int_equal(vmo_clone(c[3], 0, VMO_WHOLE, &cc), 0);
+		vt_fill(cc, 2 * P, 10, 99);
+		for (i = 0; i < 11; i++) {
+			assert_int_equal(vmo_get_attr(c[i], &x), 0);
+			vm_test_set_vindex(false);
+			assert_int_equal(vmo_get_attr(c[i], &y), 0);
+			vm_test_set_vindex(true);
+			assert_memory_equal(&x, &y, sizeof(x));
+		}
+		vmo_unref(cc);
+	}
+	vt_scaled_sum(vm, c, 11);
 	for (i = 0; i < 10; i++)
 		vmo_unref(c[i]);
 	assert_int_equal(vmo_test_depth(a), 1);
