@@ -336,6 +336,48 @@ release_cb(void *ctx, uint64_t off, plist_slot_t *slot)
 }
 
 /*
+ * Visit x and then its ancestors, carrying the range [start, end) of x's
+ * offsets up through each window: fn(ctx, n, s, e, disp) gets n's offsets
+ * [s, e) and disp = n's offset minus x's.  Stops when the range empties,
+ * at the root, or when fn returns non-zero (returned).  Lock held.
+ */
+int
+cow_walk_up(struct cow_node *x, uint64_t start, uint64_t end,
+    int (*fn)(void *ctx, struct cow_node *n, uint64_t s, uint64_t e, uint64_t disp),
+    void *ctx)
+{
+	uint64_t disp = 0;
+	int r;
+
+	while (x != NULL && start < end) {
+		if ((r = fn(ctx, x, start, end, disp)) != 0)
+			return r;
+		if (x->parent == NULL)
+			break;
+		if (end > x->parent_limit)
+			end = x->parent_limit;
+		start += x->parent_off;
+		end += x->parent_off;
+		disp += x->parent_off;
+		x = x->parent;
+	}
+	return 0;
+}
+
+static int
+release_level(void *ctx, struct cow_node *x, uint64_t s, uint64_t e, uint64_t disp)
+{
+	struct release_ctx *rc = ctx;
+
+	(void)disp;
+	if (x->hidden) {
+		rc->x = x;
+		plist_foreach(&x->pages, s, e, release_cb, rc);
+	}
+	return 0;
+}
+
+/*
  * Some node stopped seeing [start, end) of x (x's offsets): free every
  * slot of x, and of x's ancestors through x's window, that no VMO sees any
  * more.  x is hidden (a visible node's pages are its own).  Never fails.
@@ -347,21 +389,7 @@ cow_release_above(struct vm *vm, struct cow_node *x, uint64_t start, uint64_t en
 	struct release_ctx rc = { .vm = vm };
 
 	HIER_ASSERT_WLOCKED(x->h);
-	while (x != NULL && start < end) {
-		if (x->hidden) {
-			rc.x = x;
-			plist_foreach(&x->pages, start, end, release_cb, &rc);
-		}
-		if (x->parent == NULL)
-			break;
-		if (end > x->parent_limit)
-			end = x->parent_limit;
-		if (start >= end)
-			break;
-		start += x->parent_off;
-		end += x->parent_off;
-		x = x->parent;
-	}
+	cow_walk_up(x, start, end, release_level, &rc);
 }
 
 static int

@@ -135,6 +135,9 @@ enum cow_fill {
 int cow_get_writable(struct vm *vm, struct cow_node *n, uint64_t off,
     enum cow_fill fill, struct vm_page **out, bool *undefined);
 uint64_t cow_viewers(struct cow_node *x, uint64_t off, bool with_slices);
+int cow_walk_up(struct cow_node *x, uint64_t start, uint64_t end,
+    int (*fn)(void *ctx, struct cow_node *n, uint64_t s, uint64_t e, uint64_t disp),
+    void *ctx);
 void cow_release_above(struct vm *vm, struct cow_node *n, uint64_t start, uint64_t end);
 int cow_clone(struct vm *vm, struct cow_node *src, uint64_t off, uint64_t len,
     struct cow_node **out);

@@ -1223,11 +1223,26 @@ attr_cb(void *ctx, uint64_t off, plist_slot_t *slot)
 	return 0;
 }
 
+/* One level of vmo_get_attr: its pages in [s, e) that the VMO sees. */
+static int
+attr_level(void *ctx, struct cow_node *x, uint64_t s, uint64_t e, uint64_t disp)
+{
+	struct attr_ctx *ac = ctx;
+	struct vindex vi;
+
+	ac->level = x;
+	ac->disp = disp;
+	ac->vi = vindex_build(&vi, x) ? &vi : NULL;
+	plist_foreach(&x->pages, s, e, attr_cb, ac);
+	if (ac->vi != NULL)
+		vindex_free(&vi);
+	return 0;
+}
+
 int
 vmo_get_attr(struct vmo *v, struct vmo_attr *a)
 {
 	struct attr_ctx ac = { .a = a };
-	struct cow_node *x;
 	uint64_t base, start, end;
 
 	memset(a, 0, sizeof(*a));
@@ -1236,25 +1251,7 @@ vmo_get_attr(struct vmo *v, struct vmo_attr *a)
 	start = base;
 	end = base + (v->kind == VMO_SLICE ? v->size : vm_page_roundup(v->size));
 	end = vm_page_roundup(end);
-	for (x = ac.leaf; x != NULL && start < end; ) {
-		struct vindex vi;
-
-		ac.level = x;
-		ac.vi = vindex_build(&vi, x) ? &vi : NULL;
-		plist_foreach(&x->pages, start, end, attr_cb, &ac);
-		if (ac.vi != NULL)
-			vindex_free(&vi);
-		if (x->parent == NULL)
-			break;
-		if (end > x->parent_limit)
-			end = x->parent_limit;
-		if (start >= end)
-			break;
-		start += x->parent_off;
-		end += x->parent_off;
-		ac.disp += x->parent_off;
-		x = x->parent;
-	}
+	cow_walk_up(ac.leaf, start, end, attr_level, &ac);
 	hier_runlock(v->h);
 	a->populated = a->committed;
 	a->scaled = (uint64_t)(ac.scaled + 0.5);
