@@ -199,17 +199,25 @@ viewers_capped(struct cow_node *x, uint64_t off, bool with_slices, uint64_t cap)
 		}
 		return n;
 	}
-	LIST_FOREACH(c, &x->children, sibling) {
-		uint64_t co;
+	/*
+	 * Two passes: visible children first, so a capped count (do any /
+	 * two see it?) stops before descending into a deep hidden child --
+	 * freeing a 1000-level chain was quadratic without it.
+	 */
+	for (int pass = 0; pass < 2; pass++) {
+		LIST_FOREACH(c, &x->children, sibling) {
+			uint64_t co;
 
-		if (off < c->parent_off)
-			continue;
-		co = off - c->parent_off;
-		if (co >= c->parent_limit || plist_lookup(&c->pages, co) != PLIST_EMPTY)
-			continue;
-		n += viewers_capped(c, co, with_slices, cap ? cap - n : 0);
-		if (cap != 0 && n >= cap)
-			break;
+			if (c->hidden != (pass == 1) || off < c->parent_off)
+				continue;
+			co = off - c->parent_off;
+			if (co >= c->parent_limit ||
+			    plist_lookup(&c->pages, co) != PLIST_EMPTY)
+				continue;
+			n += viewers_capped(c, co, with_slices, cap ? cap - n : 0);
+			if (cap != 0 && n >= cap)
+				return n;
+		}
 	}
 	return n;
 }
@@ -253,9 +261,23 @@ cow_get_writable(struct vm *vm, struct cow_node *n, uint64_t off,
 	HIER_ASSERT_WLOCKED(n->h);
 	assert(!n->hidden);
 	s = plist_lookup(&n->pages, off);
+	if (s == PLIST_EMPTY && n->parent == NULL && pager_in_store(n, off) &&
+	    fill != COW_NOFILL) {
+		/* The store's page, and only we see it (n is the root). */
+		if ((err = pager_page_in(vm, n, off)) != 0)
+			return err;
+		s = plist_lookup(&n->pages, off);
+	}
 	if (plist_is_page(s)) {
 		up = plist_page(s);
 		if (atomic_load(&up->share) == 0) {
+			/* Once shared, now ours alone: the backlink may name a
+			 * slot that let go of it; set it right. */
+			if (up->flags & VM_PAGE_F_SHARED) {
+				page_settle(up, n, off);
+				up->flags &= ~VM_PAGE_F_SHARED;
+			}
+			pager_note_dirty(n, up);
 			*out = up;
 			return 0;
 		}
@@ -264,8 +286,21 @@ cow_get_writable(struct vm *vm, struct cow_node *n, uint64_t off,
 		oo = off;
 		goto copy;
 	}
-	if (s == PLIST_EMPTY && n->parent != NULL && off < n->parent_limit)
+	if (s == PLIST_EMPTY && n->parent != NULL && off < n->parent_limit) {
+		struct cow_node *top;
+		uint64_t to;
+
 		above = cow_lookup(n->parent, off + n->parent_off, &owner, &oo);
+		if (above == PLIST_EMPTY && n->h->pops != NULL &&
+		    cow_lookup_top(n->parent, off + n->parent_off, &top, &to) ==
+		    PLIST_EMPTY && top != NULL && pager_in_store(top, to)) {
+			/* Page it in where everyone sees it (pager.c: true
+			 * snapshots), then copy or move it as any other. */
+			if ((err = pager_page_in(vm, top, to)) != 0)
+				return err;
+			above = cow_lookup(n->parent, off + n->parent_off, &owner, &oo);
+		}
+	}
 	up = plist_page(above);
 	if (up != NULL && viewers_capped(owner, oo, false, 2) == 1) {
 		if (atomic_load(&up->share) != 0) {
@@ -279,6 +314,7 @@ cow_get_writable(struct vm *vm, struct cow_node *n, uint64_t off,
 		plist_remove(&owner->pages, oo);
 		page_settle(up, n, off);
 		atomic_fetch_add_explicit(&vm->cow_moves, 1, memory_order_relaxed);
+		pager_note_dirty(n, up);
 		*out = up;
 		return 0;
 	}
@@ -313,6 +349,7 @@ copy:
 		/* A marker above that only we saw is dead now: drop it. */
 		plist_remove(&owner->pages, oo);
 	}
+	pager_note_dirty(n, p);
 	*out = p;
 	return 0;
 }
@@ -392,16 +429,25 @@ cow_release_above(struct vm *vm, struct cow_node *x, uint64_t start, uint64_t en
 	cow_walk_up(x, start, end, release_level, &rc);
 }
 
+struct free_ctx {
+	struct vm	*vm;
+	struct cow_node	*n;
+};
+
 static int
 free_cb(void *ctx, uint64_t off, plist_slot_t *slot)
 {
-	struct vm *vm = ctx;
+	struct free_ctx *fc = ctx;
 	struct vm_page *p = plist_page(*slot);
 
 	(void)off;
 	if (p != NULL) {
-		p->pin_count = 0;	/* pins die with their pages' owner */
-		vm_page_unref(vm, p);
+		if (p->pin_count > 0) {	/* pins die with their pages' owner */
+			assert(p->owner == fc->n && "pinned page backlink");
+			p->pin_count = 0;
+			fc->n->npinned--;
+		}
+		vm_page_unref(fc->vm, p);
 	}
 	*slot = PLIST_EMPTY;
 	return 0;
@@ -411,8 +457,10 @@ free_cb(void *ctx, uint64_t off, plist_slot_t *slot)
 void
 cow_free_pages(struct vm *vm, struct cow_node *n, uint64_t start, uint64_t end)
 {
+	struct free_ctx fc = { .vm = vm, .n = n };
+
 	HIER_ASSERT_WLOCKED(n->h);
-	plist_foreach(&n->pages, start, end, free_cb, vm);
+	plist_foreach(&n->pages, start, end, free_cb, &fc);
 }
 
 static int
@@ -427,7 +475,7 @@ pinned_cb(void *ctx, uint64_t off, plist_slot_t *slot)
 bool
 cow_any_pinned(struct cow_node *n, uint64_t start, uint64_t end)
 {
-	return plist_foreach(&n->pages, start, end, pinned_cb, NULL) != 0;
+	return n->npinned != 0 && plist_foreach(&n->pages, start, end, pinned_cb, NULL) != 0;
 }
 
 /*
@@ -448,8 +496,17 @@ cow_mark_zero(struct vm *vm, struct cow_node *n, uint64_t start, uint64_t end)
 	HIER_ASSERT_WLOCKED(n->h);
 	lim = n->parent != NULL ? n->parent_limit : 0;
 	for (off = start; off < end; off += VM_PAGE_SIZE) {
-		bool shown = off < lim && plist_is_page(cow_lookup(n->parent,
-		    off + n->parent_off, &owner, &oo));
+		struct cow_node *top = NULL;
+		bool shown = false;
+
+		if (off < lim) {
+			plist_slot_t up = cow_lookup_top(n->parent,
+			    off + n->parent_off, &top, &oo);
+
+			shown = plist_is_page(up) || (up == PLIST_EMPTY &&
+			    top != NULL && pager_in_store(top, oo));
+		}
+		(void)owner;
 
 		if (shown) {
 			err = plist_set(&n->pages, off, PLIST_MARKER, &old);
@@ -520,10 +577,15 @@ move_pinned(struct vm *vm, struct cow_node *n, struct cow_node *l)
 {
 	struct pinmove_ctx pm = { .vm = vm, .n = n, .l = l };
 
+	/* Clones are O(1): no scan unless something is pinned. */
+	if (n->npinned == 0)
+		return 0;
 	if (plist_foreach(&n->pages, 0, COW_END, pinmove_cb, &pm) != 0) {
 		plist_foreach(&l->pages, 0, COW_END, pinundo_cb, &pm);
 		return pm.err;
 	}
+	l->npinned = n->npinned;
+	n->npinned = 0;
 	return 0;
 }
 
@@ -579,7 +641,7 @@ cow_clone(struct vm *vm, struct cow_node *src, uint64_t off, uint64_t win,
 
 	HIER_ASSERT_WLOCKED(src->h);
 	assert(!src->hidden && src->vmo != NULL);
-	if (plist_is_empty(&src->pages) || win == 0) {
+	if ((plist_is_empty(&src->pages) && src != src->h->pnode) || win == 0) {
 		/* Nothing of its own: the clone shares src's parent, if any. */
 		lim = (p != NULL && off < src->parent_limit) ? src->parent_limit - off : 0;
 		if (lim > win)
@@ -671,6 +733,7 @@ cow_merge(struct vm *vm, struct cow_node *h)
 {
 	struct cow_node *c = LIST_FIRST(&h->children), *g = h->parent;
 	struct merge_ctx mc = { .vm = vm, .c = c, .base = c->parent_off };
+	bool identity = c->parent_off == 0;
 	uint64_t lim;
 
 	assert(h->hidden && h->nchildren == 1);
@@ -690,7 +753,9 @@ cow_merge(struct vm *vm, struct cow_node *h)
 	} else {
 		c->parent = NULL;
 		c->parent_off = c->parent_limit = 0;
-		if (c->pages.nmarkers != 0)	/* a root reads zero anyway */
+		pager_node_gone(h, identity ? c : NULL);
+		/* A root reads zero past its slots, unless a store backs it. */
+		if (c->pages.nmarkers != 0 && c->h->pnode != c)
 			plist_foreach(&c->pages, 0, COW_END,
 			    drop_markers_cb, NULL);
 	}
@@ -719,6 +784,7 @@ cow_fixup(struct vm *vm, struct cow_node *h)
 			LIST_REMOVE(h, sibling);
 			g->nchildren--;
 		}
+		pager_node_gone(h, NULL);
 		cow_node_free_empty(vm, h);
 		h = g;
 	}

@@ -42,6 +42,7 @@ vm_test_free_pages(struct vm *vm)
 
 struct check_ctx {
 	struct cow_node *n;
+	uint64_t	pinned;
 };
 
 static int
@@ -104,6 +105,7 @@ check_cb(void *ctx, uint64_t off, plist_slot_t *slot)
 	}
 	assert(p->state == VM_PAGE_OBJECT);
 	assert(!(cc->n->hidden && p->pin_count > 0) && "pinned page in hidden node");
+	cc->pinned += p->pin_count > 0;
 	return 0;
 }
 
@@ -115,6 +117,15 @@ check_node(struct cow_node *n)
 	uint64_t cnt = 1, k = 0;
 
 	plist_foreach(&n->pages, 0, COW_END, check_cb, &cc);
+	if (cc.pinned != n->npinned) {
+		struct cow_node *r = n;
+		while (r->parent != NULL)
+			r = r->parent;
+		fprintf(stderr, "npinned: node %p counts %llu, has %llu\n", (void *)n,
+		    (unsigned long long)n->npinned, (unsigned long long)cc.pinned);
+		dump_node(r, 0);
+	}
+	assert(cc.pinned == n->npinned && "npinned out of step");
 	assert(n->hidden == (n->vmo == NULL));
 	if (!n->hidden)
 		assert(n->vmo->cow == n);

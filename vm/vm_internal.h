@@ -56,11 +56,20 @@ struct vm {
 
 #define VM_ZERO_REGION	(1u << 20)	/* bytes of zeros for read_iov holes */
 
+struct pager_ops;
+
 struct hier {
 	pthread_rwlock_t lock;
 	struct vm	*vm;		/* (c) */
 	_Atomic uint64_t refs;		/* (A) VMOs in this hierarchy */
 	bool		wlocked;	/* (H) for assertions: held exclusively */
+	/* Pager-backed hierarchies (pager.c); pops NULL otherwise. */
+	const struct pager_ops *pops;	/* (H) the store, NULL once detached */
+	void		*pctx;		/* (H) */
+	struct cow_node	*pnode;		/* (H) topmost node: absent = in store */
+	struct vmo	*pvmo;		/* (H) the pager-backed VMO */
+	uint64_t	pextent;	/* (H) store bytes that may hold data */
+	_Atomic uint64_t pdirtied;	/* (A) pages dirtied since writeback */
 };
 
 LIST_HEAD(cow_list, cow_node);
@@ -76,6 +85,7 @@ struct cow_node {
 	uint64_t	parent_limit;	/* (H) our offsets < this see the parent */
 	struct plist	pages;		/* (H) */
 	struct vmo	*vmo;		/* (H) owning VMO when visible, else NULL */
+	uint64_t	npinned;	/* (H) pages with pin_count > 0 in pages */
 };
 
 LIST_HEAD(vmo_list, vmo);
@@ -145,6 +155,17 @@ void cow_detach_leaf(struct vm *vm, struct cow_node *leaf);
 void cow_free_pages(struct vm *vm, struct cow_node *n, uint64_t start, uint64_t end);
 int cow_mark_zero(struct vm *vm, struct cow_node *n, uint64_t start, uint64_t end);
 bool cow_any_pinned(struct cow_node *n, uint64_t start, uint64_t end);
+
+/* pager.c: the store behind a pager-backed hierarchy. */
+plist_slot_t cow_lookup_top(struct cow_node *n, uint64_t off,
+    struct cow_node **top, uint64_t *top_off);
+bool pager_in_store(struct cow_node *top, uint64_t off);
+int pager_page_in(struct vm *vm, struct cow_node *top, uint64_t off);
+void pager_note_dirty(struct cow_node *n, struct vm_page *p);
+int pager_populate(struct vmo *v, uint64_t off, uint64_t len);
+int pager_detach_locked(struct vmo *v);
+void pager_node_gone(struct cow_node *gone, struct cow_node *heir);
+int pager_shrink_locked(struct vmo *v, uint64_t size);
 
 /* Cursor: resolves runs of offsets to the node that can hold their pages. */
 struct cow_cursor {

@@ -287,6 +287,9 @@ vmo_destroy(struct vmo *v)
 		root = v->root;
 	} else {
 		assert(LIST_EMPTY(&v->slices) && "slices hold a ref on their root");
+		/* Clones keep what they see; on failure their unread pages
+		 * are lost with the store (logged by the caller's detach). */
+		(void)pager_detach_locked(v);
 		cow_detach_leaf(v->vm, v->cow);
 	}
 	hier_unlock(h);
@@ -360,6 +363,24 @@ clip_read(struct vmo *v, uint64_t off, size_t len)
 	return len > v->size - off ? v->size - off : len;
 }
 
+/*
+ * A read of a pager-backed hierarchy: page in what the range needs from
+ * the store first (exclusive lock), then return with the shared lock held
+ * again.  Nothing evicts pages in between (no reclaim yet).  0, or the
+ * page-in's error with no lock held.
+ */
+static int
+read_page_in(struct vmo *v, uint64_t off, size_t len)
+{
+	int err;
+
+	hier_runlock(v->h);
+	if ((err = pager_populate(v, off, len)) != 0)
+		return err;
+	hier_rlock(v->h);
+	return 0;
+}
+
 ssize_t
 vmo_read(struct vmo *v, void *buf, uint64_t off, size_t len)
 {
@@ -371,6 +392,8 @@ vmo_read(struct vmo *v, void *buf, uint64_t off, size_t len)
 	if (off > VMO_MAX_SIZE)
 		return 0;
 	hier_rlock(v->h);
+	if (v->h->pops != NULL && read_page_in(v, off, len) != 0)
+		return -EIO;
 	len = clip_read(v, off, len);
 	leaf = vmo_leaf(v, &base);
 	cow_cursor_init(&cur, leaf);
@@ -431,6 +454,8 @@ vmo_read_iov(struct vmo *v, uint64_t off, size_t len, vmo_iov_fn fn, void *ctx)
 	if (off > VMO_MAX_SIZE)
 		len = 0;
 	hier_rlock(v->h);
+	if (v->h->pops != NULL && read_page_in(v, off, len) != 0)
+		return -EIO;
 	len = off > VMO_MAX_SIZE ? 0 : clip_read(v, off, len);
 	maxv = len / VM_PAGE_SIZE + 2;
 	if (maxv > sizeof(stack_iov) / sizeof(stack_iov[0])) {
@@ -660,6 +685,12 @@ vmo_resize(struct vmo *v, uint64_t size)
 		cow_release_above(v->vm, n->parent, newp + n->parent_off,
 		    lim + n->parent_off);
 	}
+	/* Pager-backed: keep what clones see, then cut the store (an error
+	 * leaves the size as it was, the pages past it already gone: EIO). */
+	if ((err = pager_shrink_locked(v, size)) != 0) {
+		err = err == -ENOSPC || err == -ENOMEM ? err : -EIO;
+		goto out;
+	}
 set:
 	v->size = size;
 out:
@@ -712,6 +743,19 @@ vmo_commit(struct vmo *v, uint64_t off, uint64_t len)
 static int
 drop_range(struct vm *vm, struct cow_node *n, uint64_t s, uint64_t e)
 {
+	struct vm_page *p;
+	int err;
+
+	if (n->h->pops != NULL && n->vmo == n->h->pvmo) {
+		/* Pager-backed: the store must read zero too, so the pages
+		 * are written with zeros (and so dirty) rather than freed. */
+		for (; s < e; s += VM_PAGE_SIZE) {
+			if ((err = cow_get_writable(vm, n, s, COW_NOFILL, &p, NULL)) != 0)
+				return err;
+			memset(vm_page_addr(vm, p), 0, VM_PAGE_SIZE);
+		}
+		return 0;
+	}
 	if (n->parent != NULL)
 		return cow_mark_zero(vm, n, s, e);
 	cow_free_pages(vm, n, s, e);
@@ -792,7 +836,8 @@ unpin_pages(struct cow_node *n, uint64_t s, uint64_t upto)
 		struct vm_page *p = plist_page(plist_lookup(&n->pages, s));
 
 		assert(p != NULL && p->pin_count > 0);
-		p->pin_count--;
+		if (--p->pin_count == 0)
+			n->npinned--;
 	}
 }
 
@@ -815,7 +860,8 @@ vmo_pin(struct vmo *v, uint64_t off, uint64_t len)
 			unpin_pages(leaf, base + s, base + pos);
 			goto out;
 		}
-		p->pin_count++;
+		if (p->pin_count++ == 0)
+			leaf->npinned++;
 	}
 out:
 	hier_unlock(v->h);
@@ -988,6 +1034,10 @@ static uint64_t
 seek_data(struct cow_node *n, uint64_t o, uint64_t end)
 {
 	while (o < end) {
+		/* A store's bytes count as data (pager-backed). */
+		if (n->parent == NULL && pager_in_store(n, o) &&
+		    plist_lookup(&n->pages, o) != PLIST_MARKER)
+			return o;
 		uint64_t x = end, pe;
 		plist_slot_t s = PLIST_EMPTY;
 		bool has = plist_next(&n->pages, o, end, &x, &s);
@@ -1038,9 +1088,19 @@ vmo_seek(struct vmo *v, uint64_t off, int whence, uint64_t *result)
 		goto out;
 	}
 	cow_cursor_init(&cur, leaf);
-	for (pos = vm_page_trunc(off); pos < top; pos += VM_PAGE_SIZE)
-		if (!plist_is_page(cow_cursor_lookup(&cur, base + pos, base + top)))
-			break;
+	for (pos = vm_page_trunc(off); pos < top; pos += VM_PAGE_SIZE) {
+		struct cow_node *t;
+		uint64_t to;
+		plist_slot_t sl = cow_cursor_lookup(&cur, base + pos, base + top);
+
+		if (plist_is_page(sl))
+			continue;
+		if (sl == PLIST_EMPTY && v->h->pops != NULL &&
+		    cow_lookup_top(leaf, base + pos, &t, &to) == PLIST_EMPTY &&
+		    t != NULL && pager_in_store(t, to))
+			continue;
+		break;
+	}
 	r = pos > off ? pos : off;
 	*result = r < v->size ? r : v->size;
 out:

@@ -1,0 +1,274 @@
+/*
+ * test_pager.c - pager-backed VMOs (vm/pager.h) over an in-memory store:
+ * lazy page-in, dirty tracking and writeback, true snapshots of clones
+ * (the store changes under them and they do not see it), shrink and
+ * detach keeping what clones see, zeroing written through, store errors.
+ */
+#include <errno.h>
+#include <unistd.h>
+
+#include "pager.h"
+#include "vmtest.h"
+
+#define SCAP (64 * P)
+
+struct store {
+	unsigned char	b[SCAP];
+	uint64_t	size;
+	int		reads, writes, syncs;
+	int		fail_read, fail_write;	/* next op fails with -EIO */
+};
+
+static int
+st_read(void *ctx, uint64_t off, void *page)
+{
+	struct store *s = ctx;
+
+	s->reads++;
+	if (s->fail_read) {
+		s->fail_read = 0;
+		return -EIO;
+	}
+	memset(page, 0, P);
+	if (off < s->size)
+		memcpy(page, s->b + off, s->size - off < P ? s->size - off : P);
+	return 0;
+}
+
+static int
+st_write(void *ctx, uint64_t off, const void *buf, size_t len)
+{
+	struct store *s = ctx;
+
+	if (s->fail_write) {
+		s->fail_write = 0;
+		return -EIO;
+	}
+	assert_true(off + len <= SCAP);
+	memcpy(s->b + off, buf, len);
+	if (off + len > s->size)
+		s->size = off + len;
+	s->writes++;
+	return 0;
+}
+
+static int
+st_resize(void *ctx, uint64_t size)
+{
+	struct store *s = ctx;
+
+	assert_true(size <= SCAP);
+	if (size < s->size)
+		memset(s->b + size, 0, s->size - size);
+	s->size = size;
+	return 0;
+}
+
+static int
+st_sync(void *ctx)
+{
+	((struct store *)ctx)->syncs++;
+	return 0;
+}
+
+static const struct pager_ops ops = { st_read, st_write, st_resize, st_sync };
+
+static struct store *
+mkstore(uint64_t size, unsigned seed)
+{
+	struct store *s = calloc(1, sizeof(*s));
+	uint64_t i;
+
+	s->size = size;
+	for (i = 0; i < size; i++)
+		s->b[i] = (unsigned char)(seed * 131 + i * 7 + (i >> 12));
+	return s;
+}
+
+static void
+expect_store(struct vmo *v, uint64_t off, size_t len, const unsigned char *want)
+{
+	unsigned char *got = malloc(len);
+
+	assert_int_equal(vmo_read(v, got, off, len), (ssize_t)len);
+	assert_memory_equal(got, want, len);
+	free(got);
+}
+
+/* Nothing is read until touched; reads show the store's bytes. */
+static void
+test_lazy(void **state)
+{
+	struct vm *vm = vt_vm(256);
+	struct store *s = mkstore(10 * P + 100, 1);
+	struct vmo *v;
+	struct vmo_attr a;
+	uint64_t r;
+
+	(void)state;
+	assert_int_equal(vmo_create_paged(vm, s->size, &ops, s, &v), 0);
+	assert_int_equal(vmo_kind(v), VMO_PAGER);
+	assert_int_equal(vmo_size(v), 10 * P + 100);
+	assert_int_equal(vmo_get_attr(v, &a), 0);
+	assert_int_equal(a.committed, 0);
+	assert_int_equal(s->reads, 0);
+	/* Unread pages are data for SEEK_DATA. */
+	assert_int_equal(vmo_seek(v, 0, SEEK_DATA, &r), 0);
+	assert_int_equal(r, 0);
+	assert_int_equal(vmo_seek(v, 0, SEEK_HOLE, &r), 0);
+	assert_int_equal(r, 10 * P + 100);
+	expect_store(v, 2 * P, 2 * P, s->b + 2 * P);
+	assert_int_equal(s->reads, 2);
+	assert_int_equal(vmo_get_attr(v, &a), 0);
+	assert_int_equal(a.committed, 2 * P);
+	expect_store(v, 0, 10 * P + 100, s->b);
+	assert_int_equal(s->reads, 11);
+	vmo_unref(v);
+	assert_int_equal(vm_test_used_pages(vm), 0);
+	free(s);
+	vm_destroy(vm);
+}
+
+/* Writes are dirty until written back; size changes reach the store. */
+static void
+test_writeback(void **state)
+{
+	struct vm *vm = vt_vm(256);
+	struct store *s = mkstore(8 * P, 2);
+	unsigned char buf[100];
+	struct vmo *v;
+
+	(void)state;
+	assert_int_equal(vmo_create_paged(vm, s->size, &ops, s, &v), 0);
+	memset(buf, 0xab, sizeof(buf));
+	assert_int_equal(vmo_write(v, buf, 3 * P + 10, sizeof(buf)), sizeof(buf));
+	assert_true(vmo_dirty_pages(v) > 0);
+	assert_int_equal(s->reads, 1);		/* partial write: paged in */
+	assert_int_not_equal(s->b[3 * P + 10], 0xab);
+	assert_int_equal(vmo_writeback(v), 0);
+	assert_int_equal(vmo_dirty_pages(v), 0);
+	assert_int_equal(s->b[3 * P + 10], 0xab);
+	assert_int_equal(s->writes, 1);
+	assert_int_equal(s->syncs, 1);
+	/* Nothing dirty: nothing written. */
+	assert_int_equal(vmo_writeback(v), 0);
+	assert_int_equal(s->writes, 1);
+	/* Grow by writing, shrink by resize. */
+	assert_int_equal(vmo_write(v, buf, 12 * P, 10), 10);
+	assert_int_equal(vmo_writeback(v), 0);
+	assert_int_equal(s->size, 12 * P + 10);
+	assert_int_equal(s->b[12 * P + 9], 0xab);
+	assert_int_equal(vmo_resize(v, 5 * P + 1), 0);
+	assert_int_equal(s->size, 5 * P + 1);
+	/* A failed store write keeps the page dirty; the next one lands. */
+	assert_int_equal(vmo_write(v, buf, 0, 10), 10);
+	s->fail_write = 1;
+	assert_int_equal(vmo_writeback(v), -EIO);
+	assert_true(vmo_dirty_pages(v) > 0);
+	assert_int_equal(vmo_writeback(v), 0);
+	assert_int_equal(s->b[0], 0xab);
+	/* A failed store read fails the read. */
+	s->fail_read = 1;
+	assert_int_equal(vmo_read(v, buf, 4 * P, 10), -EIO);
+	assert_int_equal(vmo_read(v, buf, 4 * P, 10), 10);
+	/* decommit: zeros, in the store too. */
+	assert_int_equal(vmo_decommit(v, P, P), 0);
+	vt_expect(v, P, P, -1);
+	assert_int_equal(vmo_writeback(v), 0);
+	for (int i = 0; i < (int)P; i++)
+		assert_int_equal(s->b[P + i], 0);
+	vmo_unref(v);
+	free(s);
+	vm_destroy(vm);
+}
+
+/*
+ * A clone is a true snapshot: the parent writes pages the clone never
+ * read, writes them back, shrinks the store; the clone still reads the
+ * bytes it had when taken.
+ */
+static void
+test_snapshot(void **state)
+{
+	struct vm *vm = vt_vm(256);
+	struct store *s = mkstore(16 * P, 3);
+	static unsigned char orig[16 * P];
+	unsigned char buf[P];
+	struct vmo *v, *c, *c2;
+
+	(void)state;
+	memcpy(orig, s->b, sizeof(orig));
+	assert_int_equal(vmo_create_paged(vm, s->size, &ops, s, &v), 0);
+	expect_store(v, 0, P, orig);			/* one page read before */
+	assert_int_equal(vmo_clone(v, 0, VMO_WHOLE, &c), 0);
+	assert_int_equal(vmo_clone(v, 4 * P, 4 * P, &c2), 0);
+	memset(buf, 0x11, sizeof(buf));
+	for (int i = 0; i < 16; i += 2)
+		assert_int_equal(vmo_write(v, buf, (uint64_t)i * P, P), P);
+	assert_int_equal(vmo_writeback(v), 0);
+	assert_int_equal(s->b[2 * P], 0x11);
+	expect_store(c, 0, 16 * P, orig);
+	expect_store(c2, 0, 4 * P, orig + 4 * P);
+	/* Shrink the parent: the store loses the tail, the clones do not. */
+	assert_int_equal(vmo_resize(v, 3 * P), 0);
+	assert_int_equal(s->size, 3 * P);
+	expect_store(c, 0, 16 * P, orig);
+	expect_store(c2, 0, 4 * P, orig + 4 * P);
+	vmo_test_check(v);
+	vmo_unref(c2);
+	vmo_unref(c);
+	/* Merged back: the parent still pages in from the store. */
+	assert_int_equal(vmo_test_depth(v), 1);
+	assert_int_equal(vmo_resize(v, 8 * P), 0);
+	vt_expect(v, 3 * P, 5 * P, -1);
+	vmo_unref(v);
+	assert_int_equal(vm_test_used_pages(vm), 0);
+	free(s);
+	vm_destroy(vm);
+}
+
+/* Detach (the file is deleted): clones keep every byte they could see. */
+static void
+test_detach(void **state)
+{
+	struct vm *vm = vt_vm(256);
+	struct store *s = mkstore(8 * P, 4);
+	static unsigned char orig[8 * P];
+	struct vmo *v, *c, *v2, *c2;
+
+	(void)state;
+	memcpy(orig, s->b, sizeof(orig));
+	assert_int_equal(vmo_create_paged(vm, s->size, &ops, s, &v), 0);
+	assert_int_equal(vmo_clone(v, 0, VMO_WHOLE, &c), 0);
+	assert_int_equal(vmo_pager_detach(v), 0);
+	memset(s->b, 0xee, sizeof(s->b));		/* the store is gone */
+	expect_store(c, 0, 8 * P, orig);
+	expect_store(v, 0, 8 * P, orig);		/* an open fd keeps working */
+	assert_int_equal(vmo_writeback(v), 0);		/* nothing to write to */
+	vmo_unref(v);
+	vmo_unref(c);
+	/* The VMO going away without a detach does the same. */
+	memcpy(s->b, orig, sizeof(orig));
+	assert_int_equal(vmo_create_paged(vm, s->size, &ops, s, &v2), 0);
+	assert_int_equal(vmo_clone(v2, 0, VMO_WHOLE, &c2), 0);
+	vmo_unref(v2);
+	memset(s->b, 0xee, sizeof(s->b));
+	expect_store(c2, 0, 8 * P, orig);
+	vmo_unref(c2);
+	assert_int_equal(vm_test_used_pages(vm), 0);
+	free(s);
+	vm_destroy(vm);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_lazy),
+		cmocka_unit_test(test_writeback),
+		cmocka_unit_test(test_snapshot),
+		cmocka_unit_test(test_detach),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

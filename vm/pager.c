@@ -1,0 +1,349 @@
+/*
+ * pager.c - pager-backed VMOs: bytes in a backing store, paged in on first
+ * touch, written back when dirty (Zircon's pager-backed VMOs; the Akaros
+ * page map's writeback before removal).
+ *
+ * A pager-backed hierarchy remembers its store (ops, ctx), its extent (the
+ * store's bytes that may hold data) and its topmost node, pnode.  An
+ * offset that resolves to *nothing* all the way up to pnode, below the
+ * extent, holds the store's bytes: the page is read and put into pnode.
+ *
+ * True snapshots.  A clone of the pager-backed VMO P turns P's node into a
+ * hidden node; that hidden node is pnode, and it stays the topmost node.
+ * Pages are always paged in *into pnode*, never into a leaf, and the store
+ * only ever changes through P's writeback.  So before P writes page X, the
+ * write path pages X into pnode (where the clone sees it) and copies it on
+ * write; afterwards the store gets P's new X and pnode keeps the old one
+ * for the clone.  A page the clone never read stays unread, and the store
+ * still has the clone's bytes for it, as long as P has not written it.
+ * Rule: before the store's bytes at X change, pnode holds X if anyone but
+ * P's own node sees pnode's X.  Writes go through cow_get_writable, which
+ * pages in first (cow.c); shrink and detach page in explicitly.
+ *
+ * Dirty pages: every page made writable for P (or its slices, which write
+ * P's node) is flagged VM_PAGE_F_DIRTY.  vmo_writeback writes the flagged
+ * pages P sees, clears the flags, sets the store's size and syncs -- with
+ * the hierarchy lock held, so no write can slip between writing a page
+ * and clearing its flag (a write after it flags the page again).
+ *
+ * Simplifications, documented in docs/semantics.md: decommit and zero on a
+ * pager-backed VMO write zero pages instead of freeing them (the store must
+ * read zero too); SEEK_DATA reports everything below the extent as data;
+ * reads of a pager-backed hierarchy first page in under the exclusive lock.
+ * Eviction of clean pages comes with page queues (docs/reclaim.md).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fault.h"
+#include "pager.h"
+#include "vm_internal.h"
+
+/*
+ * cow_lookup, also telling where an unresolved walk ended: *top is the
+ * topmost node reached (one with no parent) and *top_off the offset there,
+ * or NULL when a window cut the walk short (the offset reads zero).
+ */
+plist_slot_t
+cow_lookup_top(struct cow_node *n, uint64_t off, struct cow_node **top,
+    uint64_t *top_off)
+{
+	*top = NULL;
+	for (;;) {
+		plist_slot_t s = plist_lookup(&n->pages, off);
+
+		if (s != PLIST_EMPTY)
+			return s;
+		if (n->parent == NULL) {
+			*top = n;
+			*top_off = off;
+			return PLIST_EMPTY;
+		}
+		if (off >= n->parent_limit)
+			return PLIST_EMPTY;
+		off += n->parent_off;
+		n = n->parent;
+	}
+}
+
+/* Does an absent slot at top's off hold the store's bytes?  Locked. */
+bool
+pager_in_store(struct cow_node *top, uint64_t off)
+{
+	struct hier *h = top->h;
+
+	return h->pops != NULL && top == h->pnode && off < h->pextent;
+}
+
+/*
+ * Read the store's page at off into pnode top (which has no slot there).
+ * 0, -ENOSPC, -ENOMEM, or the store's error.  Exclusive lock.
+ */
+int
+pager_page_in(struct vm *vm, struct cow_node *top, uint64_t off)
+{
+	struct hier *h = top->h;
+	struct vm_page *p;
+	int err;
+
+	HIER_ASSERT_WLOCKED(h);
+	assert(pager_in_store(top, off) && plist_lookup(&top->pages, off) == PLIST_EMPTY);
+	if ((err = vm_page_alloc(vm, &p)) != 0)
+		return err;
+	err = h->pops->read(h->pctx, off, vm_page_addr(vm, p));
+	if (err == 0)
+		err = plist_set(&top->pages, off, plist_from_page(p), NULL);
+	if (err != 0) {
+		vm_page_free(vm, p);
+		return err;
+	}
+	p->state = VM_PAGE_OBJECT;
+	p->owner = top;
+	p->offset = off;
+	return 0;
+}
+
+/* p was made writable for node n: if n is the pager VMO's, it is dirty. */
+void
+pager_note_dirty(struct cow_node *n, struct vm_page *p)
+{
+	struct hier *h = n->h;
+
+	if (h->pops == NULL || h->pvmo == NULL || n->vmo != h->pvmo)
+		return;
+	if (!(p->flags & VM_PAGE_F_DIRTY)) {
+		p->flags |= VM_PAGE_F_DIRTY;
+		atomic_fetch_add_explicit(&h->pdirtied, 1, memory_order_relaxed);
+	}
+}
+
+/*
+ * Page in every page of v's [off, off+len) that resolves to the store.
+ * Takes the exclusive lock itself.  0 or the first error.
+ */
+int
+pager_populate(struct vmo *v, uint64_t off, uint64_t len)
+{
+	struct cow_node *leaf, *top;
+	uint64_t base, pg, end, to;
+	int err = 0;
+
+	hier_wlock(v->h);
+	if (v->h->pops == NULL)
+		goto out;
+	leaf = v->kind == VMO_SLICE ? v->root->cow : v->cow;
+	base = v->kind == VMO_SLICE ? v->slice_off : 0;
+	end = off + len < off ? UINT64_MAX : off + len;
+	for (pg = vm_page_trunc(off); pg < end && err == 0; pg += VM_PAGE_SIZE)
+		if (cow_lookup_top(leaf, base + pg, &top, &to) == PLIST_EMPTY &&
+		    top != NULL && pager_in_store(top, to))
+			err = pager_page_in(v->vm, top, to);
+out:
+	hier_unlock(v->h);
+	return err;
+}
+
+struct keep_ctx {
+	struct vm	*vm;
+	struct cow_node	*top;
+	uint64_t	end;
+	int		err;
+};
+
+static int
+keep_gap(void *ctx, uint64_t s, uint64_t e)
+{
+	struct keep_ctx *kc = ctx;
+	uint64_t o;
+
+	for (o = s; o < e && o < kc->end; o += VM_PAGE_SIZE)
+		if (cow_viewers(kc->top, o, false) > 0 &&
+		    (kc->err = pager_page_in(kc->vm, kc->top, o)) != 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Page into pnode whatever someone still sees in [s, e) that only the
+ * store holds: before the store loses those bytes.  Exclusive lock.
+ */
+static int
+pager_keep(struct hier *h, uint64_t s, uint64_t e)
+{
+	struct keep_ctx kc = { .vm = h->vm, .top = h->pnode, .end = h->pextent };
+
+	if (h->pops == NULL || h->pnode == NULL || s >= h->pextent)
+		return 0;
+	plist_foreach_with_gaps(&h->pnode->pages, s, e, NULL, keep_gap, &kc);
+	return kc.err;
+}
+
+/* The store is going away: keep what is seen, then forget it.  Excl. */
+int
+pager_detach_locked(struct vmo *v)
+{
+	struct hier *h = v->h;
+	int err;
+
+	HIER_ASSERT_WLOCKED(h);
+	if (h->pops == NULL || h->pvmo != v)
+		return 0;
+	if ((err = pager_keep(h, 0, h->pextent)) != 0)
+		return err;
+	h->pops = NULL;
+	h->pctx = NULL;
+	h->pnode = NULL;
+	h->pvmo = NULL;
+	return 0;
+}
+
+/*
+ * Node gone is leaving the tree: merged into heir (NULL: freed).  If it
+ * was pnode, heir takes over when it sits at offset 0 of it; else the
+ * store has no node left to back.  Exclusive lock.
+ */
+void
+pager_node_gone(struct cow_node *gone, struct cow_node *heir)
+{
+	struct hier *h = gone->h;
+
+	if (h->pnode != gone)
+		return;
+	if (heir != NULL && heir->parent_off == 0 && heir->parent == NULL) {
+		h->pnode = heir;
+		return;
+	}
+	h->pnode = NULL;
+	h->pops = NULL;
+	h->pvmo = NULL;
+}
+
+/* Shrinking the pager VMO to size: keep what others see, cut the store. */
+int
+pager_shrink_locked(struct vmo *v, uint64_t size)
+{
+	struct hier *h = v->h;
+	int err;
+
+	if (h->pops == NULL || h->pvmo != v)
+		return 0;
+	if ((err = pager_keep(h, vm_page_roundup(size), h->pextent)) != 0)
+		return err;
+	if ((err = h->pops->resize(h->pctx, size)) != 0)
+		return err;
+	if (h->pextent > size)
+		h->pextent = size;
+	return 0;
+}
+
+int
+vmo_create_paged(struct vm *vm, uint64_t size, const struct pager_ops *ops,
+    void *ctx, struct vmo **out)
+{
+	struct vmo *v;
+	int err;
+
+	if (ops == NULL || ops->read == NULL || ops->write == NULL ||
+	    ops->resize == NULL || ops->sync == NULL)
+		return -EINVAL;
+	if ((err = vmo_create(vm, size, VMO_RESIZABLE, &v)) != 0)
+		return err;
+	hier_wlock(v->h);
+	v->kind = VMO_PAGER;
+	v->h->pops = ops;
+	v->h->pctx = ctx;
+	v->h->pnode = v->cow;
+	v->h->pvmo = v;
+	v->h->pextent = size;
+	hier_unlock(v->h);
+	*out = v;
+	return 0;
+}
+
+struct wb_ctx {
+	struct vmo	*v;
+	struct cow_node	*leaf, *level;
+	uint64_t	disp;
+	int		err;
+};
+
+static int
+wb_page(void *ctx, uint64_t off, plist_slot_t *slot)
+{
+	struct wb_ctx *wc = ctx;
+	struct vm_page *p = plist_page(*slot);
+	struct cow_node *owner;
+	uint64_t oo, voff = off - wc->disp;
+	int err;
+
+	if (p == NULL || !(p->flags & VM_PAGE_F_DIRTY))
+		return 0;
+	if (wc->level != wc->leaf && cow_lookup(wc->leaf, voff, &owner, &oo) != *slot)
+		return 0;	/* hidden below: not P's bytes any more */
+	err = wc->v->h->pops->write(wc->v->h->pctx, voff,
+	    vm_page_addr(wc->v->vm, p), VM_PAGE_SIZE);
+	if (err != 0) {
+		if (wc->err == 0)
+			wc->err = err;
+		return 0;
+	}
+	p->flags &= ~VM_PAGE_F_DIRTY;
+	return 0;
+}
+
+static int
+wb_level(void *ctx, struct cow_node *x, uint64_t s, uint64_t e, uint64_t disp)
+{
+	struct wb_ctx *wc = ctx;
+
+	wc->level = x;
+	wc->disp = disp;
+	plist_foreach(&x->pages, s, e, wb_page, wc);
+	return 0;
+}
+
+int
+vmo_writeback(struct vmo *v)
+{
+	struct wb_ctx wc = { .v = v };
+	struct hier *h = v->h;
+	int err;
+
+	hier_wlock(h);
+	if (v->kind != VMO_PAGER || h->pops == NULL || h->pvmo != v) {
+		hier_unlock(h);
+		return v->kind == VMO_PAGER ? 0 : -EINVAL;
+	}
+	atomic_store(&h->pdirtied, 0);
+	wc.leaf = v->cow;
+	cow_walk_up(v->cow, 0, vm_page_roundup(v->size), wb_level, &wc);
+	err = wc.err;
+	if (err == 0)
+		err = h->pops->resize(h->pctx, v->size);
+	if (err == 0) {
+		h->pextent = v->size;
+		err = h->pops->sync(h->pctx);
+	}
+	if (err != 0)	/* try again next time */
+		atomic_fetch_add(&h->pdirtied, 1);
+	hier_unlock(h);
+	return err;
+}
+
+int
+vmo_pager_detach(struct vmo *v)
+{
+	int err;
+
+	hier_wlock(v->h);
+	err = pager_detach_locked(v);
+	hier_unlock(v->h);
+	return err;
+}
+
+uint64_t
+vmo_dirty_pages(struct vmo *v)
+{
+	return atomic_load(&v->h->pdirtied);
+}
