@@ -6,8 +6,8 @@
  *   2. vmo_write / vmo_read / vmo_read_iov bandwidth over a committed VMO,
  *      as a ratio to plain memcpy of the same bytes in the same run;
  *   3. reads of pages untouched since the root from the deepest of 1 and of
- *      1000 nested clones (bulk: 1 MiB reads; single: 4 KiB reads at
- *      random offsets);
+ *      1000 nested clones (bulk: 1 MiB and 128 KiB reads; single: 4 KiB
+ *      reads at random offsets), and the teardown of both chains;
  *   4. metadata bytes per committed page of a dense VMO.
  * (Page alloc+free through the per-CPU cache is bench_pcache's job.)
  * Method and results: docs/bench-libvm.md.
@@ -42,6 +42,7 @@
 #define GiB		((uint64_t)1 << 30)
 #define PAGE		((uint64_t)VM_PAGE_SIZE)
 #define CHUNK		MiB		/* read/write call size */
+#define FUSE_CHUNK	(128 * KiB)	/* FUSE's usual read size */
 #define MAX_REPS	64
 #define DEPTH_PREFIX	(4 * MiB)	/* each level writes one page in here */
 
@@ -459,7 +460,7 @@ fig_bandwidth(struct vm *vm, char *a, char *b)
 	}
 
 	add_row("2", "memcpy_GiBps", gib / median(tm, reps), "GiB/s", "", -1,
-	    "memcpy %s between malloc'd pre-faulted buffers (the reference)",
+	    "memcpy %s between page-aligned pre-faulted buffers (the reference)",
 	    bb);
 	m = median(ra, reps);
 	add_row("2", "write_alloc_ratio", m, "x memcpy", "", -1,
@@ -548,15 +549,15 @@ chain_free(struct chain *c)
 	free(c->v);
 }
 
-/* Seconds per page reading [DEPTH_PREFIX, +depth_read) in CHUNK calls. */
+/* Seconds per page reading [DEPTH_PREFIX, +depth_read) in chunk calls. */
 static double
-time_bulk(struct vmo *v, char *buf)
+time_bulk(struct vmo *v, char *buf, size_t chunk)
 {
 	double t0 = now();
 	uint64_t pos;
 
-	for (pos = 0; pos < depth_read; pos += CHUNK)
-		if (vmo_read(v, buf, DEPTH_PREFIX + pos, CHUNK) != (ssize_t)CHUNK)
+	for (pos = 0; pos < depth_read; pos += chunk)
+		if (vmo_read(v, buf, DEPTH_PREFIX + pos, chunk) != (ssize_t)chunk)
 			die("vmo_read (chain)", 0);
 	clobber(buf);
 	return (now() - t0) / (double)(depth_read / PAGE);
@@ -583,8 +584,9 @@ fig_depth(struct vm *vm, const char *pattern)
 	struct vmo *d1, *dn;
 	uint64_t *offs, dep1, depn, npages = depth_read / PAGE;
 	double tb1[MAX_REPS], tbn[MAX_REPS], ts1[MAX_REPS], tsn[MAX_REPS],
-	    rb[MAX_REPS], rs[MAX_REPS];
-	double b1, bn, s1, sn, rbulk, rsingle, t0, tn;
+	    rb[MAX_REPS], rs[MAX_REPS], tk1[MAX_REPS], tkn[MAX_REPS],
+	    rk[MAX_REPS];
+	double b1, bn, s1, sn, k1, kn, rbulk, rfuse, rsingle, t0, tn;
 	char *buf;
 	char rdb[32], target[32];
 	int i, r;
@@ -619,12 +621,15 @@ fig_depth(struct vm *vm, const char *pattern)
 		offs[i] = DEPTH_PREFIX + (uint64_t)rand() % npages * PAGE;
 
 	/* Warm both once, then alternate so load bursts hit both. */
-	(void)time_bulk(d1, buf);
-	(void)time_bulk(dn, buf);
+	(void)time_bulk(d1, buf, CHUNK);
+	(void)time_bulk(dn, buf, CHUNK);
 	for (r = 0; r < reps; r++) {
-		tb1[r] = time_bulk(d1, buf);
-		tbn[r] = time_bulk(dn, buf);
+		tb1[r] = time_bulk(d1, buf, CHUNK);
+		tbn[r] = time_bulk(dn, buf, CHUNK);
 		rb[r] = tbn[r] / tb1[r];
+		tk1[r] = time_bulk(d1, buf, FUSE_CHUNK);
+		tkn[r] = time_bulk(dn, buf, FUSE_CHUNK);
+		rk[r] = tkn[r] / tk1[r];
 		ts1[r] = time_single(d1, buf, offs);
 		tsn[r] = time_single(dn, buf, offs);
 		rs[r] = tsn[r] / ts1[r];
@@ -634,6 +639,9 @@ fig_depth(struct vm *vm, const char *pattern)
 	s1 = median(ts1, reps);
 	sn = median(tsn, reps);
 	rbulk = median(rb, reps);
+	k1 = median(tk1, reps);
+	kn = median(tkn, reps);
+	rfuse = median(rk, reps);
 	rsingle = median(rs, reps);
 
 	size_name(depth_read, rdb, sizeof(rdb));
@@ -646,6 +654,14 @@ fig_depth(struct vm *vm, const char *pattern)
 	snprintf(target, sizeof(target), "<= 2");
 	add_row("3", "bulk_ratio", rbulk, "x", target, rbulk <= 2.0,
 	    "bulk read: depth %" PRIu64 " / depth %" PRIu64, depn, dep1);
+	add_row("3", "bulk128k_depth1_ns", k1 * 1e9, "ns/page", "", -1,
+	    "the same %s in 128 KiB vmo_read calls (FUSE's usual read size), "
+	    "depth %" PRIu64, rdb, dep1);
+	add_row("3", "bulk128k_deep_ns", kn * 1e9, "ns/page", "", -1,
+	    "the same in 128 KiB calls, depth %" PRIu64, depn);
+	add_row("3", "bulk128k_ratio", rfuse, "x", "", -1,
+	    "128 KiB calls: depth %" PRIu64 " / depth %" PRIu64
+	    " (no target; one chain walk per call)", depn, dep1);
 	add_row("3", "single_depth1_ns", s1 * 1e9, "ns/read", "", -1,
 	    "one 4 KiB vmo_read at a random untouched offset, depth %" PRIu64,
 	    dep1);
