@@ -722,6 +722,76 @@ merge_cb(void *ctx, uint64_t off, plist_slot_t *slot)
 	return 0;
 }
 
+struct absorb_ctx {
+	struct vm	*vm;
+	struct cow_node	*h;
+};
+
+static int
+absorb_cb(void *ctx, uint64_t off, plist_slot_t *slot)
+{
+	struct absorb_ctx *ac = ctx;
+	plist_slot_t old;
+	int err;
+
+	/* c's slot wins over h's; replacing a slot allocates nothing. */
+	if ((err = plist_set(&ac->h->pages, off, *slot, &old)) != 0)
+		return err;
+	if (plist_is_page(old))
+		vm_page_unref(ac->vm, plist_page(old));
+	if (plist_is_page(*slot))
+		page_settle(plist_page(*slot), ac->h, off);
+	*slot = PLIST_EMPTY;
+	return 0;
+}
+
+/*
+ * The other way round from cow_merge, when c sits at offset 0 of h and
+ * holds fewer slots: c's slots move up into h, and h takes c's place (its
+ * VMO, its children).  Removing a clone of a 1 GiB file then costs the
+ * pages its sibling wrote, not the file's 262,144 (docs/bench-libvm.md,
+ * finding 2).  Returns false, having moved nothing visible, if a page-list
+ * node could not be allocated part way: slots already moved up are where c
+ * sees them anyway (h has no other child), and cow_merge finishes the job.
+ * Exclusive lock.
+ */
+static bool
+cow_absorb(struct vm *vm, struct cow_node *h, struct cow_node *c)
+{
+	struct absorb_ctx ac = { .vm = vm, .h = h };
+	struct cow_node *k;
+
+	/* h's slots past c's window are nobody's: free them first, before
+	 * c's own slots there (c may have grown past it) move up. */
+	cow_free_pages(vm, h, c->parent_limit, COW_END);
+	if (plist_foreach(&c->pages, 0, COW_END, absorb_cb, &ac) != 0)
+		return false;
+	LIST_REMOVE(c, sibling);
+	h->nchildren = 0;
+	while ((k = LIST_FIRST(&c->children)) != NULL) {
+		LIST_REMOVE(k, sibling);
+		c->nchildren--;
+		attach(h, k, k->parent_off, k->parent_limit);
+	}
+	if (h->parent_limit > c->parent_limit)
+		h->parent_limit = c->parent_limit;
+	if (!c->hidden) {
+		h->hidden = false;
+		atomic_fetch_sub(&vm->nhidden, 1);
+		h->vmo = c->vmo;
+		h->vmo->cow = h;
+		c->vmo = NULL;
+	}
+	h->npinned = c->npinned;
+	c->npinned = 0;
+	if (h->parent == NULL && !h->hidden && h->pages.nmarkers != 0 &&
+	    h->h->pnode != h)	/* a root reads zero past its slots anyway */
+		plist_foreach(&h->pages, 0, COW_END, drop_markers_cb, NULL);
+	cow_node_free_empty(vm, c);
+	atomic_fetch_add(&vm->merges, 1);
+	return true;
+}
+
 /*
  * Hidden h has exactly one child c: move the pages c sees into c, free the
  * rest, and put c in h's place.  If a page list node cannot be allocated
@@ -737,6 +807,10 @@ cow_merge(struct vm *vm, struct cow_node *h)
 	uint64_t lim;
 
 	assert(h->hidden && h->nchildren == 1);
+	if (c->parent_off == 0 &&
+	    c->pages.npages + c->pages.nmarkers < h->pages.npages + h->pages.nmarkers &&
+	    cow_absorb(vm, h, c))
+		return;
 	if (plist_foreach(&h->pages, c->parent_off, c->parent_off + c->parent_limit,
 	    merge_cb, &mc) != 0)
 		return;
