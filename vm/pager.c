@@ -38,6 +38,7 @@
 
 #include "fault.h"
 #include "pager.h"
+#include "pmm.h"
 #include "vm_internal.h"
 
 /*
@@ -101,6 +102,7 @@ pager_page_in(struct vm *vm, struct cow_node *top, uint64_t off)
 	p->state = VM_PAGE_OBJECT;
 	p->owner = top;
 	p->offset = off;
+	atomic_fetch_add_explicit(&vm->paged_in, 1, memory_order_relaxed);
 	return 0;
 }
 
@@ -129,6 +131,7 @@ pager_populate(struct vmo *v, uint64_t off, uint64_t len)
 	uint64_t base, pg, end, to;
 	int err = 0;
 
+	vm_reserve(v->vm, len / VM_PAGE_SIZE + 2);
 	hier_wlock(v->h);
 	if (v->h->pops == NULL)
 		goto out;
@@ -148,30 +151,45 @@ struct keep_ctx {
 	struct vm	*vm;
 	struct cow_node	*top;
 	uint64_t	end;
+	struct vmo	*except;	/* a VMO whose view does not count */
 	int		err;
 };
+
+/* Does VMO v see top's (absent) offset o, i.e. the store's bytes there? */
+static bool
+sees_store(struct vmo *v, struct cow_node *top, uint64_t o)
+{
+	struct cow_node *t;
+	uint64_t to = 0;
+
+	return cow_lookup_top(v->cow, o, &t, &to) == PLIST_EMPTY && t == top && to == o;
+}
 
 static int
 keep_gap(void *ctx, uint64_t s, uint64_t e)
 {
 	struct keep_ctx *kc = ctx;
-	uint64_t o;
+	uint64_t o, n;
 
-	for (o = s; o < e && o < kc->end; o += VM_PAGE_SIZE)
-		if (cow_viewers(kc->top, o, false) > 0 &&
-		    (kc->err = pager_page_in(kc->vm, kc->top, o)) != 0)
+	for (o = s; o < e && o < kc->end; o += VM_PAGE_SIZE) {
+		n = cow_viewers(kc->top, o, false);
+		if (n > 0 && kc->except != NULL && sees_store(kc->except, kc->top, o))
+			n--;
+		if (n > 0 && (kc->err = pager_page_in(kc->vm, kc->top, o)) != 0)
 			return 1;
+	}
 	return 0;
 }
 
 /*
- * Page into pnode whatever someone still sees in [s, e) that only the
- * store holds: before the store loses those bytes.  Exclusive lock.
+ * Page into pnode whatever someone (but except) still sees in [s, e) that
+ * only the store holds: before the store loses those bytes.  Exclusive.
  */
 static int
-pager_keep(struct hier *h, uint64_t s, uint64_t e)
+pager_keep(struct hier *h, uint64_t s, uint64_t e, struct vmo *except)
 {
-	struct keep_ctx kc = { .vm = h->vm, .top = h->pnode, .end = h->pextent };
+	struct keep_ctx kc = { .vm = h->vm, .top = h->pnode, .end = h->pextent,
+	    .except = except };
 
 	if (h->pops == NULL || h->pnode == NULL || s >= h->pextent)
 		return 0;
@@ -179,9 +197,14 @@ pager_keep(struct hier *h, uint64_t s, uint64_t e)
 	return kc.err;
 }
 
-/* The store is going away: keep what is seen, then forget it.  Excl. */
+/*
+ * The store is going away: keep what is seen, then forget it.  dying: v
+ * itself is being destroyed, so only others' views count, and the store
+ * is forgotten even if keeping failed (the error is returned: clones lost
+ * the pages the store alone held).  Exclusive lock.
+ */
 int
-pager_detach_locked(struct vmo *v)
+pager_detach_locked(struct vmo *v, bool dying)
 {
 	struct hier *h = v->h;
 	int err;
@@ -189,13 +212,15 @@ pager_detach_locked(struct vmo *v)
 	HIER_ASSERT_WLOCKED(h);
 	if (h->pops == NULL || h->pvmo != v)
 		return 0;
-	if ((err = pager_keep(h, 0, h->pextent)) != 0)
+	err = pager_keep(h, 0, h->pextent, dying ? v : NULL);
+	if (err != 0 && !dying)
 		return err;
+	pager_unlist(h);
 	h->pops = NULL;
 	h->pctx = NULL;
 	h->pnode = NULL;
 	h->pvmo = NULL;
-	return 0;
+	return err;
 }
 
 /*
@@ -214,6 +239,7 @@ pager_node_gone(struct cow_node *gone, struct cow_node *heir)
 		h->pnode = heir;
 		return;
 	}
+	pager_unlist(h);
 	h->pnode = NULL;
 	h->pops = NULL;
 	h->pvmo = NULL;
@@ -228,7 +254,7 @@ pager_shrink_locked(struct vmo *v, uint64_t size)
 
 	if (h->pops == NULL || h->pvmo != v)
 		return 0;
-	if ((err = pager_keep(h, vm_page_roundup(size), h->pextent)) != 0)
+	if ((err = pager_keep(h, vm_page_roundup(size), h->pextent, NULL)) != 0)
 		return err;
 	if ((err = h->pops->resize(h->pctx, size)) != 0)
 		return err;
@@ -256,10 +282,158 @@ vmo_create_paged(struct vm *vm, uint64_t size, const struct pager_ops *ops,
 	v->h->pnode = v->cow;
 	v->h->pvmo = v;
 	v->h->pextent = size;
+	pthread_mutex_lock(&vm->plock);
+	LIST_INSERT_HEAD(&vm->paged, v->h, plink);
+	v->h->plisted = true;
+	atomic_fetch_add(&vm->npaged, 1);
+	pthread_mutex_unlock(&vm->plock);
 	hier_unlock(v->h);
 	*out = v;
 	return 0;
 }
+
+/* h no longer has a store: off the reclaim list.  Hierarchy lock held. */
+void
+pager_unlist(struct hier *h)
+{
+	struct vm *vm = h->vm;
+
+	pthread_mutex_lock(&vm->plock);
+	if (h->plisted) {
+		LIST_REMOVE(h, plink);
+		h->plisted = false;
+		atomic_fetch_sub(&vm->npaged, 1);
+	}
+	pthread_mutex_unlock(&vm->plock);
+}
+
+/*
+ * Reclaim (SPEC 5, the part that needs no page queues yet).  Which pages:
+ * pages of pnode that the pager VMO itself sees, neither dirty, pinned,
+ * shared nor marked alwaysneed.  Such a page equals the store's bytes, so
+ * dropping it loses nothing: whoever needs it again pages it in again --
+ * clones included, because pnode's page and the store agree wherever the
+ * VMO sees pnode's page.  (A page of pnode the VMO no longer sees may be
+ * a clone's only copy of old bytes: never taken.)  Pages hinted dontneed go
+ * first; then a clock sweeps pnode.  When clean pages are not enough, dirty
+ * ones the VMO sees are written back and then taken.
+ *
+ * Reclaim never runs under a hierarchy lock: vm_reserve is called before an
+ * operation takes its lock, and locks each pager-backed hierarchy in turn,
+ * so no page an operation is using can vanish under it.  Readers re-check
+ * after paging in, since a page can go between page-in and read.
+ */
+struct evict_ctx {
+	struct hier	*h;
+	uint64_t	want, got;
+	bool		dontneed_only, dirty_too;
+};
+
+static bool
+evictable(struct evict_ctx *ec, uint64_t off, plist_slot_t slot)
+{
+	struct vm_page *p = plist_page(slot);
+	struct cow_node *owner;
+	uint64_t oo;
+
+	if (p == NULL || p->pin_count > 0 || atomic_load(&p->share) != 0 ||
+	    (p->flags & VM_PAGE_F_ALWAYSNEED))
+		return false;
+	if (ec->dontneed_only && !(p->flags & VM_PAGE_F_DONTNEED))
+		return false;
+	if ((p->flags & VM_PAGE_F_DIRTY) && !ec->dirty_too)
+		return false;
+	/* The VMO must see this very page (its offsets are pnode's). */
+	return ec->h->pnode == ec->h->pvmo->cow ||
+	    cow_lookup(ec->h->pvmo->cow, off, &owner, &oo) == slot;
+}
+
+static int
+evict_cb(void *ctx, uint64_t off, plist_slot_t *slot)
+{
+	struct evict_ctx *ec = ctx;
+	struct hier *h = ec->h;
+	struct vm_page *p = plist_page(*slot);
+
+	if (!evictable(ec, off, *slot))
+		return 0;
+	if (p->flags & VM_PAGE_F_DIRTY) {
+		if (h->pops->write(h->pctx, off, vm_page_addr(h->vm, p), VM_PAGE_SIZE) != 0)
+			return 0;	/* keep it; writeback will report */
+		p->flags &= ~VM_PAGE_F_DIRTY;
+		atomic_fetch_add(&h->vm->written_back, 1);
+	}
+	vm_page_free(h->vm, p);
+	*slot = PLIST_EMPTY;
+	atomic_fetch_add(&h->vm->evicted, 1);
+	h->pclock = off + VM_PAGE_SIZE;
+	return ++ec->got >= ec->want;
+}
+
+/* Take up to want pages from h's pnode.  Exclusive lock.  Pages freed. */
+static uint64_t
+pager_evict_locked(struct hier *h, uint64_t want)
+{
+	struct evict_ctx ec = { .h = h, .want = want };
+	int pass;
+
+	HIER_ASSERT_WLOCKED(h);
+	if (h->pops == NULL || h->pnode == NULL || h->pvmo == NULL)
+		return 0;
+	for (pass = 0; pass < 3 && ec.got < want; pass++) {
+		ec.dontneed_only = pass == 0;
+		ec.dirty_too = pass == 2;
+		/* From the clock hand to the end, then from the start. */
+		if (plist_foreach(&h->pnode->pages, vm_page_trunc(h->pclock), COW_END,
+		    evict_cb, &ec) == 0 && ec.got < want)
+			plist_foreach(&h->pnode->pages, 0, COW_END, evict_cb, &ec);
+	}
+	if (ec.got > 0 && ec.dirty_too)
+		(void)h->pops->sync(h->pctx);
+	return ec.got;
+}
+
+#define VM_RESERVE_SLACK 64	/* pages kept free beyond a request */
+
+/*
+ * Make room for an operation about to allocate up to pages pages: if the
+ * PMM is short, evict from pager-backed hierarchies, locking each in turn.
+ * Called with no hierarchy lock held.  Advisory: a racing allocation can
+ * still take the room, and then the operation fails with -ENOSPC as it
+ * would have.
+ */
+void
+vm_reserve(struct vm *vm, uint64_t pages)
+{
+	struct hier *hs[16];
+	uint64_t free, want, got = 0;
+	int n = 0, i;
+	struct hier *h;
+
+	if (atomic_load(&vm->npaged) == 0)
+		return;
+	free = pmm_free_count(vm->pmm);
+	if (free >= pages + VM_RESERVE_SLACK)
+		return;
+	want = pages + VM_RESERVE_SLACK - free;
+	pthread_mutex_lock(&vm->plock);
+	LIST_FOREACH(h, &vm->paged, plink) {
+		if (n == (int)(sizeof(hs) / sizeof(hs[0])))
+			break;
+		atomic_fetch_add(&h->refs, 1);	/* keeps it while unlocked */
+		hs[n++] = h;
+	}
+	pthread_mutex_unlock(&vm->plock);
+	for (i = 0; i < n; i++) {
+		if (got < want) {
+			hier_wlock(hs[i]);
+			got += pager_evict_locked(hs[i], want - got);
+			hier_unlock(hs[i]);
+		}
+		hier_put(hs[i]);
+	}
+}
+
 
 struct wb_ctx {
 	struct vmo	*v;
@@ -337,7 +511,7 @@ vmo_pager_detach(struct vmo *v)
 	int err;
 
 	hier_wlock(v->h);
-	err = pager_detach_locked(v);
+	err = pager_detach_locked(v, false);
 	hier_unlock(v->h);
 	return err;
 }

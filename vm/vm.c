@@ -51,6 +51,8 @@ vm_create(const struct vm_config *cfg, struct vm **out)
 		goto err_out3;
 	}
 	atomic_init(&vm->next_id, 1);
+	pthread_mutex_init(&vm->plock, NULL);
+	LIST_INIT(&vm->paged);
 	*out = vm;
 	return 0;
 
@@ -71,6 +73,8 @@ vm_destroy(struct vm *vm)
 		return;
 	assert(atomic_load(&vm->nvmos) == 0 && "vm_destroy with live VMOs");
 	assert(atomic_load(&vm->used_pages) == 0);
+	assert(LIST_EMPTY(&vm->paged));
+	pthread_mutex_destroy(&vm->plock);
 	munmap(vm->zero_region, VM_ZERO_REGION);
 	if (vm->pc != NULL)
 		pcache_destroy(vm->pc);
@@ -160,4 +164,8 @@ vm_get_stats(struct vm *vm, struct vm_stats *st)
 	st->cow_moves = atomic_load(&vm->cow_moves);
 	st->merges = atomic_load(&vm->merges);
 	st->zero_fills = atomic_load(&vm->zero_fills);
+	st->paged_in = atomic_load(&vm->paged_in);
+	st->evicted = atomic_load(&vm->evicted);
+	st->written_back = atomic_load(&vm->written_back);
+	st->paged_vmos = atomic_load(&vm->npaged);
 }

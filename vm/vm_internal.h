@@ -49,6 +49,12 @@ struct vm {
 	_Atomic uint64_t cow_moves;	/* (A) unshared page moved on write */
 	_Atomic uint64_t merges;	/* (A) hidden node merged into child */
 	_Atomic uint64_t zero_fills;	/* (A) zero pages allocated */
+	pthread_mutex_t	plock;		/* guards paged */
+	LIST_HEAD(, hier) paged;	/* (plock) pager-backed hierarchies */
+	_Atomic uint64_t npaged;	/* (A) length of paged */
+	_Atomic uint64_t evicted;	/* (A) clean store pages dropped */
+	_Atomic uint64_t written_back;	/* (A) pages written to a store */
+	_Atomic uint64_t paged_in;	/* (A) pages read from a store */
 };
 
 /* Past every offset any node uses: offsets stay below 2 * VMO_MAX_SIZE. */
@@ -70,6 +76,9 @@ struct hier {
 	struct vmo	*pvmo;		/* (H) the pager-backed VMO */
 	uint64_t	pextent;	/* (H) store bytes that may hold data */
 	_Atomic uint64_t pdirtied;	/* (A) pages dirtied since writeback */
+	LIST_ENTRY(hier) plink;		/* (vm->plock) in vm->paged */
+	bool		plisted;	/* (vm->plock) */
+	uint64_t	pclock;		/* (H) eviction clock hand, pnode offset */
 };
 
 LIST_HEAD(cow_list, cow_node);
@@ -163,9 +172,12 @@ bool pager_in_store(struct cow_node *top, uint64_t off);
 int pager_page_in(struct vm *vm, struct cow_node *top, uint64_t off);
 void pager_note_dirty(struct cow_node *n, struct vm_page *p);
 int pager_populate(struct vmo *v, uint64_t off, uint64_t len);
-int pager_detach_locked(struct vmo *v);
+int pager_detach_locked(struct vmo *v, bool dying);
 void pager_node_gone(struct cow_node *gone, struct cow_node *heir);
 int pager_shrink_locked(struct vmo *v, uint64_t size);
+void pager_unlist(struct hier *h);
+void vm_reserve(struct vm *vm, uint64_t pages);
+void hier_put(struct hier *h);
 
 /* Cursor: resolves runs of offsets to the node that can hold their pages. */
 struct cow_cursor {

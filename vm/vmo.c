@@ -60,7 +60,8 @@ hier_new(struct vm *vm)
 	return h;
 }
 
-static void
+/* Drop a reference; the last one frees the hierarchy. */
+void
 hier_put(struct hier *h)
 {
 	if (atomic_fetch_sub(&h->refs, 1) == 1) {
@@ -289,7 +290,7 @@ vmo_destroy(struct vmo *v)
 		assert(LIST_EMPTY(&v->slices) && "slices hold a ref on their root");
 		/* Clones keep what they see; on failure their unread pages
 		 * are lost with the store (logged by the caller's detach). */
-		(void)pager_detach_locked(v);
+		(void)pager_detach_locked(v, true);
 		cow_detach_leaf(v->vm, v->cow);
 	}
 	hier_unlock(h);
@@ -369,16 +370,39 @@ clip_read(struct vmo *v, uint64_t off, size_t len)
  * again.  Nothing evicts pages in between (no reclaim yet).  0, or the
  * page-in's error with no lock held.
  */
+static bool
+store_holes(struct vmo *v, uint64_t off, size_t len)
+{
+	struct cow_node *leaf, *top;
+	uint64_t base, pg, to, end = off + len;
+
+	leaf = vmo_leaf(v, &base);
+	for (pg = vm_page_trunc(off); pg < end; pg += VM_PAGE_SIZE)
+		if (cow_lookup_top(leaf, base + pg, &top, &to) == PLIST_EMPTY &&
+		    top != NULL && pager_in_store(top, to))
+			return true;
+	return false;
+}
+
 static int
 read_page_in(struct vmo *v, uint64_t off, size_t len)
 {
-	int err;
+	int err, tries;
 
+	if (len > v->size - (off < v->size ? off : v->size))
+		len = off < v->size ? v->size - off : 0;
+	/* Reclaim by another thread can take a page between the page-in and
+	 * our shared lock: look again, a few times. */
+	for (tries = 0; tries < 8; tries++) {
+		hier_runlock(v->h);
+		if ((err = pager_populate(v, off, len)) != 0)
+			return err;
+		hier_rlock(v->h);
+		if (v->h->pops == NULL || !store_holes(v, off, len))
+			return 0;
+	}
 	hier_runlock(v->h);
-	if ((err = pager_populate(v, off, len)) != 0)
-		return err;
-	hier_rlock(v->h);
-	return 0;
+	return -ENOSPC;
 }
 
 ssize_t
@@ -388,12 +412,13 @@ vmo_read(struct vmo *v, void *buf, uint64_t off, size_t len)
 	struct cow_node *leaf;
 	uint64_t base, pos, end;
 	char *dst = buf;
+	int err;
 
 	if (off > VMO_MAX_SIZE)
 		return 0;
 	hier_rlock(v->h);
-	if (v->h->pops != NULL && read_page_in(v, off, len) != 0)
-		return -EIO;
+	if (v->h->pops != NULL && (err = read_page_in(v, off, len)) != 0)
+		return err;
 	len = clip_read(v, off, len);
 	leaf = vmo_leaf(v, &base);
 	cow_cursor_init(&cur, leaf);
@@ -454,8 +479,8 @@ vmo_read_iov(struct vmo *v, uint64_t off, size_t len, vmo_iov_fn fn, void *ctx)
 	if (off > VMO_MAX_SIZE)
 		len = 0;
 	hier_rlock(v->h);
-	if (v->h->pops != NULL && read_page_in(v, off, len) != 0)
-		return -EIO;
+	if (v->h->pops != NULL && (ret = read_page_in(v, off, len)) != 0)
+		return ret;
 	len = off > VMO_MAX_SIZE ? 0 : clip_read(v, off, len);
 	maxv = len / VM_PAGE_SIZE + 2;
 	if (maxv > sizeof(stack_iov) / sizeof(stack_iov[0])) {
@@ -530,6 +555,7 @@ vmo_write(struct vmo *v, const void *buf, uint64_t off, size_t len)
 
 	if (len == 0)
 		return 0;
+	vm_reserve(v->vm, len / VM_PAGE_SIZE + 2);
 	hier_wlock(v->h);
 	err = clip_write(v, off, &len);
 	if (err != 0)
@@ -595,6 +621,7 @@ vmo_write_iov(struct vmo *v, uint64_t off, size_t len,
 
 	if (len == 0)
 		return 0;
+	vm_reserve(v->vm, len / VM_PAGE_SIZE + 2);
 	hier_wlock(v->h);
 	ret = clip_write(v, off, &len);
 	if (ret != 0)
@@ -1025,6 +1052,45 @@ vmo_share_range(struct vmo *dst, uint64_t doff, struct vmo *src, uint64_t soff,
 out:
 	unlock_pair(dst->h, src->h);
 	return err;
+}
+
+/* ---- hints ------------------------------------------------------------ */
+
+int
+vmo_hint(struct vmo *v, uint64_t off, uint64_t len, enum vmo_hint hint)
+{
+	struct cow_node *leaf, *owner;
+	uint64_t base, s, e, bo, be, pos, oo;
+	struct vm_page *p;
+	int err;
+
+	if (hint != VMO_HINT_DONTNEED && hint != VMO_HINT_ALWAYSNEED)
+		return -EINVAL;
+	hier_rlock(v->h);
+	err = range_resolve(v, off, len, &s, &e, &bo, &be);
+	hier_runlock(v->h);
+	if (err != 0)
+		return err;
+	if (hint == VMO_HINT_ALWAYSNEED) {
+		/* Bring the range in: from the store, or fresh zero pages. */
+		err = v->h->pops != NULL ? pager_populate(v, s, e - s) :
+		    vmo_commit(v, s, e - s);
+		if (err != 0)
+			return err;
+	}
+	hier_wlock(v->h);
+	leaf = vmo_leaf(v, &base);
+	for (pos = s; pos < e; pos += VM_PAGE_SIZE) {
+		p = plist_page(cow_lookup(leaf, base + pos, &owner, &oo));
+		if (p == NULL)
+			continue;
+		if (hint == VMO_HINT_ALWAYSNEED)
+			p->flags = (p->flags & ~VM_PAGE_F_DONTNEED) | VM_PAGE_F_ALWAYSNEED;
+		else
+			p->flags = (p->flags & ~VM_PAGE_F_ALWAYSNEED) | VM_PAGE_F_DONTNEED;
+	}
+	hier_unlock(v->h);
+	return 0;
 }
 
 /* ---- seek ------------------------------------------------------------- */

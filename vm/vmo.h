@@ -63,6 +63,10 @@ struct vm_stats {
 	uint64_t cow_moves;	/* pages moved on first write to unshared page */
 	uint64_t merges;	/* hidden nodes merged into their last child */
 	uint64_t zero_fills;	/* fresh zero pages allocated */
+	uint64_t paged_in;	/* pages read from a backing store */
+	uint64_t evicted;	/* clean store pages dropped under pressure */
+	uint64_t written_back;	/* dirty pages written to make room */
+	uint64_t paged_vmos;	/* hierarchies with a backing store */
 };
 void vm_get_stats(struct vm *vm, struct vm_stats *st);
 
@@ -188,6 +192,17 @@ int vmo_unpin(struct vmo *vmo, uint64_t off, uint64_t len);
  */
 int64_t vmo_share_range(struct vmo *dst, uint64_t doff, struct vmo *src,
     uint64_t soff, uint64_t len);
+
+/*
+ * Eviction hints on [off, off+len) (rounded out; len VMO_WHOLE: to the
+ * end).  DONTNEED: reclaim these pages first (and drop ALWAYSNEED).
+ * ALWAYSNEED: bring them in now (page in from the store, or commit) and
+ * never reclaim them until DONTNEED.  Hints sit on the pages this VMO
+ * sees; pages it later copies on write do not inherit them.  0, -EINVAL,
+ * -ENOSPC, or a store error.
+ */
+enum vmo_hint { VMO_HINT_DONTNEED = 1, VMO_HINT_ALWAYSNEED = 2 };
+int vmo_hint(struct vmo *vmo, uint64_t off, uint64_t len, enum vmo_hint hint);
 
 /*
  * SEEK_DATA / SEEK_HOLE over committed pages (a page this VMO can see,

@@ -10,7 +10,7 @@
 #include "pager.h"
 #include "vmtest.h"
 
-#define SCAP (64 * P)
+#define SCAP (1024 * P)
 
 struct store {
 	unsigned char	b[SCAP];
@@ -260,6 +260,81 @@ test_detach(void **state)
 	vm_destroy(vm);
 }
 
+/*
+ * A store four times the memory limit: everything can be read and written,
+ * clean pages are evicted (dirty ones written back first), resident pages
+ * never exceed the limit, hints decide who goes first, and a clone's
+ * snapshot survives the pressure.
+ */
+static void
+test_reclaim(void **state)
+{
+	enum { LIM = 256, NP = 1024 };
+	struct vm *vm = vt_vm(LIM);
+	struct store *s = mkstore(NP * P, 5);
+	static unsigned char orig[NP * P], buf[16 * P];
+	struct vm_stats st;
+	struct vmo *v, *c;
+	uint64_t i, reads;
+
+	(void)state;
+	memcpy(orig, s->b, sizeof(orig));
+	assert_int_equal(vmo_create_paged(vm, s->size, &ops, s, &v), 0);
+	/* Read all of it, 64 KiB at a time. */
+	for (i = 0; i < NP; i += 16)
+		expect_store(v, i * P, 16 * P, orig + i * P);
+	vm_get_stats(vm, &st);
+	assert_true(st.evicted > 0);
+	assert_true(st.used_pages <= LIM);
+	/* Write all of it: dirty pages are written back to make room. */
+	memset(buf, 0x5c, sizeof(buf));
+	for (i = 0; i < NP; i += 16)
+		assert_int_equal(vmo_write(v, buf, i * P, 16 * P), 16 * P);
+	assert_int_equal(vmo_writeback(v), 0);
+	for (i = 0; i < NP * P; i++)
+		if (s->b[i] != 0x5c)
+			fail_msg("store byte %llu: %u", (unsigned long long)i, s->b[i]);
+	vm_get_stats(vm, &st);
+	assert_true(st.written_back > 0);
+	/* alwaysneed pages stay: with the store failing, they still read. */
+	assert_int_equal(vmo_hint(v, 0, 16 * P, VMO_HINT_ALWAYSNEED), 0);
+	for (i = 16; i < NP; i += 16)
+		assert_int_equal(vmo_read(v, buf, i * P, 16 * P), 16 * P);
+	reads = (uint64_t)s->reads;
+	assert_int_equal(vmo_read(v, buf, 0, 16 * P), 16 * P);
+	assert_int_equal((uint64_t)s->reads, reads);
+	/* dontneed pages go first: the next pressure takes them. */
+	assert_int_equal(vmo_read(v, buf, 100 * P, 16 * P), 16 * P);
+	assert_int_equal(vmo_hint(v, 100 * P, 16 * P, VMO_HINT_DONTNEED), 0);
+	assert_int_equal(vmo_hint(v, 0, 16 * P, VMO_HINT_DONTNEED), 0);
+	for (i = 500; i < 564; i += 16)				/* pressure: 64 pages */
+		assert_int_equal(vmo_read(v, buf, i * P, 16 * P), 16 * P);
+	vm_get_stats(vm, &st);
+	reads = (uint64_t)s->reads;
+	assert_int_equal(vmo_read(v, buf, 100 * P, P), P);
+	assert_int_equal(vmo_read(v, buf, 0, P), P);
+	assert_int_equal((uint64_t)s->reads, reads + 2);		/* gone, read again */
+	assert_int_equal(vmo_hint(v, NP * P, P, VMO_HINT_DONTNEED), -EINVAL);
+	/* A clone stays a true snapshot under pressure. */
+	memcpy(orig, s->b, sizeof(orig));
+	assert_int_equal(vmo_clone(v, 0, VMO_WHOLE, &c), 0);
+	memset(buf, 0x77, sizeof(buf));
+	for (i = 0; i < 64; i += 16)		/* overwrite a part: old bytes */
+		assert_int_equal(vmo_write(v, buf, i * P, 16 * P), 16 * P);
+	assert_int_equal(vmo_writeback(v), 0);	/* now only in memory */
+	for (i = 64; i < NP; i += 16)		/* pressure from the rest */
+		assert_int_equal(vmo_read(v, buf, i * P, 16 * P), 16 * P);
+	for (i = 0; i < NP; i += 16)
+		expect_store(c, i * P, 16 * P, orig + i * P);
+	vm_get_stats(vm, &st);
+	assert_true(st.used_pages <= LIM);
+	vmo_unref(c);
+	vmo_unref(v);
+	assert_int_equal(vm_test_used_pages(vm), 0);
+	free(s);
+	vm_destroy(vm);
+}
+
 int
 main(void)
 {
@@ -268,6 +343,7 @@ main(void)
 		cmocka_unit_test(test_writeback),
 		cmocka_unit_test(test_snapshot),
 		cmocka_unit_test(test_detach),
+		cmocka_unit_test(test_reclaim),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
