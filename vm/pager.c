@@ -345,7 +345,8 @@ evictable(struct evict_ctx *ec, uint64_t off, plist_slot_t slot)
 		return false;
 	/* The VMO must see this very page (its offsets are pnode's). */
 	return ec->h->pnode == ec->h->pvmo->cow ||
-	    cow_lookup(ec->h->pvmo->cow, off, &owner, &oo) == slot;
+	    (cow_lookup(ec->h->pvmo->cow, off, &owner, &oo) != PLIST_EMPTY &&
+	    owner == ec->h->pnode && oo == off);
 }
 
 static int
@@ -453,7 +454,9 @@ wb_page(void *ctx, uint64_t off, plist_slot_t *slot)
 
 	if (p == NULL || !(p->flags & VM_PAGE_F_DIRTY))
 		return 0;
-	if (wc->level != wc->leaf && cow_lookup(wc->leaf, voff, &owner, &oo) != *slot)
+	if (wc->level != wc->leaf &&
+	    (cow_lookup(wc->leaf, voff, &owner, &oo) == PLIST_EMPTY ||
+	    owner != wc->level || oo != off))
 		return 0;	/* hidden below: not P's bytes any more */
 	err = wc->v->h->pops->write(wc->v->h->pctx, voff,
 	    vm_page_addr(wc->v->vm, p), VM_PAGE_SIZE);

@@ -4,6 +4,7 @@
  * it.
  */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "pcache.h"
 #include "pmm.h"
@@ -164,4 +165,85 @@ vmo_test_plist_bytes(struct vmo *v)
 	b = plist_node_bytes(&(v->kind == VMO_SLICE ? v->root->cow : v->cow)->pages);
 	hier_runlock(v->h);
 	return b;
+}
+
+struct refs_ctx {
+	struct vm	*vm;
+	uint32_t	*refs;
+	struct vm_page	**pages;
+};
+
+static int
+refs_cb(void *ctx, uint64_t off, plist_slot_t *slot)
+{
+	struct refs_ctx *rc = ctx;
+	struct vm_page *p = plist_page(*slot);
+
+	(void)off;
+	if (p != NULL) {
+		uint64_t k = pmm_page_index(rc->vm->pmm, p);
+
+		rc->refs[k]++;
+		rc->pages[k] = p;
+	}
+	return 0;
+}
+
+static void
+refs_node(struct refs_ctx *rc, struct cow_node *n)
+{
+	struct cow_node *c;
+
+	plist_foreach(&n->pages, 0, COW_END, refs_cb, rc);
+	LIST_FOREACH(c, &n->children, sibling)
+		refs_node(rc, c);
+}
+
+/*
+ * Every page's slot references across the given VMOs' hierarchies equal
+ * its share count + 1.  The VMOs must cover every hierarchy that holds
+ * pages of the VM; no lock may be held; nothing may run concurrently.
+ */
+void
+vm_test_check_refs(struct vm *vm, struct vmo **v, int n)
+{
+	struct pmm_stats ps;
+	struct refs_ctx rc = { .vm = vm };
+	struct cow_node **roots;
+	int i, j, nr = 0;
+	uint64_t k;
+
+	pmm_get_stats(vm->pmm, &ps);
+	rc.refs = calloc(ps.total_pages, sizeof(uint32_t));
+	rc.pages = calloc(ps.total_pages, sizeof(*rc.pages));
+	roots = calloc((size_t)n + 1, sizeof(*roots));
+	for (i = 0; i < n; i++) {
+		struct cow_node *r;
+
+		if (v[i] == NULL)
+			continue;
+		r = v[i]->kind == VMO_SLICE ? v[i]->root->cow : v[i]->cow;
+		while (r->parent != NULL)
+			r = r->parent;
+		for (j = 0; j < nr && roots[j] != r; j++)
+			;
+		if (j == nr) {
+			roots[nr++] = r;
+			refs_node(&rc, r);
+		}
+	}
+	for (k = 0; k < ps.total_pages; k++) {
+		struct vm_page *p;
+
+		if (rc.refs[k] == 0)
+			continue;
+		p = rc.pages[k];
+		if (rc.refs[k] != atomic_load(&p->share) + 1)
+			fprintf(stderr, "page %llu: %u slots, share %u\n",
+			    (unsigned long long)k, rc.refs[k], atomic_load(&p->share));
+		assert(rc.refs[k] == atomic_load(&p->share) + 1 && "share count");
+	}
+	free(roots);
+	free(rc.pages);
+	free(rc.refs);
 }

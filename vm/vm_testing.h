@@ -29,6 +29,9 @@ uint64_t vmo_test_plist_bytes(struct vmo *vmo);
 /* Attribution's per-level viewer index on (default) or off. */
 void vm_test_set_vindex(bool on);
 
+/* Every page's slot references == its share count + 1 (see testing.c). */
+void vm_test_check_refs(struct vm *vm, struct vmo **v, int n);
+
 /* Print the VMO's whole clone tree to stderr (debugging). */
 void vmo_test_dump(struct vmo *vmo);
 

@@ -1332,8 +1332,11 @@ attr_cb(void *ctx, uint64_t off, plist_slot_t *slot)
 	if (p == NULL)
 		return 0;
 	/* Seen by our VMO only if nothing below this level covers it. */
+	/* (Compare where the lookup ends, not the page: after a share one
+	 * page can sit in two slots of the same chain.) */
 	if (ac->level != ac->leaf &&
-	    (cow_lookup(ac->leaf, off - ac->disp, &owner, &oo) != *slot))
+	    (cow_lookup(ac->leaf, off - ac->disp, &owner, &oo) == PLIST_EMPTY ||
+	    owner != ac->level || oo != off))
 		return 0;
 	n = ac->vi != NULL ? vindex_viewers(ac->vi, off) :
 	    cow_viewers(ac->level, off, true);

@@ -387,6 +387,7 @@ check_all(struct vm *vm)
 		vm_test_set_vindex(true);
 		assert_memory_equal(&x, &y, sizeof(x));
 	}
+	vm_test_check_refs(vm, vs, n);
 	vt_scaled_sum(vm, vs, n);
 }
 
