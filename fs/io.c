@@ -280,13 +280,21 @@ io_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_err(req, 0);
 }
 
-/* Nothing is volatile in RAM mode: every write is already in the VMO. */
+/*
+ * Nothing is volatile in RAM mode: every write is already in the VMO.  In
+ * backing mode, data of a backed VMO (or of a slice of one) is written
+ * back and synced; clones live in memory only.
+ */
 void
 io_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
     struct fuse_file_info *fi)
 {
-	(void)ino; (void)datasync; (void)fi;
-	fuse_reply_err(req, 0);
+	(void)datasync;
+	if (VFS_INO_KIND(ino) != VK_DATA) {
+		fuse_reply_err(req, 0);
+		return;
+	}
+	fuse_reply_err(req, backing_fsync(io_vnode(fi)));
 }
 
 /* Zero [off, off+len) clipped to the size; 0 or a negative errno. */
@@ -355,6 +363,7 @@ out:
 		vfs_lock();
 		vnode_touch(&v->meta[VK_DATA], true);
 		vfs_unlock();
+		backing_size_changed(v);
 	}
 	fuse_reply_err(req, r < 0 ? vfs_errno(r) : 0);
 }

@@ -5,15 +5,18 @@
  *   vmofs SOURCE MOUNTPOINT -o opts      (as mount.fuse3 runs it)
  *
  * Options beside libfuse's: -f (foreground), -d (debug, implies -f),
- * -o size=BYTES|N% (page limit; default 50% of RAM), -o backing=DIR and
- * -o compress (not yet supported: refused).  Every problem found before
- * the mount is one line on stderr and exit status 1; nothing is mounted.
+ * -o size=BYTES|N% (page limit; default 50% of RAM), -o backing=DIR
+ * (persistent mode, backing.c) and -o compress (not yet supported:
+ * refused).  Every problem found before the mount is one line on stderr
+ * and exit status 1; nothing is mounted.
  * default_permissions is always on: the kernel enforces the modes and
  * owners we store.
  *
- * Order: parse -> vm -> vnode table -> session -> mount -> daemonise ->
- * notifier thread -> multithreaded loop; teardown unwinds in reverse
- * through the err_outN ladder.  Threads start after fuse_daemonize (fork).
+ * Order: parse -> vm -> vnode table -> backing files -> session -> mount
+ * -> daemonise -> notifier and writeback threads -> multithreaded loop;
+ * teardown unwinds in reverse through the err_outN ladder: when the loop
+ * ends (unmount, SIGTERM, SIGINT) every backed VMO is written back before
+ * the mount goes.  Threads start after fuse_daemonize (fork).
  */
 #include "vmofs.h"
 
@@ -96,7 +99,7 @@ usage(const char *prog)
 	    "    -d                 debug output (implies -f)\n"
 	    "    -o size=BYTES      memory limit: K, M, G suffix or N%% of RAM"
 	    " (default 50%%)\n"
-	    "    -o backing=DIR     persistent mode (not yet supported)\n"
+	    "    -o backing=DIR     persistent mode: VMO NAME is the file DIR/NAME\n"
 	    "    -o compress        compress cold pages (not yet supported)\n"
 	    "    -o OPT             any FUSE mount option\n", prog, prog);
 }
@@ -180,10 +183,8 @@ vfs_check_opts(struct vopts *o, const char *prog, uint64_t *limit)
 		fprintf(stderr, "usage: %s [options] MOUNTPOINT\n", prog);
 		return 1;
 	}
-	if (o->backing) {
-		fprintf(stderr, "vmofs: option backing: not yet supported\n");
+	if (o->backing && backing_open(o->backing) != 0)
 		return 1;
-	}
 	if (o->compress) {
 		fprintf(stderr, "vmofs: option compress: not yet supported\n");
 		return 1;
@@ -235,6 +236,7 @@ main(int argc, char **argv)
 		ret = 0;
 		goto err_out0;
 	}
+	vfs.backing_fd = -1;
 	vfs.foreground = o.foreground;
 	vfs.timeout = 86400.0;
 	if (o.npos > 0)
@@ -263,6 +265,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "vmofs: out of memory\n");
 		goto err_out1;
 	}
+	if (o.backing && backing_load(o.backing) != 0)
+		goto err_out2;
 	vfs.se = fuse_session_new(&args, &vfs_ops, sizeof(vfs_ops), NULL);
 	if (!vfs.se)
 		goto err_out2;	/* libfuse said why */
@@ -279,12 +283,21 @@ main(int argc, char **argv)
 		vfs_log(LOG_ERR, "cannot start the notifier: %s", strerror(-r));
 		goto err_out5;
 	}
-	if (!(lcfg = fuse_loop_cfg_create()))
+	if ((r = backing_start()) != 0) {
+		vfs_log(LOG_ERR, "cannot start the writeback thread: %s",
+		    strerror(-r));
 		goto err_out6;
+	}
+	if (!(lcfg = fuse_loop_cfg_create()))
+		goto err_out7;
 	fuse_loop_cfg_set_clone_fd(lcfg, 0);
 	ret = fuse_session_loop_mt(vfs.se, lcfg) != 0;
 	fuse_loop_cfg_destroy(lcfg);
 
+err_out7:
+	/* Unmount, SIGTERM or SIGINT: write back everything before leaving. */
+	if (backing_stop() != 0)
+		ret = 1;
 err_out6:
 	notify_stop();
 err_out5:
@@ -298,6 +311,7 @@ err_out2:
 err_out1:
 	vm_destroy(vfs.vm);
 err_out0:
+	backing_fini();	/* after the VMOs: closes the backing files */
 	free(o.size);
 	free(o.backing);
 	free(o.pos[0]);

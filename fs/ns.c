@@ -13,6 +13,10 @@
  * other creation (files, links, device nodes, other directories) is
  * EPERM.  Rename moves a VMO within one directory only.
  *
+ * Backing mode (backing.c): mkdir, rmdir and rename of a top-level VMO
+ * create, delete and rename DIR/NAME; the file operations are short and
+ * run under the lock, the detach at rmdir (it may page in) after it.
+ *
  * Locking: every handler takes vfs.ns_lock for its namespace work and
  * replies after dropping it (vnode_reply_entry drops it around the
  * reply).  libvm calls made under it are O(1) (create, clone, slice);
@@ -200,6 +204,7 @@ ns_truncate(struct vnode *v, uint64_t size)
 	vmo_unref(vmo);
 	if (r < 0)
 		return vfs_errno(r);
+	backing_size_changed(v);
 	/* Our own inode: the kernel truncates its cache; aliases: we do. */
 	notify_changed(v, old < size ? old : size, VMO_WHOLE, false);
 	return 0;
@@ -263,7 +268,7 @@ out_err:
 }
 
 /* A VMO name: not empty, no '@' (it introduces a RANGE), fits NAME_MAX. */
-static bool
+bool
 ns_name_ok(const char *name)
 {
 	size_t n = strlen(name);
@@ -302,7 +307,7 @@ ns_group_join(struct vnode *src, struct vnode *s, uint64_t len)
  */
 static int
 ns_make_vmo(struct vnode *d, enum vkind k, const char *name, char *cname,
-    struct vmo **out, uint64_t *slen)
+    struct vmo **out, uint64_t *slen, mode_t mode, struct bstore **store)
 {
 	const char *at = strchr(name, '@');
 	uint64_t off = 0, len = VMO_WHOLE;
@@ -319,7 +324,9 @@ ns_make_vmo(struct vnode *d, enum vkind k, const char *name, char *cname,
 		return EINVAL;
 	if (ns_find(d, k == VK_SLICES, cname))
 		return EEXIST;
-	if (k == VK_DIR) {
+	if (k == VK_DIR && vfs.backing_fd >= 0) {
+		return backing_create(cname, mode, out, store);
+	} else if (k == VK_DIR) {
 		r = vmo_create(vfs.vm, 0, VMO_RESIZABLE, out);
 	} else if (k == VK_CLONES) {
 		if (off % VFS_PAGE)
@@ -340,6 +347,7 @@ ns_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct vnode *d, *v;
 	struct vmo *vmo = NULL;
+	struct bstore *store = NULL;
 	char cname[256];
 	uint64_t slen = 0;
 	enum vkind k;
@@ -353,15 +361,19 @@ ns_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 		err = k == VK_DIR && ns_fixed_kind(name) ? EEXIST : EPERM;
 		goto out_err;
 	}
-	err = ns_make_vmo(d, k, name, cname, &vmo, &slen);
+	err = ns_make_vmo(d, k, name, cname, &vmo, &slen, mode, &store);
 	if (err)
 		goto out_err;
 	err = ENOMEM;
 	v = vnode_new(vmo, cname, mode, ctx);
 	if (!v) {
-		vmo_unref(vmo);
+		if (store)
+			backing_create_undo(cname, vmo, store);
+		else
+			vmo_unref(vmo);
 		goto out_err;
 	}
+	v->store = store;
 	if (k == VK_SLICES && ns_group_join(d, v, slen) != 0) {
 		vnode_maybe_free(v);	/* unlinked, unreferenced: drops vmo */
 		goto out_err;
@@ -381,6 +393,8 @@ void
 ns_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct vnode *d, *c;
+	struct bstore *store = NULL;
+	struct vmo *vmo = NULL;
 	enum vkind k, fk;
 	int err = ENOENT, i;
 
@@ -406,11 +420,21 @@ ns_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	err = ENOTEMPTY;
 	if (c->nkids[0] || c->nkids[1])
 		goto out_err;
+	if (c->store) {
+		/* The file leaves the name now; detach and unlink below. */
+		if ((err = backing_remove_begin(c->store, c->name)) != 0)
+			goto out_err;
+		store = c->store;
+		c->store = NULL;
+		vmo = vnode_vmo_get(c);
+	}
 	vnode_unlink(c);
 	vnode_maybe_free(c);
 	err = 0;
 out_err:
 	vfs_unlock();
+	if (store)
+		backing_remove_end(store, vmo);
 	fuse_reply_err(req, err);
 }
 
@@ -477,6 +501,10 @@ ns_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	err = ENOMEM;
 	if (!(nn = strdup(newname)))
 		goto out_err;
+	if (c->store && (err = backing_rename(c->store, name, newname)) != 0) {
+		free(nn);
+		goto out_err;
+	}
 	free(c->name);
 	c->name = nn;
 	vnode_touch(&d->meta[k], true);

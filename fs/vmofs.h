@@ -23,6 +23,7 @@
  *   io.c      data/info file requests (open, read, write_buf, fallocate...)
  *   xattr.c   extended attributes: VMO actions and values, stored user.*
  *   notify.c  the coherence notifier thread (kernel cache invalidation)
+ *   backing.c persistent mode (-o backing=DIR): host files, writeback
  *   util.c    RANGE/size parsing, errno mapping, logging
  */
 #ifndef FS_VMOFS_H
@@ -119,6 +120,8 @@ struct vnode {
 	uint64_t	 slice_off;		/* (c) window offset in the group root (slices) */
 	uint64_t	 slice_len;		/* (c) window length (slices) */
 	TAILQ_ENTRY(vnode) glink;		/* (N) in group->list */
+	struct bstore	*store;			/* (N) backing file (top level, backing mode) */
+	bool		 bk_sizechg;		/* (N) size changed, not yet written back */
 	RB_ENTRY(vnode)	 tlink;			/* (N) in vfs.table */
 };
 
@@ -136,6 +139,7 @@ struct vfs {
 	uint64_t	 next_id;		/* (N) */
 	uint64_t	 nvnodes;		/* (N) */
 	double		 timeout;		/* (c) entry/attr timeout, seconds */
+	int		 backing_fd;		/* (c) DIR of backing=DIR, or -1 */
 };
 
 extern struct vfs vfs;
@@ -173,6 +177,7 @@ void vnode_touch(struct vmeta *m, bool mtime);	/* (N) */
 int vnode_info_text(struct vmo *vmo, char *buf, size_t size);
 
 /* ns.c */
+bool ns_name_ok(const char *name);
 void ns_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
 void ns_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
 void ns_forget_multi(fuse_req_t req, size_t count,
@@ -226,6 +231,23 @@ void xa_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 void xa_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
 void xa_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
 void xa_free_list(struct vxattr_list *l);	/* (N) */
+
+/* backing.c (persistent mode; all no-ops when vfs.backing_fd < 0) */
+struct bstore;
+int backing_open(const char *dir);
+int backing_load(const char *dir);
+int backing_start(void);
+int backing_stop(void);
+void backing_fini(void);
+int backing_create(const char *name, mode_t mode, struct vmo **vmo,
+    struct bstore **store);			/* (N) */
+void backing_create_undo(const char *name, struct vmo *vmo,
+    struct bstore *s);				/* (N) */
+int backing_rename(struct bstore *s, const char *from, const char *to);	/* (N) */
+int backing_remove_begin(struct bstore *s, const char *name);	/* (N) */
+void backing_remove_end(struct bstore *s, struct vmo *vmo);
+int backing_fsync(struct vnode *v);
+void backing_size_changed(struct vnode *v);
 
 /* notify.c */
 int notify_start(void);

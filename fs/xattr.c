@@ -146,15 +146,17 @@ xa_act(struct vnode *v, struct vmo *vmo, enum xa_action a, uint64_t off,
 		return 0;
 	switch (a) {
 	case XA_COMMIT:
-	case XA_ALWAYSNEED:	/* no eviction yet: never-reclaim = commit */
 		return vmo_commit(vmo, off, len);
+	case XA_ALWAYSNEED:	/* bring in, never reclaim until dontneed */
+		return vmo_hint(vmo, off, len, VMO_HINT_ALWAYSNEED);
+	case XA_DONTNEED:	/* reclaim these first */
+		return vmo_hint(vmo, off, len, VMO_HINT_DONTNEED);
+	case XA_PREFETCH:	/* page in from the backing store */
+		return vmo_prefetch(vmo, off, len);
 	case XA_PIN:
 		return vmo_pin(vmo, off, len);
 	case XA_UNPIN:
 		return vmo_unpin(vmo, off, len);
-	case XA_PREFETCH:	/* everything is resident: nothing to bring in */
-	case XA_DONTNEED:	/* no reclaim yet: the hint has no effect */
-		return 0;
 	case XA_DECOMMIT:
 		r = vmo_decommit(vmo, off, len);
 		/* decommit rounds out to whole pages */
@@ -320,6 +322,7 @@ xa_stats_text(char **out, uint64_t nvnodes)
 	XS(pcache_hits); XS(pcache_misses); XS(pcache_refills);
 	XS(pcache_returns); XS(pcache_steals); XS(vmos); XS(hidden_nodes);
 	XS(cow_copies); XS(cow_moves); XS(merges); XS(zero_fills);
+	XS(paged_in); XS(evicted); XS(written_back); XS(paged_vmos);
 #undef XS
 	/* The daemon's own: VMO nodes it keeps (live, or removed but still
 	 * looked up or open).  Back to its baseline once the kernel forgets. */

@@ -61,7 +61,8 @@ for b in "$@"; do
 		run "$b/unit/$(basename "$t")" "$t"
 	done
 	[ $unit_only = 1 ] && continue
-	export VMOFS_BIN=$PWD/$b/vmofs VMOCTL_BIN=$PWD/$b/vmoctl
+	case $b in /*) abs=$b ;; *) abs=$PWD/$b ;; esac
+	export VMOFS_BIN=$abs/vmofs VMOCTL_BIN=$abs/vmoctl
 	for t in "$b"/tests/mount/test_*; do
 		[ -x "$t" ] || continue
 		run "$b/mount/$(basename "$t")" "$t"

@@ -363,6 +363,9 @@ evict_cb(void *ctx, uint64_t off, plist_slot_t *slot)
 			return 0;	/* keep it; writeback will report */
 		p->flags &= ~VM_PAGE_F_DIRTY;
 		atomic_fetch_add(&h->vm->written_back, 1);
+		/* The store holds this page now: it is inside the extent. */
+		if (h->pextent < off + VM_PAGE_SIZE)
+			h->pextent = off + VM_PAGE_SIZE;
 	}
 	vm_page_free(h->vm, p);
 	*slot = PLIST_EMPTY;

@@ -1093,6 +1093,20 @@ vmo_hint(struct vmo *v, uint64_t off, uint64_t len, enum vmo_hint hint)
 	return 0;
 }
 
+int
+vmo_prefetch(struct vmo *v, uint64_t off, uint64_t len)
+{
+	uint64_t s, e, bo, be;
+	int err;
+
+	hier_rlock(v->h);
+	err = range_resolve(v, off, len, &s, &e, &bo, &be);
+	hier_runlock(v->h);
+	if (err != 0 || v->h->pops == NULL)
+		return err;
+	return pager_populate(v, s, e - s);
+}
+
 /* ---- seek ------------------------------------------------------------- */
 
 /* First offset in [o, end) of n's view that shows a page, or end. */

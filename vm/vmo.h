@@ -205,6 +205,13 @@ enum vmo_hint { VMO_HINT_DONTNEED = 1, VMO_HINT_ALWAYSNEED = 2 };
 int vmo_hint(struct vmo *vmo, uint64_t off, uint64_t len, enum vmo_hint hint);
 
 /*
+ * Bring [off, off+len) in (rounded out): page in from a backing store.
+ * Anonymous pages are always resident (the compressed store is not wired
+ * yet): nothing to do.  0, -EINVAL (range), -ENOSPC, or a store error.
+ */
+int vmo_prefetch(struct vmo *vmo, uint64_t off, uint64_t len);
+
+/*
  * SEEK_DATA / SEEK_HOLE over committed pages (a page this VMO can see,
  * its own or an ancestor's, holds data; markers and absent pages are
  * holes).  whence is SEEK_DATA or SEEK_HOLE.  0 with *result, -ENXIO (no

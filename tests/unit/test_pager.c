@@ -330,6 +330,22 @@ test_reclaim(void **state)
 	assert_true(st.used_pages <= LIM);
 	vmo_unref(c);
 	vmo_unref(v);
+	/* An empty store grown by writes under pressure: evicted dirty pages
+	 * are in the store, and read back from it. */
+	s->size = 0;
+	assert_int_equal(vmo_create_paged(vm, 0, &ops, s, &v), 0);
+	for (i = 0; i < NP; i += 16) {
+		memset(buf, (int)(i / 16 + 1), sizeof(buf));
+		assert_int_equal(vmo_write(v, buf, i * P, 16 * P), 16 * P);
+	}
+	for (i = 0; i < NP; i += 16) {
+		assert_int_equal(vmo_read(v, buf, i * P, 16 * P), 16 * P);
+		for (uint64_t b = 0; b < 16 * P; b += 997)
+			if (buf[b] != (unsigned char)(i / 16 + 1))
+				fail_msg("page %llu byte %llu: %u", (unsigned long long)i,
+				    (unsigned long long)b, buf[b]);
+	}
+	vmo_unref(v);
 	assert_int_equal(vm_test_used_pages(vm), 0);
 	free(s);
 	vm_destroy(vm);

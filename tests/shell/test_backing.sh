@@ -1,0 +1,293 @@
+#!/usr/bin/env bash
+# tests/shell/test_backing.sh - persistent mode, -o backing=DIR (SPEC 6,
+# docs/semantics.md "Persistence").
+#
+# Invariant: DIR/NAME holds the bytes of top-level VMO NAME as a plain
+# sparse file: after an unmount, a SIGTERM, or (for fsynced bytes) a
+# SIGKILL, every byte is there, and a new mount shows it again, paged in
+# lazily.  mkdir/rmdir/mv of top-level VMOs create/delete/rename the files;
+# clones and slices stay in memory and clones stay true snapshots.
+. "$(dirname "$0")/lib.sh"
+
+# bk_mount: mount with -o backing=$BK and any options.
+bk_mount() {
+	vt_mount -o "backing=$BK" "$@"
+}
+
+# bk_new: a fresh, empty backing directory in BK (tests share VT_WORK).
+bk_new() {
+	BK=$(mktemp -d "$VT_WORK/bk.XXXXXX")
+}
+
+# bad_mount TEXT ARGS...: `vmofs -f ARGS MNT` fails with one line about
+# TEXT and leaves nothing mounted.
+bad_mount() {
+	local text=$1 mnt out rc
+	shift
+	mnt=$(mktemp -d /tmp/vmofs-test.XXXXXX)
+	echo "$mnt 0 -" >>"$VT_STATE"
+	if out=$(timeout 10 "$VMOFS_BIN" -f "$@" "$mnt" 2>&1 </dev/null); then
+		vt_fail "vmofs $* succeeded"
+		return 1
+	else
+		rc=$?
+	fi
+	[ $rc -ne 124 ] || vt_fail "vmofs $* mounted and kept running"
+	vt__mounted "$mnt" && vt_fail "vmofs $*: $mnt is mounted"
+	vt_eq 1 "$(printf '%s\n' "$out" | wc -l)" "lines of the error of vmofs $*"
+	vt_contains "$out" "$text" "error of vmofs $*"
+	rmdir "$mnt"
+}
+
+# wait_cmp A B TENTHS: wait until files A and B are equal.
+wait_cmp() {
+	local i
+	for ((i = 0; i < $3; i++)); do
+		cmp -s "$1" "$2" && return 0
+		sleep 0.1
+	done
+	cmp "$1" "$2"
+}
+
+test_backing_bad_dir() {
+	bad_mount "/nonexistent/vmofs-backing" -o backing=/nonexistent/vmofs-backing
+	: >"$VT_WORK/plain"
+	bad_mount "not a directory" -o "backing=$VT_WORK/plain"
+	bad_mount "backing" -o "backing="
+	# A backing file that cannot be opened read-write: named, no mount.
+	mkdir -p "$VT_WORK/bk2"
+	ln -s /nonexistent "$VT_WORK/bk2/dangling"	# skipped: not a regular file
+	mkdir "$VT_WORK/bk2/sub"			# skipped likewise
+	# A read-only DIR (a read-only bind mount, so that root sees it too).
+	mkdir -p "$VT_WORK/ro-src" "$VT_WORK/ro"
+	if mount --bind "$VT_WORK/ro-src" "$VT_WORK/ro" 2>/dev/null; then
+		if mount -o remount,bind,ro "$VT_WORK/ro" 2>/dev/null; then
+			bad_mount "not writable" -o "backing=$VT_WORK/ro" ||
+				{ umount "$VT_WORK/ro"; return 1; }
+		fi
+		umount "$VT_WORK/ro"
+	else
+		echo "    (no bind mount: read-only DIR not tested)"
+	fi
+	# Entries that are not regular files are skipped; the mount works.
+	BK=$VT_WORK/bk2
+	bk_mount
+	vt_eq "" "$(ls "$MNT")" "VMOs from a DIR without regular files"
+	vt_umount
+}
+
+test_backing_roundtrip_sparse_lazy() {
+	local c1 c2
+	bk_new
+	head -c 300000 /dev/urandom >orig
+	bk_mount
+	mkdir "$MNT/a" "$MNT/sparse"
+	cp orig "$MNT/a/data"
+	# 8 KiB at 64 MiB: the file must stay sparse.
+	head -c 8192 /dev/urandom >tail
+	dd if=tail of="$MNT/sparse/data" bs=8192 seek=8192 status=none
+	vt_umount
+	cmp orig "$BK/a"
+	vt_eq $((64 * 1048576 + 8192)) "$(vt_size "$BK/sparse")" "size of the sparse file"
+	cmp tail <(tail -c 8192 "$BK/sparse")
+	cmp <(head -c $((64 * 1048576)) /dev/zero) <(head -c $((64 * 1048576)) "$BK/sparse")
+	[ "$(stat -c %b "$BK/sparse")" -lt 1024 ] ||
+		vt_fail "$BK/sparse is not sparse: $(stat -c %b "$BK/sparse") blocks"
+	# A second mount: both VMOs, nothing paged in until read.
+	touch -d @1000000000 "$BK/a"
+	bk_mount
+	vt_eq "a sparse" "$(ls "$MNT" | paste -sd' ')" "VMOs after remount"
+	vt_eq 0 "$(vt_xattr "$MNT/a/data" user.vmo.committed)" "committed right after mount"
+	vt_eq 300000 "$(vt_size "$MNT/a/data")" "size after remount"
+	vt_eq pager "$(vt_xattr "$MNT/a/data" user.vmo.kind)" "kind"
+	head -c 4096 "$MNT/a/data" >/dev/null
+	c1=$(vt_xattr "$MNT/a/data" user.vmo.committed)
+	vt_ge "$c1" 4096 "committed after reading 4 KiB"
+	cmp orig "$MNT/a/data"
+	c2=$(vt_xattr "$MNT/a/data" user.vmo.committed)
+	vt_ge "$c2" 300000 "committed after reading everything"
+	cmp tail <(tail -c 8192 "$MNT/sparse/data")
+	vt_umount
+	cmp orig "$BK/a"
+	# Only read: the file was not touched (no writeback of clean VMOs).
+	vt_eq 1000000000 "$(stat -c %Y "$BK/a")" "mtime of a file only read"
+}
+
+test_backing_namespace() {
+	bk_new
+	printf 'x' >"$BK/bad@name"	# not a VMO name: skipped, logged
+	bk_mount
+	vt_eq "" "$(ls "$MNT")" "a file with @ is not a VMO"
+	vt_contains "$(cat "$VT_LOG")" "bad@name"
+	mkdir -m 0750 "$MNT/v"
+	[ -f "$BK/v" ] || vt_fail "mkdir did not create $BK/v"
+	vt_eq 640 "$(stat -c %a "$BK/v")" "mode of the new file"
+	vt_eq 0 "$(vt_size "$BK/v")" "size of the new file"
+	printf 'hello' >"$MNT/v/data"
+	mkdir "$MNT/w"
+	# mv onto an existing VMO: refused, both files stay.
+	vt_fails "" mv -T "$MNT/v" "$MNT/w"
+	mv "$MNT/v" "$MNT/u"
+	vt_eq "bad@name u w" "$(ls "$BK" | paste -sd' ')" "files after mv"
+	rmdir "$MNT/w"
+	vt_eq "bad@name u" "$(ls "$BK" | paste -sd' ')" "files after rmdir"
+	# Clones and slices never get files.
+	mkdir "$MNT/u/clones/c" "$MNT/u/slices/s@0+4K"
+	vt_eq "bad@name u" "$(ls "$BK" | paste -sd' ')" "files with a clone and a slice"
+	vt_eq clone "$(vt_xattr "$MNT/u/clones/c/data" user.vmo.kind)" "clone kind"
+	# A host file put there while mounted blocks mkdir of that name.
+	: >"$BK/host"
+	vt_fails "File exists" mkdir "$MNT/host"
+	rm "$BK/host"
+	rm -r "$MNT/u"
+	vt_eq "bad@name" "$(ls "$BK" | paste -sd' ')" "files after rm -r"
+	vt_umount
+	vt_eq "bad@name" "$(ls "$BK" | paste -sd' ')" "files after unmount"
+}
+
+test_backing_writeback_without_fsync() {
+	bk_new
+	bk_mount
+	mkdir "$MNT/v"
+	head -c 200000 /dev/urandom >orig
+	cat orig >"$MNT/v/data"
+	# No fsync: the writeback thread has it within a few seconds.
+	wait_cmp orig "$BK/v" 60
+	# An overwrite in place, and growth by truncate alone.
+	printf 'NEW' | dd of="$MNT/v/data" bs=1 seek=1000 conv=notrunc status=none
+	printf 'NEW' | dd of=orig bs=1 seek=1000 conv=notrunc status=none
+	wait_cmp orig "$BK/v" 60
+	truncate -s 500000 "$MNT/v/data"
+	truncate -s 500000 orig
+	wait_cmp orig "$BK/v" 60
+	vt_umount
+}
+
+test_backing_truncate() {
+	bk_new
+	bk_mount
+	mkdir "$MNT/v"
+	head -c 100000 /dev/urandom >orig
+	dd if=orig of="$MNT/v/data" conv=fsync status=none
+	vt_eq 100000 "$(vt_size "$BK/v")" "file size after fsync"
+	truncate -s 5000 "$MNT/v/data"
+	vt_eq 5000 "$(vt_size "$BK/v")" "file size right after a shrink"
+	truncate -s 1000000 "$MNT/v/data"
+	dd if=/dev/null of="$MNT/v/data" conv=notrunc,fsync status=none
+	vt_eq 1000000 "$(vt_size "$BK/v")" "file size after a grow and fsync"
+	cmp <(head -c 5000 orig; head -c 995000 /dev/zero) "$BK/v"
+	truncate -s 0 "$MNT/v/data"
+	vt_umount
+	vt_eq 0 "$(vt_size "$BK/v")" "file size after truncate to 0 and unmount"
+}
+
+test_backing_sigkill_keeps_fsynced() {
+	local i
+	bk_new
+	bk_mount
+	head -c 1000000 /dev/urandom >orig
+	for i in 1 2 3; do
+		mkdir "$MNT/v$i"
+		dd if=orig of="$MNT/v$i/data" bs=64K conv=fsync status=none
+	done
+	# Overwrite part of v1 and fsync through a slice of it.
+	mkdir "$MNT/v1/slices/s@4K+8K"
+	printf 'through-the-slice' | dd of="$MNT/v1/slices/s/data" conv=notrunc,fsync status=none
+	printf 'through-the-slice' | dd of=orig1 status=none
+	cp orig orig1.full
+	dd if=orig1 of=orig1.full bs=1 seek=4096 conv=notrunc status=none
+	kill -KILL "$VT_PID"
+	vt__wait_gone "$VT_PID" 50
+	vt__abort "$MNT"
+	fusermount3 -u -z "$MNT" 2>/dev/null || true
+	cmp orig1.full "$BK/v1"
+	cmp orig "$BK/v2"
+	cmp orig "$BK/v3"
+	bk_mount
+	cmp orig1.full "$MNT/v1/data"
+	cmp orig "$MNT/v2/data"
+	cmp orig "$MNT/v3/data"
+	vt_umount
+}
+
+test_backing_sigterm_writes_back() {
+	bk_new
+	bk_mount
+	mkdir "$MNT/v"
+	head -c 300000 /dev/urandom >orig
+	cat orig >"$MNT/v/data"
+	kill -TERM "$VT_PID"
+	vt__wait_gone "$VT_PID" 100 || vt_fail "daemon still running after SIGTERM"
+	vt__mounted "$MNT" && vt_fail "still mounted after SIGTERM"
+	cmp orig "$BK/v"
+}
+
+test_backing_clone_snapshot() {
+	bk_new
+	head -c 400000 /dev/urandom >orig
+	head -c 400000 /dev/urandom >new
+	cp orig "$BK/p"
+	# Lazy parent: the clone is taken before anything is paged in.
+	bk_mount
+	mkdir "$MNT/p/clones/c"
+	dd if=new of="$MNT/p/data" conv=notrunc,fsync status=none
+	cmp new "$BK/p"
+	cmp orig "$MNT/p/clones/c/data"
+	vt_umount
+	# Removal of the parent while the clone's data is open: the clone
+	# (removed first by rm -r, kept by the descriptor) keeps its bytes,
+	# even those it never read before the file went away.
+	cp orig "$BK/p"
+	bk_mount
+	mkdir "$MNT/p/clones/c"
+	exec 3<"$MNT/p/clones/c/data"
+	rm -r "$MNT/p"
+	[ ! -e "$BK/p" ] || vt_fail "$BK/p still there after rm -r"
+	vt_eq "" "$(ls "$BK")" "files after rm -r"
+	cmp orig - <&3
+	exec 3<&-
+	# A removed VMO whose data is open lives on in memory.
+	cp orig "$BK/q"
+	mkdir "$MNT/q2"
+	vt_umount
+	bk_mount
+	exec 3<"$MNT/q/data"
+	rmdir "$MNT/q"
+	[ ! -e "$BK/q" ] || vt_fail "$BK/q still there after rmdir"
+	cmp orig - <&3
+	exec 3<&-
+	vt_umount
+	vt_eq "q2" "$(ls "$BK")" "files at the end"
+}
+
+# SPEC 5 + 6: a backed mount whose size= is a quarter of the data.  Write it
+# all (dirty pages are written back to make room), read it all back by
+# checksum, remount, verify again; the counters show the eviction, and a
+# dontneed range goes before an alwaysneed one.
+test_backing_quarter_limit() {
+	local sum i ev1 ev2 c
+	bk_new
+	head -c $((32 * 1048576)) /dev/urandom >big
+	sum=$(sha256sum <big | cut -d' ' -f1)
+	bk_mount -o size=8M
+	mkdir "$MNT/big"
+	dd if=big of="$MNT/big/data" bs=1M status=none
+	vt_eq "$sum" "$(sha256sum <"$MNT/big/data" | cut -d' ' -f1)" "checksum while mounted"
+	ev1=$(getfattr -n user.vmofs.stats --only-values "$MNT" 2>/dev/null | sed -n 's/^evicted: //p')
+	vt_ge "$ev1" 1 "pages evicted"
+	c=$(df -B1 --output=used "$MNT" | tail -1)
+	vt_ge $((8 * 1048576)) "$c" "df used within size="
+	# Hints: alwaysneed stays resident, dontneed goes first.
+	setfattr -n user.vmo.alwaysneed -v 0+1M "$MNT/big/data"
+	setfattr -n user.vmo.dontneed -v 4M+1M "$MNT/big/data"
+	for i in 1 2; do cat "$MNT/big/data" >/dev/null; done
+	ev2=$(getfattr -n user.vmofs.stats --only-values "$MNT" 2>/dev/null | sed -n 's/^evicted: //p')
+	vt_ge "$ev2" $((ev1 + 1)) "more evictions after reading again"
+	vt_umount
+	vt_eq "$sum" "$(sha256sum <"$BK/big" | cut -d' ' -f1)" "checksum of the file"
+	bk_mount -o size=8M
+	vt_eq "$sum" "$(sha256sum <"$MNT/big/data" | cut -d' ' -f1)" "checksum after remount"
+	vt_umount
+}
+
+vt_main
