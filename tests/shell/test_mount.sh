@@ -7,25 +7,6 @@
 # mounted.  The options size=, backing= and compress do what SPEC says.
 . "$(dirname "$0")/lib.sh"
 
-# bad_mount TEXT ARGS...: `vmofs -f ARGS MNT` fails with one line about
-# TEXT and leaves nothing mounted.
-bad_mount() {
-	local text=$1 mnt out rc
-	shift
-	mnt=$(mktemp -d /tmp/vmofs-test.XXXXXX)
-	echo "$mnt 0 -" >>"$VT_STATE"
-	if out=$(timeout 10 "$VMOFS_BIN" -f "$@" "$mnt" 2>&1 </dev/null); then
-		vt_fail "vmofs $* succeeded"
-		return 1
-	else
-		rc=$?
-	fi
-	[ $rc -ne 124 ] || vt_fail "vmofs $* mounted and kept running"
-	vt__mounted "$mnt" && vt_fail "vmofs $*: $mnt is mounted"
-	vt_eq 1 "$(printf '%s\n' "$out" | wc -l)" "lines of the error of vmofs $*"
-	vt_contains "$out" "$text" "error of vmofs $*"
-	rmdir "$mnt"
-}
 
 test_bad_options() {
 	bad_mount "size" -o size=bogus
