@@ -245,22 +245,38 @@ pager_node_gone(struct cow_node *gone, struct cow_node *heir)
 	h->pvmo = NULL;
 }
 
-/* Shrinking the pager VMO to size: keep what others see, cut the store. */
+/*
+ * Shrinking the pager VMO to size, in two steps around vmo_resize's own
+ * work.  First, before anything is freed: page into pnode whatever others
+ * (clones) see past the new end that only the store holds -- the one step
+ * that can fail, and then nothing has changed.  Exclusive lock.
+ */
 int
-pager_shrink_locked(struct vmo *v, uint64_t size)
+pager_shrink_keep(struct vmo *v, uint64_t size)
 {
 	struct hier *h = v->h;
-	int err;
 
 	if (h->pops == NULL || h->pvmo != v)
 		return 0;
-	if ((err = pager_keep(h, vm_page_roundup(size), h->pextent, NULL)) != 0)
-		return err;
-	if ((err = h->pops->resize(h->pctx, size)) != 0)
-		return err;
+	return pager_keep(h, vm_page_roundup(size), h->pextent, v);
+}
+
+/*
+ * Then, after the pages past the end are gone: cut the store.  A store
+ * error leaves the memory side shrunk (the bytes were being thrown away)
+ * and marks the VMO dirty so writeback sets the size again.  Exclusive.
+ */
+void
+pager_shrink_cut(struct vmo *v, uint64_t size)
+{
+	struct hier *h = v->h;
+
+	if (h->pops == NULL || h->pvmo != v)
+		return;
+	if (h->pops->resize(h->pctx, size) != 0)
+		atomic_fetch_add(&h->pdirtied, 1);
 	if (h->pextent > size)
 		h->pextent = size;
-	return 0;
 }
 
 int

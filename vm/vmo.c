@@ -162,8 +162,15 @@ zero_in_page(struct vm *vm, struct cow_node *n, uint64_t start, uint64_t end)
 	if (end <= start)
 		return 0;
 	assert(end - pg <= VM_PAGE_SIZE);
-	if (!plist_is_page(cow_lookup(n, pg, &owner, &oo)))
-		return 0;
+	/* Nothing to zero where nothing shows -- but a page still in a
+	 * backing store shows its bytes (evicted, or never read). */
+	if (!plist_is_page(cow_lookup(n, pg, &owner, &oo))) {
+		struct cow_node *top;
+
+		if (n->h->pops == NULL || cow_lookup_top(n, pg, &top, &oo) !=
+		    PLIST_EMPTY || top == NULL || !pager_in_store(top, oo))
+			return 0;
+	}
 	err = cow_get_writable(vm, n, pg, COW_FILL, &p, NULL);
 	if (err != 0)
 		return err;
@@ -187,6 +194,7 @@ vmo_clone(struct vmo *src, uint64_t off, uint64_t len, struct vmo **out)
 	v = vmo_new(vm, src->h, VMO_CLONE);
 	if (v == NULL)
 		return -ENOMEM;
+	vm_reserve(vm, 4);
 	hier_wlock(src->h);
 	leaf = vmo_leaf(src, &base);
 	size = len == VMO_WHOLE ? (src->size > off ? src->size - off : 0) : len;
@@ -685,6 +693,7 @@ vmo_resize(struct vmo *v, uint64_t size)
 		return -EPERM;
 	if (size > VMO_MAX_SIZE)
 		return -EFBIG;
+	vm_reserve(v->vm, 2);
 	hier_wlock(v->h);
 	n = v->cow;
 	newp = vm_page_roundup(size);
@@ -705,6 +714,9 @@ vmo_resize(struct vmo *v, uint64_t size)
 		if (err != 0)
 			goto out;
 	}
+	/* Pager-backed: keep what clones see before anything goes. */
+	if ((err = pager_shrink_keep(v, size)) != 0)
+		goto out;
 	cow_free_pages(v->vm, n, newp, COW_END);
 	if (n->parent != NULL && n->parent_limit > newp) {
 		lim = n->parent_limit;
@@ -712,12 +724,7 @@ vmo_resize(struct vmo *v, uint64_t size)
 		cow_release_above(v->vm, n->parent, newp + n->parent_off,
 		    lim + n->parent_off);
 	}
-	/* Pager-backed: keep what clones see, then cut the store (an error
-	 * leaves the size as it was, the pages past it already gone: EIO). */
-	if ((err = pager_shrink_locked(v, size)) != 0) {
-		err = err == -ENOSPC || err == -ENOMEM ? err : -EIO;
-		goto out;
-	}
+	pager_shrink_cut(v, size);
 set:
 	v->size = size;
 out:
@@ -749,6 +756,20 @@ range_resolve(struct vmo *v, uint64_t off, uint64_t len, uint64_t *s,
 	return 0;
 }
 
+/*
+ * Pages an operation on len bytes may allocate, for vm_reserve: bounded,
+ * since vm_reserve is advisory and a huge range is done page by page
+ * anyway (and then may meet ENOSPC, as it would without a store).
+ */
+static uint64_t
+reserve_for(struct vmo *v, uint64_t len)
+{
+	uint64_t n = len == VMO_WHOLE ? vm_page_roundup(v->size) : len;
+
+	n = n / VM_PAGE_SIZE + 2;
+	return n > 1024 ? 1024 : n;
+}
+
 int
 vmo_commit(struct vmo *v, uint64_t off, uint64_t len)
 {
@@ -757,6 +778,7 @@ vmo_commit(struct vmo *v, uint64_t off, uint64_t len)
 	struct vm_page *p;
 	int err;
 
+	vm_reserve(v->vm, reserve_for(v, len));
 	hier_wlock(v->h);
 	err = range_resolve(v, off, len, &s, &e, &bo, &be);
 	leaf = vmo_leaf(v, &base);
@@ -789,6 +811,45 @@ drop_range(struct vm *vm, struct cow_node *n, uint64_t s, uint64_t e)
 	return 0;
 }
 
+/*
+ * Whole pages [s, e) (v's offsets) of a pager-backed VMO read zero: the
+ * store must read zero too, so zero pages are written, in chunks, with the
+ * lock dropped and room made between chunks (the pages written back and
+ * evicted as it goes), so zeroing a file larger than the memory limit
+ * works.  Not atomic: an error part way leaves [s, where it stopped) zero.
+ * Called without the lock.
+ */
+#define ZERO_CHUNK 64
+
+static int
+pager_zero_pages(struct vmo *v, uint64_t s, uint64_t e)
+{
+	struct cow_node *leaf;
+	uint64_t base, pos, end;
+	int err = 0;
+
+	for (pos = s; pos < e && err == 0; pos = end) {
+		end = e - pos > ZERO_CHUNK * VM_PAGE_SIZE ? pos + ZERO_CHUNK * VM_PAGE_SIZE : e;
+		vm_reserve(v->vm, ZERO_CHUNK + 2);
+		hier_wlock(v->h);
+		leaf = vmo_leaf(v, &base);
+		err = drop_range(v->vm, leaf, base + pos, base + end);
+		hier_unlock(v->h);
+	}
+	return err;
+}
+
+/* Is v a pager-backed VMO (or a slice of one) whose bytes a store keeps? */
+static bool
+store_backed(struct vmo *v)
+{
+	struct cow_node *leaf;
+	uint64_t base;
+
+	leaf = vmo_leaf(v, &base);
+	return v->h->pops != NULL && leaf->vmo == v->h->pvmo;
+}
+
 int
 vmo_decommit(struct vmo *v, uint64_t off, uint64_t len)
 {
@@ -796,6 +857,7 @@ vmo_decommit(struct vmo *v, uint64_t off, uint64_t len)
 	uint64_t base, s, e, bo, be;
 	int err;
 
+	vm_reserve(v->vm, reserve_for(v, len));
 	hier_wlock(v->h);
 	err = range_resolve(v, off, len, &s, &e, &bo, &be);
 	if (err != 0)
@@ -804,6 +866,10 @@ vmo_decommit(struct vmo *v, uint64_t off, uint64_t len)
 	if (cow_any_pinned(leaf, base + s, base + e)) {
 		err = -EBUSY;
 		goto out;
+	}
+	if (store_backed(v)) {
+		hier_unlock(v->h);
+		return pager_zero_pages(v, s, e);
 	}
 	err = drop_range(v->vm, leaf, base + s, base + e);
 out:
@@ -818,6 +884,7 @@ vmo_zero(struct vmo *v, uint64_t off, uint64_t len)
 	uint64_t base, s, e, bo, be, ws, we, pos;
 	int err;
 
+	vm_reserve(v->vm, reserve_for(v, len));
 	hier_wlock(v->h);
 	err = range_resolve(v, off, len, &s, &e, &bo, &be);
 	if (err != 0 || bo == be)
@@ -838,6 +905,10 @@ vmo_zero(struct vmo *v, uint64_t off, uint64_t len)
 	if (we < be && (err = zero_in_page(v->vm, leaf, base + we, base + be)) != 0)
 		goto out;
 	if (!cow_any_pinned(leaf, base + ws, base + we)) {
+		if (store_backed(v)) {
+			hier_unlock(v->h);
+			return pager_zero_pages(v, ws, we);
+		}
 		err = drop_range(v->vm, leaf, base + ws, base + we);
 		goto out;
 	}
@@ -876,6 +947,7 @@ vmo_pin(struct vmo *v, uint64_t off, uint64_t len)
 	struct vm_page *p;
 	int err;
 
+	vm_reserve(v->vm, reserve_for(v, len));
 	hier_wlock(v->h);
 	err = range_resolve(v, off, len, &s, &e, &bo, &be);
 	if (err != 0)
