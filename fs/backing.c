@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "pager.h"
@@ -137,7 +138,56 @@ bk_sync(void *ctx)
 	return fdatasync(s->fd) == 0 ? 0 : bk_err(s, "fdatasync", 0, errno);
 }
 
+/*
+ * n consecutive pages from off in one preadv (lazy page-in of a 1 MiB read
+ * is one call, not 256).  Past the file's end the pages read zero.
+ */
+static int
+bk_readv(void *ctx, uint64_t off, const struct iovec *iov, int n)
+{
+	struct bstore *s = ctx;
+	size_t total = (size_t)n * VFS_PAGE, done = 0;
+	ssize_t r;
+	int i;
+
+	while (done < total) {
+		struct iovec rest[64];
+		size_t skip = done;
+		int k = 0;
+
+		/* The iovecs not yet filled, the first one trimmed. */
+		for (i = 0; i < n && k < 64; i++) {
+			if (skip >= iov[i].iov_len) {
+				skip -= iov[i].iov_len;
+				continue;
+			}
+			rest[k].iov_base = (char *)iov[i].iov_base + skip;
+			rest[k].iov_len = iov[i].iov_len - skip;
+			skip = 0;
+			k++;
+		}
+		r = preadv(s->fd, rest, k, (off_t)(off + done));
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return bk_err(s, "read", off + done, errno);
+		}
+		if (r == 0)
+			break;
+		done += (size_t)r;
+	}
+	for (i = 0; i < n; i++) {	/* zero what lies past the end */
+		size_t a = (size_t)i * VFS_PAGE;
+
+		if (done < a + VFS_PAGE)
+			memset((char *)iov[i].iov_base + (done > a ? done - a : 0), 0,
+			    VFS_PAGE - (done > a ? done - a : 0));
+	}
+	return 0;
+}
+
 static const struct pager_ops bk_ops = {
+	.readv = bk_readv,
 	.read = bk_read,
 	.write = bk_write,
 	.resize = bk_resize,

@@ -106,6 +106,51 @@ pager_page_in(struct vm *vm, struct cow_node *top, uint64_t off)
 	return 0;
 }
 
+/*
+ * Page in n consecutive absent pages of pnode top from off with one store
+ * call when the store offers readv (a 1 MiB read: one preadv, not 256
+ * preads).  Falls back to page by page.  0 or an error (pages read before
+ * it stay).  Exclusive lock.
+ */
+int
+pager_page_in_run(struct vm *vm, struct cow_node *top, uint64_t off, uint64_t n)
+{
+	struct hier *h = top->h;
+	struct vm_page *pages[PAGER_RUN];
+	struct iovec iov[PAGER_RUN];
+	uint64_t i, got;
+	int err = 0;
+
+	HIER_ASSERT_WLOCKED(h);
+	if (n == 1 || h->pops->readv == NULL) {
+		for (i = 0; i < n && err == 0; i++)
+			err = pager_page_in(vm, top, off + i * VM_PAGE_SIZE);
+		return err;
+	}
+	for (got = 0; got < n; got++) {
+		if ((err = vm_page_alloc(vm, &pages[got])) != 0)
+			break;
+		iov[got].iov_base = vm_page_addr(vm, pages[got]);
+		iov[got].iov_len = VM_PAGE_SIZE;
+	}
+	if (got > 0 && (err = h->pops->readv(h->pctx, off, iov, (int)got)) == 0) {
+		for (i = 0; i < got; i++) {
+			if ((err = plist_set(&top->pages, off + i * VM_PAGE_SIZE,
+			    plist_from_page(pages[i]), NULL)) != 0)
+				break;
+			pages[i]->state = VM_PAGE_OBJECT;
+			pages[i]->owner = top;
+			pages[i]->offset = off + i * VM_PAGE_SIZE;
+		}
+		atomic_fetch_add_explicit(&vm->paged_in, i, memory_order_relaxed);
+	} else {
+		i = 0;
+	}
+	for (; i < got; i++)
+		vm_page_free(vm, pages[i]);
+	return err;
+}
+
 /* p was made writable for node n: if n is the pager VMO's, it is dirty. */
 void
 pager_note_dirty(struct cow_node *n, struct vm_page *p)
@@ -138,10 +183,22 @@ pager_populate(struct vmo *v, uint64_t off, uint64_t len)
 	leaf = v->kind == VMO_SLICE ? v->root->cow : v->cow;
 	base = v->kind == VMO_SLICE ? v->slice_off : 0;
 	end = off + len < off ? UINT64_MAX : off + len;
-	for (pg = vm_page_trunc(off); pg < end && err == 0; pg += VM_PAGE_SIZE)
-		if (cow_lookup_top(leaf, base + pg, &top, &to) == PLIST_EMPTY &&
-		    top != NULL && pager_in_store(top, to))
-			err = pager_page_in(v->vm, top, to);
+	for (pg = vm_page_trunc(off); pg < end && err == 0; pg += VM_PAGE_SIZE) {
+		uint64_t n = 1, t2;
+		struct cow_node *top2;
+
+		if (cow_lookup_top(leaf, base + pg, &top, &to) != PLIST_EMPTY ||
+		    top == NULL || !pager_in_store(top, to))
+			continue;
+		/* The run of pages after it that need the same, for one read. */
+		while (n < PAGER_RUN && pg + n * VM_PAGE_SIZE < end &&
+		    cow_lookup_top(leaf, base + pg + n * VM_PAGE_SIZE, &top2, &t2) ==
+		    PLIST_EMPTY && top2 == top && t2 == to + n * VM_PAGE_SIZE &&
+		    pager_in_store(top, t2))
+			n++;
+		err = pager_page_in_run(v->vm, top, to, n);
+		pg += (n - 1) * VM_PAGE_SIZE;
+	}
 out:
 	hier_unlock(v->h);
 	return err;
@@ -401,6 +458,9 @@ pager_evict_locked(struct hier *h, uint64_t want)
 	if (h->pops == NULL || h->pnode == NULL || h->pvmo == NULL)
 		return 0;
 	for (pass = 0; pass < 3 && ec.got < want; pass++) {
+		/* The dontneed pass walks every page: only when hints exist. */
+		if (pass == 0 && !h->pdontneed)
+			continue;
 		ec.dontneed_only = pass == 0;
 		ec.dirty_too = pass == 2;
 		/* From the clock hand to the end, then from the start. */
@@ -408,6 +468,8 @@ pager_evict_locked(struct hier *h, uint64_t want)
 		    evict_cb, &ec) == 0 && ec.got < want)
 			plist_foreach(&h->pnode->pages, 0, COW_END, evict_cb, &ec);
 	}
+	if (h->pdontneed && ec.got < want)	/* none left to find */
+		h->pdontneed = false;
 	if (ec.got > 0 && ec.dirty_too)
 		(void)h->pops->sync(h->pctx);
 	return ec.got;

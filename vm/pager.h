@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 struct vm;
 struct vmo;
@@ -28,6 +29,9 @@ struct pager_ops {
 	int (*resize)(void *ctx, uint64_t size);
 	/* Make the store durable (fdatasync). */
 	int (*sync)(void *ctx);
+	/* Optional: fill n consecutive pages from off with one call (preadv);
+	 * iov[i] is page i, 4096 bytes.  NULL: read() per page. */
+	int (*readv)(void *ctx, uint64_t off, const struct iovec *iov, int n);
 };
 
 /*

@@ -79,6 +79,7 @@ struct hier {
 	LIST_ENTRY(hier) plink;		/* (vm->plock) in vm->paged */
 	bool		plisted;	/* (vm->plock) */
 	uint64_t	pclock;		/* (H) eviction clock hand, pnode offset */
+	bool		pdontneed;	/* (H) pages may carry a dontneed hint */
 };
 
 LIST_HEAD(cow_list, cow_node);
@@ -170,6 +171,8 @@ plist_slot_t cow_lookup_top(struct cow_node *n, uint64_t off,
     struct cow_node **top, uint64_t *top_off);
 bool pager_in_store(struct cow_node *top, uint64_t off);
 int pager_page_in(struct vm *vm, struct cow_node *top, uint64_t off);
+#define PAGER_RUN 64	/* pages paged in by one store read at most */
+int pager_page_in_run(struct vm *vm, struct cow_node *top, uint64_t off, uint64_t n);
 void pager_note_dirty(struct cow_node *n, struct vm_page *p);
 int pager_populate(struct vmo *v, uint64_t off, uint64_t len);
 int pager_detach_locked(struct vmo *v, bool dying);

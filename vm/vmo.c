@@ -1161,6 +1161,8 @@ vmo_hint(struct vmo *v, uint64_t off, uint64_t len, enum vmo_hint hint)
 		else
 			p->flags = (p->flags & ~VM_PAGE_F_ALWAYSNEED) | VM_PAGE_F_DONTNEED;
 	}
+	if (hint == VMO_HINT_DONTNEED)
+		v->h->pdontneed = true;
 	hier_unlock(v->h);
 	return 0;
 }

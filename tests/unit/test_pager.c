@@ -71,7 +71,19 @@ st_sync(void *ctx)
 	return 0;
 }
 
-static const struct pager_ops ops = { st_read, st_write, st_resize, st_sync };
+static int
+st_readv(void *ctx, uint64_t off, const struct iovec *iov, int n)
+{
+	int i, err;
+
+	for (i = 0; i < n; i++)
+		if ((err = st_read(ctx, off + (uint64_t)i * P, iov[i].iov_base)) != 0)
+			return err;
+	return 0;
+}
+
+/* Both ways of paging in: page by page, and runs through readv. */
+static const struct pager_ops ops = { st_read, st_write, st_resize, st_sync, st_readv };
 
 static struct store *
 mkstore(uint64_t size, unsigned seed)
