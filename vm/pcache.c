@@ -428,6 +428,25 @@ pcache_alloc(struct pcache *pc, struct vm_page **out)
 }
 
 /*
+ * Give the n pages just unstashed into c->spill back to the PMM.  Called
+ * with (P) and (C) held; drops (C) for the PMM call (in transit, so an
+ * allocation scanning for pages meanwhile retries), then drops (P).
+ */
+static void
+pcache_spill_unlock(struct pcache *pc, struct pcache_cpu *c, uint32_t n)
+{
+	if (n > 0) {
+		c->returns += 1;
+		c->return_pages += n;
+	}
+	pcache_transit_begin(pc);
+	pcache_unlock(c);
+	pmm_free_batch(pc->pmm, c->spill, n);
+	pcache_transit_end(pc);
+	pthread_mutex_unlock(&c->fill_lock);
+}
+
+/*
  * The reserve is full: return its coldest pages to the PMM so that R
  * remain with page among them.  Takes (P), then (C); drops (C) for the
  * PMM call.
@@ -449,13 +468,7 @@ pcache_free_slow(struct pcache *pc, struct pcache_cpu *c, struct vm_page *page)
 	n = c->count + 1 - pc->reserve;
 	pcache_unstash_locked(c, n);
 	pcache_push_locked(pc, c, page);
-	c->returns += 1;
-	c->return_pages += n;
-	pcache_transit_begin(pc);
-	pcache_unlock(c);
-	pmm_free_batch(pc->pmm, c->spill, n);
-	pcache_transit_end(pc);
-	pthread_mutex_unlock(&c->fill_lock);
+	pcache_spill_unlock(pc, c, n);
 }
 
 void
@@ -493,15 +506,7 @@ pcache_drain(struct pcache *pc)
 		pcache_lock(c);
 		n = c->count;
 		pcache_unstash_locked(c, n);
-		if (n > 0) {
-			c->returns += 1;
-			c->return_pages += n;
-		}
-		pcache_transit_begin(pc);
-		pcache_unlock(c);
-		pmm_free_batch(pc->pmm, c->spill, n);
-		pcache_transit_end(pc);
-		pthread_mutex_unlock(&c->fill_lock);
+		pcache_spill_unlock(pc, c, n);
 	}
 }
 
