@@ -275,7 +275,7 @@ cow_get_writable(struct vm *vm, struct cow_node *n, uint64_t off,
 			 * slot that let go of it; set it right. */
 			if (up->flags & VM_PAGE_F_SHARED) {
 				page_settle(up, n, off);
-				up->flags &= ~VM_PAGE_F_SHARED;
+				vm_page_flag_clear(up, VM_PAGE_F_SHARED);
 			}
 			pager_note_dirty(n, up);
 			*out = up;

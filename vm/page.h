@@ -61,7 +61,7 @@ struct vm_page {
 	uint64_t	offset;		/* byte offset in owner (H) */
 	uint32_t	pin_count;	/* pins held; >0 = never reclaimed (H) */
 	uint8_t		state;		/* enum vm_page_state (F,H) */
-	uint8_t		flags;		/* VM_PAGE_F_* (H) */
+	uint8_t		flags;		/* VM_PAGE_F_* (A): vm_page_flag_* */
 	uint8_t		queue;		/* page queue index, issue 4 (Q) */
 	uint8_t		resident;	/* arena memory touched since last madvise (F) */
 	_Atomic uint32_t share;		/* extra slots referencing the page:
@@ -69,5 +69,20 @@ struct vm_page {
 };
 
 TAILQ_HEAD(vm_page_list, vm_page);
+
+/*
+ * Page flags are changed atomically: a page shared by copy_file_range sits
+ * in slots of two hierarchies, each under its own lock, so no one lock
+ * covers its flags.  Reads may be plain loads (a stale bit is re-checked
+ * under the caller's own hierarchy lock where it matters).
+ */
+static inline void vm_page_flag_set(struct vm_page *p, uint8_t f)
+{
+	__atomic_fetch_or(&p->flags, f, __ATOMIC_RELAXED);
+}
+static inline void vm_page_flag_clear(struct vm_page *p, uint8_t f)
+{
+	__atomic_fetch_and(&p->flags, (uint8_t)~f, __ATOMIC_RELAXED);
+}
 
 #endif /* VM_PAGE_H */

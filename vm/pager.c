@@ -160,7 +160,7 @@ pager_note_dirty(struct cow_node *n, struct vm_page *p)
 	if (h->pops == NULL || h->pvmo == NULL || n->vmo != h->pvmo)
 		return;
 	if (!(p->flags & VM_PAGE_F_DIRTY)) {
-		p->flags |= VM_PAGE_F_DIRTY;
+		vm_page_flag_set(p, VM_PAGE_F_DIRTY);
 		atomic_fetch_add_explicit(&h->pdirtied, 1, memory_order_relaxed);
 	}
 }
@@ -434,7 +434,7 @@ evict_cb(void *ctx, uint64_t off, plist_slot_t *slot)
 	if (p->flags & VM_PAGE_F_DIRTY) {
 		if (h->pops->write(h->pctx, off, vm_page_addr(h->vm, p), VM_PAGE_SIZE) != 0)
 			return 0;	/* keep it; writeback will report */
-		p->flags &= ~VM_PAGE_F_DIRTY;
+		vm_page_flag_clear(p, VM_PAGE_F_DIRTY);
 		atomic_fetch_add(&h->vm->written_back, 1);
 		/* The store holds this page now: it is inside the extent. */
 		if (h->pextent < off + VM_PAGE_SIZE)
@@ -546,7 +546,7 @@ wb_page(void *ctx, uint64_t off, plist_slot_t *slot)
 			wc->err = err;
 		return 0;
 	}
-	p->flags &= ~VM_PAGE_F_DIRTY;
+	vm_page_flag_clear(p, VM_PAGE_F_DIRTY);
 	return 0;
 }
 

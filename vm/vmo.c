@@ -610,7 +610,7 @@ settle_fresh(struct vmo *v, struct cow_node *leaf, uint64_t base,
 
 		if (p == NULL || !(p->flags & VM_PAGE_F_UNDEF))
 			continue;
-		p->flags &= ~VM_PAGE_F_UNDEF;
+		vm_page_flag_clear(p, VM_PAGE_F_UNDEF);
 		if (z < VM_PAGE_SIZE)
 			memset((char *)vm_page_addr(v->vm, p) + z, 0, VM_PAGE_SIZE - z);
 	}
@@ -655,7 +655,7 @@ vmo_write_iov(struct vmo *v, uint64_t off, size_t len,
 		if (err != 0)
 			break;
 		if (undef) {
-			p->flags |= VM_PAGE_F_UNDEF;
+			vm_page_flag_set(p, VM_PAGE_F_UNDEF);
 			nundef++;
 		}
 		iov_add(&b, (char *)vm_page_addr(v->vm, p) + in, n, false);
@@ -764,8 +764,10 @@ range_resolve(struct vmo *v, uint64_t off, uint64_t len, uint64_t *s,
 static uint64_t
 reserve_for(struct vmo *v, uint64_t len)
 {
-	uint64_t n = len == VMO_WHOLE ? vm_page_roundup(v->size) : len;
+	uint64_t n = len;
 
+	if (len == VMO_WHOLE)
+		n = vm_page_roundup(vmo_size(v));	/* takes the lock */
 	n = n / VM_PAGE_SIZE + 2;
 	return n > 1024 ? 1024 : n;
 }
@@ -1071,7 +1073,7 @@ share_pages(struct vmo *dst, uint64_t doff, struct vmo *src, uint64_t soff,
 			continue;
 		}
 		atomic_fetch_add(&plist_page(s)->share, 1);
-		__atomic_fetch_or(&plist_page(s)->flags, VM_PAGE_F_SHARED, __ATOMIC_RELAXED);
+		vm_page_flag_set(plist_page(s), VM_PAGE_F_SHARED);
 		if ((*err = plist_set(&dl->pages, d, s, &old)) != 0) {
 			atomic_fetch_sub(&plist_page(s)->share, 1);
 			break;
@@ -1134,19 +1136,20 @@ vmo_hint(struct vmo *v, uint64_t off, uint64_t len, enum vmo_hint hint)
 	struct cow_node *leaf, *owner;
 	uint64_t base, s, e, bo, be, pos, oo;
 	struct vm_page *p;
+	bool paged;
 	int err;
 
 	if (hint != VMO_HINT_DONTNEED && hint != VMO_HINT_ALWAYSNEED)
 		return -EINVAL;
 	hier_rlock(v->h);
 	err = range_resolve(v, off, len, &s, &e, &bo, &be);
+	paged = v->h->pops != NULL;
 	hier_runlock(v->h);
 	if (err != 0)
 		return err;
 	if (hint == VMO_HINT_ALWAYSNEED) {
 		/* Bring the range in: from the store, or fresh zero pages. */
-		err = v->h->pops != NULL ? pager_populate(v, s, e - s) :
-		    vmo_commit(v, s, e - s);
+		err = paged ? pager_populate(v, s, e - s) : vmo_commit(v, s, e - s);
 		if (err != 0)
 			return err;
 	}
@@ -1156,10 +1159,10 @@ vmo_hint(struct vmo *v, uint64_t off, uint64_t len, enum vmo_hint hint)
 		p = plist_page(cow_lookup(leaf, base + pos, &owner, &oo));
 		if (p == NULL)
 			continue;
-		if (hint == VMO_HINT_ALWAYSNEED)
-			p->flags = (p->flags & ~VM_PAGE_F_DONTNEED) | VM_PAGE_F_ALWAYSNEED;
-		else
-			p->flags = (p->flags & ~VM_PAGE_F_ALWAYSNEED) | VM_PAGE_F_DONTNEED;
+		vm_page_flag_clear(p, hint == VMO_HINT_ALWAYSNEED ?
+		    VM_PAGE_F_DONTNEED : VM_PAGE_F_ALWAYSNEED);
+		vm_page_flag_set(p, hint == VMO_HINT_ALWAYSNEED ?
+		    VM_PAGE_F_ALWAYSNEED : VM_PAGE_F_DONTNEED);
 	}
 	if (hint == VMO_HINT_DONTNEED)
 		v->h->pdontneed = true;
@@ -1171,12 +1174,14 @@ int
 vmo_prefetch(struct vmo *v, uint64_t off, uint64_t len)
 {
 	uint64_t s, e, bo, be;
+	bool paged;
 	int err;
 
 	hier_rlock(v->h);
 	err = range_resolve(v, off, len, &s, &e, &bo, &be);
+	paged = v->h->pops != NULL;
 	hier_runlock(v->h);
-	if (err != 0 || v->h->pops == NULL)
+	if (err != 0 || !paged)
 		return err;
 	return pager_populate(v, s, e - s);
 }

@@ -166,9 +166,13 @@ int vmo_resize(struct vmo *vmo, uint64_t size);
  *           committed.
  * decommit: free the pages wholly or partly in the range (rounds out); the
  *           range reads zero afterwards (on a clone, markers hide the
- *           parent's pages).  -EBUSY if any page in it is pinned.
+ *           parent's pages).  -EBUSY if any page in it is pinned.  On a
+ *           pager-backed VMO the store must read zero too: zero pages are
+ *           written instead (dirty), in chunks with the lock dropped
+ *           between them, so it can stop part way with an error.
  * zero:     zero the bytes exactly; whole pages are freed or marked,
- *           partial pages and pinned pages zeroed in place.
+ *           partial pages and pinned pages zeroed in place (pager-backed:
+ *           as decommit).
  * pin/unpin: commit and count a pin on each page (rounds out); unpin of an
  *           unpinned page is -EINVAL and unpins nothing.
  */

@@ -510,6 +510,14 @@ test_share_range(void **state)
 	assert_int_equal(vmo_share_range(b, P, a, 2 * P, 100), -EINVAL);
 	assert_int_equal(vmo_share_range(b, P, a, 8 * P, P), -EINVAL);
 	assert_int_equal(vmo_share_range(a, P, a, 2 * P, 2 * P), -EINVAL);
+	{	/* past a slice's fixed end: EFBIG, nothing shared */
+		struct vmo *sl;
+
+		assert_int_equal(vmo_slice(b, 0, 2 * P, &sl), 0);
+		assert_int_equal(vmo_share_range(sl, P, a, 0, 2 * P), -EFBIG);
+		assert_int_equal(vmo_share_range(sl, 2 * P, a, 0, P), -EFBIG);
+		vmo_unref(sl);
+	}
 	assert_int_equal(vmo_share_range(b, P, a, 2 * P, 4 * P), 4 * P);
 	assert_int_equal(vm_test_used_pages(vm), 8 + 1);	/* b's page 1 freed */
 	assert_int_equal(vmo_size(b), 5 * P);
