@@ -14,7 +14,7 @@ MNT    ?= /mnt/vmofs
 
 # Debian packages: what each is for is in docs/dependencies.md.
 PKGS := gcc make pkg-config libfuse3-dev fuse3 libcmocka-dev libbsd-dev \
-	liblz4-dev libzstd-dev attr fio psmisc util-linux gnuplot-nox
+	liblz4-dev attr fio psmisc util-linux gnuplot-nox
 
 PKG_CFLAGS := $(shell pkg-config --cflags fuse3 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs fuse3 2>/dev/null)
@@ -28,7 +28,7 @@ else
 OPT := -O2
 endif
 ALL_CFLAGS := $(CFLAGS_COMMON) $(OPT) $(CFLAGS)
-LDLIBS_VM  := -lbsd -pthread
+LDLIBS_VM  := -lbsd -llz4 -pthread
 
 VM_SRC    := $(wildcard vm/*.c)
 FS_SRC    := $(wildcard fs/*.c)
@@ -63,19 +63,19 @@ $(O)/libvm.a: $(VM_OBJ)
 	rm -f $@ && $(AR) rcs $@ $^
 
 $(O)/vmofs: $(FS_OBJ) $(O)/libvm.a
-	$(CC) $(ALL_CFLAGS) -o $@ $(FS_OBJ) $(O)/libvm.a $(PKG_LIBS) $(LDLIBS_VM) -llz4 -lzstd
+	$(CC) $(ALL_CFLAGS) -o $@ $(FS_OBJ) $(O)/libvm.a $(PKG_LIBS) $(LDLIBS_VM)
 
 $(O)/vmoctl: $(TOOL_OBJ)
 	$(CC) $(ALL_CFLAGS) -o $@ $(TOOL_OBJ)
 
 $(O)/tests/unit/%: $(O)/tests/unit/%.o $(O)/libvm.a
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(O)/libvm.a -lcmocka $(LDLIBS_VM) -llz4 -lzstd
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(O)/libvm.a -lcmocka $(LDLIBS_VM)
 
 $(O)/tests/mount/%: $(O)/tests/mount/%.o $(MLIB_OBJ)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(MLIB_OBJ) -lcmocka -pthread
 
 $(O)/tests/bench/%: $(O)/tests/bench/%.o $(O)/libvm.a
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(O)/libvm.a $(LDLIBS_VM) -llz4 -lzstd
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(O)/libvm.a $(LDLIBS_VM)
 
 deps:
 	@missing=""; for p in $(PKGS); do \
