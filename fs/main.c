@@ -6,9 +6,9 @@
  *
  * Options beside libfuse's: -f (foreground), -d (debug, implies -f),
  * -o size=BYTES|N% (page limit; default 50% of RAM), -o backing=DIR
- * (persistent mode, backing.c) and -o compress (not yet supported:
- * refused).  Every problem found before the mount is one line on stderr
- * and exit status 1; nothing is mounted.
+ * (persistent mode, backing.c) and -o compress (cold anonymous pages
+ * go to libvm's LZ4 store under pressure).  Every problem found before
+ * the mount is one line on stderr and exit status 1; nothing is mounted.
  * default_permissions is always on: the kernel enforces the modes and
  * owners we store.
  *
@@ -100,7 +100,7 @@ usage(const char *prog)
 	    "    -o size=BYTES      memory limit: K, M, G suffix or N%% of RAM"
 	    " (default 50%%)\n"
 	    "    -o backing=DIR     persistent mode: VMO NAME is the file DIR/NAME\n"
-	    "    -o compress        compress cold pages (not yet supported)\n"
+	    "    -o compress        compress cold anonymous pages under memory pressure\n"
 	    "    -o OPT             any FUSE mount option\n", prog, prog);
 }
 
@@ -185,10 +185,6 @@ vfs_check_opts(struct vopts *o, const char *prog, uint64_t *limit)
 	}
 	if (o->backing && backing_open(o->backing) != 0)
 		return 1;
-	if (o->compress) {
-		fprintf(stderr, "vmofs: option compress: not yet supported\n");
-		return 1;
-	}
 	if (o->size) {
 		if (vfs_parse_size(o->size, limit) != 0) {
 			fprintf(stderr, "vmofs: option size=%s: expected BYTES "
@@ -256,6 +252,7 @@ main(int argc, char **argv)
 		goto err_out0;
 
 	vcfg.limit_bytes = limit;
+	vcfg.compress = o.compress != 0;
 	if ((r = vm_create(&vcfg, &vfs.vm)) != 0) {
 		fprintf(stderr, "vmofs: cannot create the VM (size %llu): %s\n",
 		    (unsigned long long)limit, strerror(-r));
@@ -282,6 +279,10 @@ main(int argc, char **argv)
 	if ((r = notify_start()) != 0) {
 		vfs_log(LOG_ERR, "cannot start the notifier: %s", strerror(-r));
 		goto err_out5;
+	}
+	if ((r = vm_reclaimer_start(vfs.vm)) != 0) {
+		vfs_log(LOG_ERR, "cannot start the reclaimer: %s", strerror(-r));
+		goto err_out6;
 	}
 	if ((r = backing_start()) != 0) {
 		vfs_log(LOG_ERR, "cannot start the writeback thread: %s",

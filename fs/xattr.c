@@ -323,6 +323,11 @@ xa_stats_text(char **out, uint64_t nvnodes)
 	XS(pcache_returns); XS(pcache_steals); XS(vmos); XS(hidden_nodes);
 	XS(cow_copies); XS(cow_moves); XS(merges); XS(zero_fills);
 	XS(paged_in); XS(evicted); XS(written_back); XS(paged_vmos);
+	XS(reclaimed); XS(compressed); XS(decompressed); XS(zero_deduped);
+	XS(incompressible);
+	XS(zstore_pages); XS(zstore_bytes); XS(zstore_ballast);
+	XS(reclaim_direct); XS(reclaim_bg); XS(pq_rotations);
+	XS(q_anon); XS(q_wired); XS(q_dontneed); XS(q_alwaysneed);
 #undef XS
 	/* The daemon's own: VMO nodes it keeps (live, or removed but still
 	 * looked up or open).  Back to its baseline once the kernel forgets. */

@@ -51,7 +51,9 @@
 #include <string.h>
 
 #include "fault.h"
+#include "pq.h"
 #include "vm_internal.h"
+#include "zstore.h"
 
 static uint64_t
 child_skew(const struct cow_node *parent, uint64_t parent_off)
@@ -228,13 +230,77 @@ cow_viewers(struct cow_node *x, uint64_t off, bool with_slices)
 	return viewers_capped(x, off, with_slices, 0);
 }
 
-/* Put page p, fresh from the allocator or moved, at n's offset off. */
+/*
+ * Put page p, fresh from the allocator or moved, at n's offset off.  A
+ * page of an anonymous hierarchy goes on the page queues when it first
+ * settles (reclaim.c); a queued page changes owner under the pq lock,
+ * which is what lets the reclaimer follow page->owner (pq.h, pq_lock).
+ * Pages shared by copy_file_range stay off the queues.
+ */
 static void
 page_settle(struct vm_page *p, struct cow_node *n, uint64_t off)
 {
+	struct vm *vm = n->h->vm;
+
+	if (pq_queued(p)) {
+		pq_lock(vm->pq);
+		p->owner = n;
+		p->offset = off;
+		pq_unlock(vm->pq);
+		return;
+	}
 	p->state = VM_PAGE_OBJECT;
 	p->owner = n;
 	p->offset = off;
+	if (n->h->pops == NULL && atomic_load(&p->share) == 0 &&
+	    !(p->flags & VM_PAGE_F_SHARED)) {
+		pq_insert(vm->pq, p, PQ_ANON);
+		if (p->pin_count > 0)
+			pq_set_pinned(vm->pq, p, true);
+	}
+}
+
+/*
+ * Bring n's compressed slot at off back as a page in the same slot (in
+ * the same node: a hidden node's page stays shared).  0, -ENOSPC (no page;
+ * nothing changed) or -EIO (the store lost it: a bug).  Exclusive lock.
+ */
+int
+cow_decompress(struct vm *vm, struct cow_node *n, uint64_t off)
+{
+	plist_slot_t s = plist_lookup(&n->pages, off);
+	struct vm_page *p;
+	uint32_t hnd;
+	int err;
+
+	HIER_ASSERT_WLOCKED(n->h);
+	assert(plist_is_comp(s) && vm->zs != NULL);
+	hnd = plist_comp_handle(s);
+	if ((err = vm_page_alloc(vm, &p)) != 0)
+		return err;
+	if (zstore_get(vm->zs, hnd, vm_page_addr(vm, p)) != 0) {
+		vm_page_free(vm, p);
+		return -EIO;
+	}
+	/* Replacing a slot allocates nothing. */
+	plist_set(&n->pages, off, plist_from_page(p), NULL);
+	page_settle(p, n, off);
+	zstore_free(vm->zs, hnd);
+	vm_zs_balance(vm);
+	atomic_fetch_add_explicit(&vm->decompressed, 1, memory_order_relaxed);
+	return 0;
+}
+
+/* A slot is going away: drop its page reference or its compressed bytes. */
+void
+cow_slot_drop(struct vm *vm, plist_slot_t s)
+{
+	if (plist_is_page(s)) {
+		vm_page_unref(vm, plist_page(s));
+	} else if (plist_is_comp(s)) {
+		zstore_free(vm->zs, plist_comp_handle(s));
+		vm_zs_balance(vm);
+	}
 }
 
 /*
@@ -268,15 +334,23 @@ cow_get_writable(struct vm *vm, struct cow_node *n, uint64_t off,
 			return err;
 		s = plist_lookup(&n->pages, off);
 	}
+	if (plist_is_comp(s)) {
+		if ((err = cow_decompress(vm, n, off)) != 0)
+			return err;
+		s = plist_lookup(&n->pages, off);
+	}
 	if (plist_is_page(s)) {
 		up = plist_page(s);
 		if (atomic_load(&up->share) == 0) {
 			/* Once shared, now ours alone: the backlink may name a
-			 * slot that let go of it; set it right. */
+			 * slot that let go of it; set it right (and queue it). */
 			if (up->flags & VM_PAGE_F_SHARED) {
-				page_settle(up, n, off);
 				vm_page_flag_clear(up, VM_PAGE_F_SHARED);
+				page_settle(up, n, off);
 			}
+			if (up->flags & VM_PAGE_F_NOCOMP)
+				vm_page_flag_clear(up, VM_PAGE_F_NOCOMP);
+			pq_touch(vm->pq, up);
 			pager_note_dirty(n, up);
 			*out = up;
 			return 0;
@@ -300,6 +374,11 @@ cow_get_writable(struct vm *vm, struct cow_node *n, uint64_t off,
 				return err;
 			above = cow_lookup(n->parent, off + n->parent_off, &owner, &oo);
 		}
+		if (plist_is_comp(above)) {
+			if ((err = cow_decompress(vm, owner, oo)) != 0)
+				return err;
+			above = plist_lookup(&owner->pages, oo);
+		}
 	}
 	up = plist_page(above);
 	if (up != NULL && viewers_capped(owner, oo, false, 2) == 1) {
@@ -312,7 +391,13 @@ cow_get_writable(struct vm *vm, struct cow_node *n, uint64_t off,
 		if (err != 0)
 			return err;
 		plist_remove(&owner->pages, oo);
+		/* Once shared, now in one slot: the backlink is right again. */
+		if (up->flags & VM_PAGE_F_SHARED)
+			vm_page_flag_clear(up, VM_PAGE_F_SHARED);
 		page_settle(up, n, off);
+		if (up->flags & VM_PAGE_F_NOCOMP)
+			vm_page_flag_clear(up, VM_PAGE_F_NOCOMP);
+		pq_touch(vm->pq, up);
 		atomic_fetch_add_explicit(&vm->cow_moves, 1, memory_order_relaxed);
 		pager_note_dirty(n, up);
 		*out = up;
@@ -366,8 +451,7 @@ release_cb(void *ctx, uint64_t off, plist_slot_t *slot)
 
 	if (viewers_capped(rc->x, off, false, 1) != 0)
 		return 0;
-	if (plist_is_page(*slot))
-		vm_page_unref(rc->vm, plist_page(*slot));
+	cow_slot_drop(rc->vm, *slot);
 	*slot = PLIST_EMPTY;
 	return 0;
 }
@@ -448,6 +532,8 @@ free_cb(void *ctx, uint64_t off, plist_slot_t *slot)
 			fc->n->npinned--;
 		}
 		vm_page_unref(fc->vm, p);
+	} else {
+		cow_slot_drop(fc->vm, *slot);
 	}
 	*slot = PLIST_EMPTY;
 	return 0;
@@ -503,7 +589,7 @@ cow_mark_zero(struct vm *vm, struct cow_node *n, uint64_t start, uint64_t end)
 			plist_slot_t up = cow_lookup_top(n->parent,
 			    off + n->parent_off, &top, &oo);
 
-			shown = plist_is_page(up) || (up == PLIST_EMPTY &&
+			shown = plist_has_data(up) || (up == PLIST_EMPTY &&
 			    top != NULL && pager_in_store(top, oo));
 		}
 		(void)owner;
@@ -515,8 +601,7 @@ cow_mark_zero(struct vm *vm, struct cow_node *n, uint64_t start, uint64_t end)
 		} else {
 			old = plist_remove(&n->pages, off);
 		}
-		if (plist_is_page(old))
-			vm_page_unref(vm, plist_page(old));
+		cow_slot_drop(vm, old);
 	}
 	if (lim > start && n->parent != NULL)
 		cow_release_above(vm, n->parent, start + n->parent_off,
@@ -610,8 +695,7 @@ drop_unshown_cb(void *ctx, uint64_t off, plist_slot_t *slot)
 	if (off >= uc->ws && off < uc->we)
 		return 0;
 	q = plist_remove(&uc->h->pages, off);
-	if (plist_is_page(q))
-		vm_page_free(uc->vm, plist_page(q));
+	cow_slot_drop(uc->vm, q);
 	return 0;
 }
 
@@ -715,8 +799,8 @@ merge_cb(void *ctx, uint64_t off, plist_slot_t *slot)
 			return err;
 		if (plist_is_page(*slot))
 			page_settle(plist_page(*slot), mc->c, co);
-	} else if (plist_is_page(*slot)) {
-		vm_page_unref(mc->vm, plist_page(*slot));
+	} else {
+		cow_slot_drop(mc->vm, *slot);
 	}
 	*slot = PLIST_EMPTY;
 	return 0;
@@ -737,8 +821,7 @@ absorb_cb(void *ctx, uint64_t off, plist_slot_t *slot)
 	/* c's slot wins over h's; replacing a slot allocates nothing. */
 	if ((err = plist_set(&ac->h->pages, off, *slot, &old)) != 0)
 		return err;
-	if (plist_is_page(old))
-		vm_page_unref(ac->vm, plist_page(old));
+	cow_slot_drop(ac->vm, old);
 	if (plist_is_page(*slot))
 		page_settle(plist_page(*slot), ac->h, off);
 	*slot = PLIST_EMPTY;
@@ -808,7 +891,8 @@ cow_merge(struct vm *vm, struct cow_node *h)
 
 	assert(h->hidden && h->nchildren == 1);
 	if (c->parent_off == 0 &&
-	    c->pages.npages + c->pages.nmarkers < h->pages.npages + h->pages.nmarkers &&
+	    c->pages.npages + c->pages.nmarkers + c->pages.ncomp <
+	    h->pages.npages + h->pages.nmarkers + h->pages.ncomp &&
 	    cow_absorb(vm, h, c))
 		return;
 	if (plist_foreach(&h->pages, c->parent_off, c->parent_off + c->parent_limit,

@@ -355,6 +355,7 @@ vmo_create_paged(struct vm *vm, uint64_t size, const struct pager_ops *ops,
 	v->h->pnode = v->cow;
 	v->h->pvmo = v;
 	v->h->pextent = size;
+	v->h->paged_once = true;
 	pthread_mutex_lock(&vm->plock);
 	LIST_INSERT_HEAD(&vm->paged, v->h, plink);
 	v->h->plisted = true;
@@ -475,29 +476,22 @@ pager_evict_locked(struct hier *h, uint64_t want)
 	return ec.got;
 }
 
-#define VM_RESERVE_SLACK 64	/* pages kept free beyond a request */
-
 /*
- * Make room for an operation about to allocate up to pages pages: if the
- * PMM is short, evict from pager-backed hierarchies, locking each in turn.
- * Called with no hierarchy lock held.  Advisory: a racing allocation can
- * still take the room, and then the operation fails with -ENOSPC as it
- * would have.
+ * Take up to want pages from pager-backed hierarchies, locking each in
+ * turn (clean first, then dirty after writeback: pager_evict_locked).
+ * Called with no hierarchy lock held (vm_reserve, the reclaimer thread).
+ * Returns the pages freed.
  */
-void
-vm_reserve(struct vm *vm, uint64_t pages)
+uint64_t
+pager_reclaim(struct vm *vm, uint64_t want)
 {
 	struct hier *hs[16];
-	uint64_t free, want, got = 0;
+	uint64_t got = 0;
 	int n = 0, i;
 	struct hier *h;
 
-	if (atomic_load(&vm->npaged) == 0)
-		return;
-	free = pmm_free_count(vm->pmm);
-	if (free >= pages + VM_RESERVE_SLACK)
-		return;
-	want = pages + VM_RESERVE_SLACK - free;
+	if (atomic_load(&vm->npaged) == 0 || want == 0)
+		return 0;
 	pthread_mutex_lock(&vm->plock);
 	LIST_FOREACH(h, &vm->paged, plink) {
 		if (n == (int)(sizeof(hs) / sizeof(hs[0])))
@@ -514,6 +508,7 @@ vm_reserve(struct vm *vm, uint64_t pages)
 		}
 		hier_put(hs[i]);
 	}
+	return got;
 }
 
 

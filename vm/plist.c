@@ -149,51 +149,64 @@ plist_account(struct plist *pl, struct plist_node *n, plist_slot_t was,
 		n->used--;
 		if (was == PLIST_MARKER)
 			pl->nmarkers--;
+		else if (plist_is_comp(was))
+			pl->ncomp--;
 		else
 			pl->npages--;
 	}
 	if (now != PLIST_EMPTY) {
-		PLIST_ASSERT(now == PLIST_MARKER || (now & 7) == 0, (void *)now);
+		PLIST_ASSERT(now == PLIST_MARKER || plist_is_comp(now) ||
+		    (now & 7) == 0, (void *)now);
 		n->used++;
 		if (now == PLIST_MARKER)
 			pl->nmarkers++;
+		else if (plist_is_comp(now))
+			pl->ncomp++;
 		else
 			pl->npages++;
 	}
 }
 
-/* Pages and markers of a node, to move its counts between lists. */
+/* Pages, markers and compressed slots of a node, to move its counts
+ * between lists. */
+struct plist_counts {
+	uint64_t	pages, markers, comp;
+};
+
 static void
-plist_node_counts(const struct plist_node *n, uint64_t *pages, uint64_t *markers)
+plist_node_counts(const struct plist_node *n, struct plist_counts *c)
 {
-	*pages = *markers = 0;
+	c->pages = c->markers = c->comp = 0;
 	for (unsigned i = 0; i < PLIST_FANOUT; i++) {
 		if (n->slots[i] == PLIST_MARKER)
-			(*markers)++;
+			c->markers++;
+		else if (plist_is_comp(n->slots[i]))
+			c->comp++;
 		else if (n->slots[i] != PLIST_EMPTY)
-			(*pages)++;
+			c->pages++;
 	}
 }
 
 /* Move node n (already out of any tree) into pl under key. */
 static void
 plist_node_adopt(struct plist *pl, struct plist_node *n, uint64_t key,
-    uint64_t pages, uint64_t markers)
+    const struct plist_counts *c)
 {
 	n->key = key;
 	plist_node_insert(pl, n);
-	pl->npages += pages;
-	pl->nmarkers += markers;
+	pl->npages += c->pages;
+	pl->nmarkers += c->markers;
+	pl->ncomp += c->comp;
 }
 
 static void
-plist_node_orphan(struct plist *pl, struct plist_node *n, uint64_t *pages,
-    uint64_t *markers)
+plist_node_orphan(struct plist *pl, struct plist_node *n, struct plist_counts *c)
 {
-	plist_node_counts(n, pages, markers);
+	plist_node_counts(n, c);
 	RB_REMOVE(plist_tree, &pl->tree, n);
-	pl->npages -= *pages;
-	pl->nmarkers -= *markers;
+	pl->npages -= c->pages;
+	pl->nmarkers -= c->markers;
+	pl->ncomp -= c->comp;
 }
 
 /*
@@ -223,6 +236,7 @@ plist_init(struct plist *pl, uint64_t skew)
 	pl->skew = skew;
 	pl->npages = 0;
 	pl->nmarkers = 0;
+	pl->ncomp = 0;
 }
 
 void
@@ -465,7 +479,8 @@ int
 plist_take(struct plist *pl, uint64_t start, uint64_t end, struct plist *out)
 {
 	struct plist_node *spare[2] = { NULL, NULL }, *n, *next, *m;
-	uint64_t s, e, delta, pages, markers;
+	uint64_t s, e, delta;
+	struct plist_counts cnt;
 	unsigned nspare = 0, lo, hi;
 
 	plist_init(out, (pl->skew + start) % PLIST_NODE_BYTES);
@@ -495,8 +510,8 @@ plist_take(struct plist *pl, uint64_t start, uint64_t end, struct plist *out)
 		case PLIST_TAKE_NONE:
 			break;
 		case PLIST_TAKE_MOVE:
-			plist_node_orphan(pl, n, &pages, &markers);
-			plist_node_adopt(out, n, n->key - delta, pages, markers);
+			plist_node_orphan(pl, n, &cnt);
+			plist_node_adopt(out, n, n->key - delta, &cnt);
 			break;
 		case PLIST_TAKE_SPLIT:
 			PLIST_ASSERT(nspare > 0, pl);
@@ -531,12 +546,13 @@ plist_supply_aligned(struct plist *pl, uint64_t base, struct plist *sp,
     void (*drop_fn)(void *, uint64_t, plist_slot_t), void *ctx)
 {
 	struct plist_node *d = plist_node_find(pl, n->key + shift);
-	uint64_t pages, markers, o;
+	struct plist_counts cnt;
+	uint64_t o;
 	plist_slot_t x;
 
 	if (d == NULL) {
-		plist_node_orphan(sp, n, &pages, &markers);
-		plist_node_adopt(pl, n, n->key + shift, pages, markers);
+		plist_node_orphan(sp, n, &cnt);
+		plist_node_adopt(pl, n, n->key + shift, &cnt);
 		return;
 	}
 	for (unsigned i = 0; i < PLIST_FANOUT; i++) {
@@ -639,7 +655,7 @@ void
 plist_check(const struct plist *pl)
 {
 	struct plist_node *n;
-	uint64_t pages = 0, markers = 0, prev = 0;
+	uint64_t pages = 0, markers = 0, comp = 0, prev = 0;
 	bool first = true;
 
 	PLIST_ASSERT(pl->skew < PLIST_NODE_BYTES && (pl->skew & VM_PAGE_MASK) == 0, pl);
@@ -656,10 +672,13 @@ plist_check(const struct plist *pl)
 				continue;
 			/* No slot below offset 0. */
 			PLIST_ASSERT(n->key + ((uint64_t)i << VM_PAGE_SHIFT) >= pl->skew, n);
-			PLIST_ASSERT(x == PLIST_MARKER || (x & 7) == 0, n);
+			PLIST_ASSERT(x == PLIST_MARKER || plist_is_comp(x) ||
+			    (x & 7) == 0, n);
 			used++;
 			if (x == PLIST_MARKER)
 				markers++;
+			else if (plist_is_comp(x))
+				comp++;
 			else
 				pages++;
 		}
@@ -667,6 +686,7 @@ plist_check(const struct plist *pl)
 		prev = n->key;
 		first = false;
 	}
-	PLIST_ASSERT(pages == pl->npages && markers == pl->nmarkers, pl);
+	PLIST_ASSERT(pages == pl->npages && markers == pl->nmarkers &&
+	    comp == pl->ncomp, pl);
 	PLIST_ASSERT(!RB_EMPTY(&pl->tree) || plist_is_empty(pl), pl);
 }

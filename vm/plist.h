@@ -35,7 +35,18 @@ typedef uintptr_t plist_slot_t;
 #define PLIST_EMPTY  ((plist_slot_t)0)
 #define PLIST_MARKER ((plist_slot_t)1)
 
-static inline bool plist_is_page(plist_slot_t s) { return s > PLIST_MARKER; }
+/*
+ * A third kind of slot: a page's bytes held compressed (vm/zstore.c), a
+ * 32-bit store handle tagged with the low bit (pages are 8-byte aligned;
+ * handle 0 would be PLIST_MARKER and is never issued).  It shows bytes
+ * like a page but has no page: plist_page gives NULL.
+ */
+static inline bool plist_is_page(plist_slot_t s) { return s != 0 && (s & 1) == 0; }
+static inline bool plist_is_comp(plist_slot_t s) { return (s & 1) != 0 && s != PLIST_MARKER; }
+static inline uint32_t plist_comp_handle(plist_slot_t s) { return (uint32_t)(s >> 1); }
+static inline plist_slot_t plist_from_comp(uint32_t h) { return ((plist_slot_t)h << 1) | 1; }
+/* Shows bytes (a page or compressed ones), as opposed to zero. */
+static inline bool plist_has_data(plist_slot_t s) { return s != 0 && s != PLIST_MARKER; }
 static inline struct vm_page *plist_page(plist_slot_t s)
 {
 	return plist_is_page(s) ? (struct vm_page *)s : NULL;
@@ -55,6 +66,7 @@ struct plist {
 	uint64_t	skew;		/* < PLIST_NODE_BYTES, page aligned */
 	uint64_t	npages;		/* page slots */
 	uint64_t	nmarkers;	/* marker slots */
+	uint64_t	ncomp;		/* compressed slots */
 };
 
 void plist_init(struct plist *pl, uint64_t skew);
@@ -62,7 +74,7 @@ void plist_init(struct plist *pl, uint64_t skew);
 void plist_fini(struct plist *pl);
 static inline bool plist_is_empty(const struct plist *pl)
 {
-	return pl->npages == 0 && pl->nmarkers == 0;
+	return pl->npages == 0 && pl->nmarkers == 0 && pl->ncomp == 0;
 }
 
 /* The slot at off (PLIST_EMPTY if none). */

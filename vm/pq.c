@@ -292,6 +292,24 @@ pq_remove(struct pq *pq, struct vm_page *p)
 }
 
 bool
+pq_dequeue(struct pq *pq, struct vm_page *p)
+{
+	bool was;
+
+	pthread_mutex_lock(&pq->lock);
+	was = pq_bits_queue(pq_bits(p)) != PQ_Q_NONE;
+	if (was) {
+		pq_unlink(pq, p);
+		pq_bits_set(p, 0, true);
+		p->link.tqe_next = PQ_POISON;
+		p->link.tqe_prev = PQ_POISON;
+		pq->st.removes++;
+	}
+	pthread_mutex_unlock(&pq->lock);
+	return was;
+}
+
+bool
 pq_queued(const struct vm_page *p)
 {
 	return pq_bits_queue(pq_bits(p)) != PQ_Q_NONE;
@@ -440,18 +458,29 @@ pq_take_accessed(struct vm_page *p)
  * Scan one list from its head for untouched pages into out[*n..max).
  * A touched page gets its second chance: to the newest end of its home
  * queue (for a dontneed page, its base queue: an access cancels the hint).
+ * A page the caller's accept() refuses (it cannot be reclaimed now: not
+ * compressible, shared, its hierarchy going away) goes to the newest end
+ * of the queue it is on, so the next scan looks at others first.  *budget
+ * bounds the pages looked at (a refused page can come round again).
  */
 static void
 pq_scan_list(struct pq *pq, struct vm_page_list *l, struct vm_page **out,
-	     size_t *n, size_t max)
+	     size_t *n, size_t max, pq_accept_fn accept, void *ctx, size_t *budget)
 {
 	struct vm_page *p, *next;
 	uint8_t b;
 
-	for (p = TAILQ_FIRST(l); p != NULL && *n < max; p = next) {
+	for (p = TAILQ_FIRST(l); p != NULL && *n < max && *budget > 0; p = next) {
 		next = TAILQ_NEXT(p, link);
+		(*budget)--;
 		if (!pq_take_accessed(p)) {
-			out[(*n)++] = p;
+			if (accept == NULL || accept(ctx, p)) {
+				out[(*n)++] = p;
+				continue;
+			}
+			b = pq_bits(p);
+			pq_move(pq, p, pq_bits_queue(b), b, false);
+			pq->st.refused++;
 			continue;
 		}
 		b = pq_bits(p);
@@ -461,26 +490,61 @@ pq_scan_list(struct pq *pq, struct vm_page_list *l, struct vm_page **out,
 }
 
 size_t
-pq_reclaim_candidates(struct pq *pq, struct vm_page **out, size_t max)
+pq_reclaim_scan(struct pq *pq, struct vm_page **out, size_t max,
+		pq_accept_fn accept, void *ctx)
 {
-	size_t n = 0;
+	size_t n = 0, budget = 4 * max + 64;
 	int g;
 
 	pthread_mutex_lock(&pq->lock);
+	/* A touched page costs one look and comes round again untouched (a
+	 * CLOCK): allow a whole lap of the aged queues on top. */
+	budget += pq->st.size[PQ_Q_ANON] + pq->st.size[PQ_Q_PAGER_CLEAN] +
+	    pq->st.size[PQ_Q_DONTNEED];
 	pq->st.scans++;
 	/* 1. dontneed, in hint order */
-	pq_scan_list(pq, &pq->dontneed, out, &n, max);
+	pq_scan_list(pq, &pq->dontneed, out, &n, max, accept, ctx, &budget);
 	/* 2. clean pager-backed, oldest generation first */
 	for (g = (int)pq->ngen - 1; g >= 0; g--)
-		pq_scan_list(pq, &pq->clean[g], out, &n, max);
+		pq_scan_list(pq, &pq->clean[g], out, &n, max, accept, ctx, &budget);
 	/* 3. dirty pager-backed, oldest first: the caller writes back */
-	pq_scan_list(pq, &pq->dirty, out, &n, max);
+	pq_scan_list(pq, &pq->dirty, out, &n, max, accept, ctx, &budget);
 	/* 4. anonymous, oldest generation first: compress or mark zero */
 	for (g = (int)pq->ngen - 1; g >= 0; g--)
-		pq_scan_list(pq, &pq->anon[g], out, &n, max);
+		pq_scan_list(pq, &pq->anon[g], out, &n, max, accept, ctx, &budget);
 	pq->st.candidates += n;
 	pthread_mutex_unlock(&pq->lock);
 	return n;
+}
+
+size_t
+pq_reclaim_candidates(struct pq *pq, struct vm_page **out, size_t max)
+{
+	return pq_reclaim_scan(pq, out, max, NULL, NULL);
+}
+
+void
+pq_requeue(struct pq *pq, struct vm_page *p)
+{
+	uint8_t b;
+
+	pthread_mutex_lock(&pq->lock);
+	b = pq_bits(p);
+	if (pq_bits_queue(b) != PQ_Q_NONE)
+		pq_move(pq, p, pq_bits_queue(b), b, false);
+	pthread_mutex_unlock(&pq->lock);
+}
+
+void
+pq_lock(struct pq *pq)
+{
+	pthread_mutex_lock(&pq->lock);
+}
+
+void
+pq_unlock(struct pq *pq)
+{
+	pthread_mutex_unlock(&pq->lock);
 }
 
 static uint64_t
@@ -492,6 +556,14 @@ pq_list_len(const struct vm_page_list *l)
 	TAILQ_FOREACH(p, l, link)
 		n++;
 	return n;
+}
+
+void
+pq_counters(struct pq *pq, struct pq_stats *out)
+{
+	pthread_mutex_lock(&pq->lock);
+	*out = pq->st;
+	pthread_mutex_unlock(&pq->lock);
 }
 
 void

@@ -89,6 +89,7 @@ struct pq_stats {
 	uint64_t scans;			/* pq_reclaim_candidates calls */
 	uint64_t candidates;		/* pages returned by those scans */
 	uint64_t second_chances;	/* touched pages a scan moved to newest */
+	uint64_t refused;		/* pages a scan's accept() turned down */
 };
 
 /* A pq with ngen generations (1..PQ_MAX_GEN) per aged queue; NULL on
@@ -107,6 +108,8 @@ void pq_insert(struct pq *pq, struct vm_page *page, enum pq_kind kind);
 /* Dequeue a page that is leaving its object (freed, or moved to a node
  * of another VM).  Clears every hint.  Precondition: queued. */
 void pq_remove(struct pq *pq, struct vm_page *page);
+/* pq_remove if the page is queued (checked under the lock); true if it was. */
+bool pq_dequeue(struct pq *pq, struct vm_page *page);
 /* True if the page is on some queue (pq lock not needed; a snapshot). */
 bool pq_queued(const struct vm_page *page);
 
@@ -162,6 +165,29 @@ void pq_rotate(struct pq *pq);
  */
 size_t pq_reclaim_candidates(struct pq *pq, struct vm_page **out, size_t max);
 
+/*
+ * pq_reclaim_candidates with a filter: accept(ctx, page) is called under
+ * the pq lock for each page about to be returned (it may read the page's
+ * owner: while a page is queued its owner is a live node, because owners
+ * change and pages leave their objects only under this lock -- see
+ * pq_lock).  A refused page moves to the newest end of its queue.  At
+ * most 4 * max + 64 pages are looked at, plus one lap of the aged and
+ * dontneed queues (touched pages get their second chance on the way).
+ */
+typedef bool (*pq_accept_fn)(void *ctx, struct vm_page *page);
+size_t pq_reclaim_scan(struct pq *pq, struct vm_page **out, size_t max,
+		       pq_accept_fn accept, void *ctx);
+/* Move a queued page to the newest end of the queue it is on (a page the
+ * reclaimer looked at and left). */
+void pq_requeue(struct pq *pq, struct vm_page *page);
+/*
+ * The pq lock, for callers that change a queued page's owner/offset (a
+ * page moving between cow nodes) or check that a page is still queued in
+ * a given object: the reclaimer reads owner under it.  A leaf lock.
+ */
+void pq_lock(struct pq *pq);
+void pq_unlock(struct pq *pq);
+
 /* The queue a page is on now (snapshot without the lock). */
 enum pq_queue pq_page_queue(const struct vm_page *page);
 /* Its base kind (meaningful only while queued). */
@@ -170,6 +196,8 @@ enum pq_kind pq_page_kind(const struct vm_page *page);
 /* Counters.  O(ngen + pages in the aged queues): walks the generations
  * for the per-generation figures, under the lock. */
 void pq_stats(struct pq *pq, struct pq_stats *out);
+/* The counters and exact queue sizes only (gen_* left 0): O(1). */
+void pq_counters(struct pq *pq, struct pq_stats *out);
 
 /* Test only: the generation (0 = newest) of an aged page, or -1 if it is
  * not on an aged queue; a touched page reports 0 (where it will go). */

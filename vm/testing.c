@@ -8,8 +8,23 @@
 
 #include "pcache.h"
 #include "pmm.h"
+#include "pq.h"
 #include "vm_internal.h"
 #include "vm_testing.h"
+#include "zstore.h"
+
+
+uint64_t
+vm_test_reclaim(struct vm *vm, uint64_t pages)
+{
+	return vm_reclaim_pages(vm, pages);
+}
+
+void
+vm_test_age(struct vm *vm)
+{
+	pq_rotate(vm->pq);
+}
 
 uint64_t
 vmo_test_depth(struct vmo *v)
@@ -51,7 +66,8 @@ dump_cb(void *ctx, uint64_t off, plist_slot_t *slot)
 {
 	(void)ctx;
 	fprintf(stderr, " %llu%s", (unsigned long long)(off / VM_PAGE_SIZE),
-	    *slot == PLIST_MARKER ? "m" : (plist_page(*slot)->pin_count ? "p" : ""));
+	    *slot == PLIST_MARKER ? "m" : plist_is_comp(*slot) ? "z" :
+	    (plist_page(*slot)->pin_count ? "p" : ""));
 	return 0;
 }
 
@@ -106,6 +122,18 @@ check_cb(void *ctx, uint64_t off, plist_slot_t *slot)
 	}
 	assert(p->state == VM_PAGE_OBJECT);
 	assert(!(cc->n->hidden && p->pin_count > 0) && "pinned page in hidden node");
+	/* Page queues: every page of an anonymous hierarchy is queued but
+	 * the shared ones; pinned ones on wired. */
+	if (atomic_load(&p->share) != 0 || (p->flags & VM_PAGE_F_SHARED))
+		assert(!pq_queued(p) && "shared page on a page queue");
+	else if (!cc->n->h->paged_once)
+		assert(pq_queued(p) && "anonymous page not queued");
+	if (pq_queued(p) && (pq_page_queue(p) == PQ_Q_WIRED) != (p->pin_count > 0))
+		fprintf(stderr, "DBG page %p q=%d pin=%u node %p off %llu hidden %d\n", (void *)p,
+		    pq_page_queue(p), p->pin_count, (void *)cc->n, (unsigned long long)off, cc->n->hidden);
+	if (pq_queued(p))
+		assert((pq_page_queue(p) == PQ_Q_WIRED) == (p->pin_count > 0) &&
+		    "pinned page off the wired queue, or unpinned on it");
 	cc->pinned += p->pin_count > 0;
 	return 0;
 }
@@ -171,6 +199,7 @@ struct refs_ctx {
 	struct vm	*vm;
 	uint32_t	*refs;
 	struct vm_page	**pages;
+	uint64_t	ncomp;
 };
 
 static int
@@ -180,6 +209,7 @@ refs_cb(void *ctx, uint64_t off, plist_slot_t *slot)
 	struct vm_page *p = plist_page(*slot);
 
 	(void)off;
+	rc->ncomp += plist_is_comp(*slot);
 	if (p != NULL) {
 		uint64_t k = pmm_page_index(rc->vm->pmm, p);
 
@@ -242,6 +272,18 @@ vm_test_check_refs(struct vm *vm, struct vmo **v, int n)
 			fprintf(stderr, "page %llu: %u slots, share %u\n",
 			    (unsigned long long)k, rc.refs[k], atomic_load(&p->share));
 		assert(rc.refs[k] == atomic_load(&p->share) + 1 && "share count");
+	}
+	/* Every compressed slot owns one store entry; the ballast covers
+	 * the store's memory. */
+	if (vm->zs != NULL) {
+		struct zstore_stats zs;
+
+		zstore_stats(vm->zs, &zs);
+		assert(rc.ncomp == zs.stored && "compressed slots vs store entries");
+		assert(vm->nballast == (zstore_footprint(vm->zs) + VM_PAGE_SIZE - 1) /
+		    VM_PAGE_SIZE && "ballast out of step with the store");
+	} else {
+		assert(rc.ncomp == 0);
 	}
 	free(roots);
 	free(rc.pages);

@@ -14,7 +14,9 @@
 #include "fault.h"
 #include "pcache.h"
 #include "pmm.h"
+#include "pq.h"
 #include "vm_internal.h"
+#include "zstore.h"
 
 #define VM_DEFAULT_RESERVE 64
 
@@ -53,9 +55,14 @@ vm_create(const struct vm_config *cfg, struct vm **out)
 	atomic_init(&vm->next_id, 1);
 	pthread_mutex_init(&vm->plock, NULL);
 	LIST_INIT(&vm->paged);
+	if ((err = vm_reclaim_init(vm, cfg)) != 0)
+		goto err_out4;
 	*out = vm;
 	return 0;
 
+err_out4:
+	pthread_mutex_destroy(&vm->plock);
+	munmap(vm->zero_region, VM_ZERO_REGION);
 err_out3:
 	if (vm->pc != NULL)
 		pcache_destroy(vm->pc);
@@ -74,6 +81,7 @@ vm_destroy(struct vm *vm)
 	assert(atomic_load(&vm->nvmos) == 0 && "vm_destroy with live VMOs");
 	assert(atomic_load(&vm->used_pages) == 0);
 	assert(LIST_EMPTY(&vm->paged));
+	vm_reclaim_fini(vm);
 	pthread_mutex_destroy(&vm->plock);
 	munmap(vm->zero_region, VM_ZERO_REGION);
 	if (vm->pc != NULL)
@@ -101,6 +109,8 @@ void
 vm_page_free(struct vm *vm, struct vm_page *p)
 {
 	assert(p->pin_count == 0 || !"freeing a pinned page");
+	if (pq_queued(p))
+		pq_dequeue(vm->pq, p);
 	p->owner = NULL;
 	p->offset = 0;
 	p->flags = 0;
@@ -168,4 +178,31 @@ vm_get_stats(struct vm *vm, struct vm_stats *st)
 	st->evicted = atomic_load(&vm->evicted);
 	st->written_back = atomic_load(&vm->written_back);
 	st->paged_vmos = atomic_load(&vm->npaged);
+	st->reclaimed = atomic_load(&vm->reclaimed);
+	st->compressed = atomic_load(&vm->compressed);
+	st->decompressed = atomic_load(&vm->decompressed);
+	st->zero_deduped = atomic_load(&vm->zero_deduped);
+	st->incompressible = atomic_load(&vm->incompressible);
+	st->reclaim_direct = atomic_load(&vm->reclaim_direct);
+	st->reclaim_bg = atomic_load(&vm->reclaim_bg);
+	if (vm->zs != NULL) {
+		struct zstore_stats zst;
+
+		zstore_stats(vm->zs, &zst);
+		st->zstore_pages = zst.stored;
+		st->zstore_bytes = zst.bytes + zst.stored * ZSTORE_ENTRY_OVERHEAD;
+		pthread_mutex_lock(&vm->zlock);
+		st->zstore_ballast = vm->nballast;
+		pthread_mutex_unlock(&vm->zlock);
+	}
+	{
+		struct pq_stats qs;
+
+		pq_counters(vm->pq, &qs);
+		st->pq_rotations = qs.rotations;
+		st->q_anon = qs.size[PQ_Q_ANON];
+		st->q_wired = qs.size[PQ_Q_WIRED];
+		st->q_dontneed = qs.size[PQ_Q_DONTNEED];
+		st->q_alwaysneed = qs.size[PQ_Q_ALWAYSNEED];
+	}
 }

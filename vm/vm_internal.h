@@ -36,6 +36,8 @@
 
 struct pmm;
 struct pcache;
+struct pq;
+struct zstore;
 
 struct vm {
 	struct pmm	*pmm;		/* (c) */
@@ -55,6 +57,28 @@ struct vm {
 	_Atomic uint64_t evicted;	/* (A) clean store pages dropped */
 	_Atomic uint64_t written_back;	/* (A) pages written to a store */
 	_Atomic uint64_t paged_in;	/* (A) pages read from a store */
+	/* Reclaim of anonymous pages (reclaim.c, docs/reclaim.md). */
+	struct pq	*pq;		/* (c) page queues of anonymous pages */
+	struct zstore	*zs;		/* (c) compressed store, NULL without compress */
+	pthread_mutex_t	zlock;		/* guards ballast, nballast */
+	struct vm_page_list ballast;	/* (zlock) arena pages standing for zs's bytes */
+	uint64_t	nballast;	/* (zlock) */
+	uint64_t	low_pages;	/* (c) background reclaim below this many free */
+	uint64_t	high_pages;	/* (c) ... until this many are free */
+	_Atomic uint64_t reclaimed;	/* (A) pages freed by reclaim, all kinds */
+	_Atomic uint64_t compressed;	/* (A) pages put in the compressed store */
+	_Atomic uint64_t decompressed;	/* (A) pages brought back from it */
+	_Atomic uint64_t zero_deduped;	/* (A) all-zero pages swapped for markers */
+	_Atomic uint64_t incompressible;/* (A) pages left resident: did not fit */
+	_Atomic uint64_t reclaim_direct;/* (A) vm_reserve calls that reclaimed */
+	_Atomic uint64_t reclaim_bg;	/* (A) background reclaim passes */
+	/* The reclaimer thread (vm_reclaimer_start). */
+	pthread_t	rthread;
+	_Atomic bool	rthread_on;	/* set once by vm_reclaimer_start */
+	pthread_mutex_t	rlock;		/* guards rstop, rkick */
+	pthread_cond_t	rcond;
+	bool		rstop, rkick;	/* (rlock) */
+	_Atomic bool	rkicked;	/* (A) a wakeup is pending: no repeats */
 };
 
 /* Past every offset any node uses: offsets stay below 2 * VMO_MAX_SIZE. */
@@ -80,6 +104,7 @@ struct hier {
 	bool		plisted;	/* (vm->plock) */
 	uint64_t	pclock;		/* (H) eviction clock hand, pnode offset */
 	bool		pdontneed;	/* (H) pages may carry a dontneed hint */
+	bool		paged_once;	/* (H) was created pager-backed */
 };
 
 LIST_HEAD(cow_list, cow_node);
@@ -180,7 +205,16 @@ void pager_node_gone(struct cow_node *gone, struct cow_node *heir);
 int pager_shrink_keep(struct vmo *v, uint64_t size);
 void pager_shrink_cut(struct vmo *v, uint64_t size);
 void pager_unlist(struct hier *h);
+uint64_t pager_reclaim(struct vm *vm, uint64_t want);
 void vm_reserve(struct vm *vm, uint64_t pages);
+
+/* reclaim.c: anonymous pages (page queues, compressed store, zero pages). */
+int cow_decompress(struct vm *vm, struct cow_node *n, uint64_t off);
+void cow_slot_drop(struct vm *vm, plist_slot_t s);
+void vm_zs_balance(struct vm *vm);
+uint64_t vm_reclaim_pages(struct vm *vm, uint64_t want);
+int vm_reclaim_init(struct vm *vm, const struct vm_config *cfg);
+void vm_reclaim_fini(struct vm *vm);
 void hier_put(struct hier *h);
 
 /* Cursor: resolves runs of offsets to the node that can hold their pages. */

@@ -35,4 +35,13 @@ void vm_test_check_refs(struct vm *vm, struct vmo **v, int n);
 /* Print the VMO's whole clone tree to stderr (debugging). */
 void vmo_test_dump(struct vmo *vmo);
 
+/*
+ * Run reclaim now, as vm_reserve would when short, for up to pages pages
+ * (pager-backed, then anonymous: zero markers, and compression if the VM
+ * has a store); returns the pages freed.  No lock may be held.
+ */
+uint64_t vm_test_reclaim(struct vm *vm, uint64_t pages);
+/* One aging tick of the page queues (the reclaimer thread's timer). */
+void vm_test_age(struct vm *vm);
+
 #endif /* VM_TESTING_H */

@@ -28,8 +28,10 @@
 #include <unistd.h>
 
 #include "fault.h"
+#include "pq.h"
 #include "vm_internal.h"
 #include "vm_testing.h"
+#include "zstore.h"
 
 const char *
 vmo_kind_name(enum vmo_kind kind)
@@ -164,7 +166,7 @@ zero_in_page(struct vm *vm, struct cow_node *n, uint64_t start, uint64_t end)
 	assert(end - pg <= VM_PAGE_SIZE);
 	/* Nothing to zero where nothing shows -- but a page still in a
 	 * backing store shows its bytes (evicted, or never read). */
-	if (!plist_is_page(cow_lookup(n, pg, &owner, &oo))) {
+	if (!plist_has_data(cow_lookup(n, pg, &owner, &oo))) {
 		struct cow_node *top;
 
 		if (n->h->pops == NULL || cow_lookup_top(n, pg, &top, &oo) !=
@@ -413,6 +415,46 @@ read_page_in(struct vmo *v, uint64_t off, size_t len)
 	return -ENOSPC;
 }
 
+/* n bytes at in of compressed slot s into dst.  Lock held (shared ok). */
+static int
+read_comp(struct vm *vm, plist_slot_t s, void *dst, uint64_t in, size_t n)
+{
+	char tmp[VM_PAGE_SIZE];
+
+	if (n == VM_PAGE_SIZE)
+		return zstore_get(vm->zs, plist_comp_handle(s), dst) != 0 ? -EIO : 0;
+	if (zstore_get(vm->zs, plist_comp_handle(s), tmp) != 0)
+		return -EIO;
+	memcpy(dst, tmp + in, n);
+	return 0;
+}
+
+/*
+ * Bring back, as pages in their slots, the compressed pages v's
+ * [off, off+len) shows (a fault on compressed memory: reads that hand
+ * out page addresses, prefetch).  Takes the exclusive lock itself.
+ * 0 or the first error.
+ */
+static int
+z_populate(struct vmo *v, uint64_t off, uint64_t len)
+{
+	struct cow_node *leaf, *owner;
+	uint64_t base, pg, end, oo;
+	int err = 0;
+
+	if (v->vm->zs == NULL)
+		return 0;
+	end = off + len < off ? UINT64_MAX : off + len;
+	vm_reserve(v->vm, len / VM_PAGE_SIZE + 2 > 1024 ? 1024 : len / VM_PAGE_SIZE + 2);
+	hier_wlock(v->h);
+	leaf = vmo_leaf(v, &base);
+	for (pg = vm_page_trunc(off); pg < end && err == 0; pg += VM_PAGE_SIZE)
+		if (plist_is_comp(cow_lookup(leaf, base + pg, &owner, &oo)))
+			err = cow_decompress(v->vm, owner, oo);
+	hier_unlock(v->h);
+	return err;
+}
+
 ssize_t
 vmo_read(struct vmo *v, void *buf, uint64_t off, size_t len)
 {
@@ -435,10 +477,20 @@ vmo_read(struct vmo *v, void *buf, uint64_t off, size_t len)
 		size_t n = VM_PAGE_SIZE - in < end - pos ? VM_PAGE_SIZE - in : end - pos;
 		plist_slot_t s = cow_cursor_lookup(&cur, base + pg, base + end);
 
-		if (plist_is_page(s))
+		if (plist_is_page(s)) {
+			pq_touch(v->vm->pq, plist_page(s));
 			memcpy(dst, (char *)vm_page_addr(v->vm, plist_page(s)) + in, n);
-		else
+		} else if (plist_is_comp(s)) {
+			/* Decompress a copy; the page stays in the store.
+			 * (Frees need the exclusive lock: the handle holds.) */
+			err = read_comp(v->vm, s, dst, in, n);
+			if (err != 0) {
+				hier_runlock(v->h);
+				return err;
+			}
+		} else {
 			memset(dst, 0, n);
+		}
 		dst += n;
 		pos += n;
 	}
@@ -473,6 +525,29 @@ iov_add(struct iov_builder *b, const void *p, size_t n, bool zero)
 	b->last_zero = zero;
 }
 
+/* vmo_read_iov's way out when compressed pages keep coming back: read a
+ * copy into a buffer and hand that over. */
+static int
+read_bounce(struct vmo *v, uint64_t off, size_t len, vmo_iov_fn fn, void *ctx)
+{
+	struct iovec iov;
+	ssize_t r;
+	int ret;
+
+	iov.iov_base = vm_malloc(len ? len : 1);
+	if (iov.iov_base == NULL)
+		return -ENOMEM;
+	r = vmo_read(v, iov.iov_base, off, len);
+	if (r < 0) {
+		free(iov.iov_base);
+		return (int)r;
+	}
+	iov.iov_len = (size_t)r;
+	ret = fn(ctx, &iov, 1);
+	free(iov.iov_base);
+	return ret;
+}
+
 int
 vmo_read_iov(struct vmo *v, uint64_t off, size_t len, vmo_iov_fn fn, void *ctx)
 {
@@ -482,15 +557,21 @@ vmo_read_iov(struct vmo *v, uint64_t off, size_t len, vmo_iov_fn fn, void *ctx)
 	struct cow_node *leaf;
 	uint64_t base, pos, end;
 	size_t maxv;
-	int ret;
+	int ret, tries = 0;
+	bool comp;
 
 	if (off > VMO_MAX_SIZE)
 		len = 0;
+again:
+	comp = false;
 	hier_rlock(v->h);
 	if (v->h->pops != NULL && (ret = read_page_in(v, off, len)) != 0)
 		return ret;
 	len = off > VMO_MAX_SIZE ? 0 : clip_read(v, off, len);
 	maxv = len / VM_PAGE_SIZE + 2;
+	b.iov = stack_iov;
+	b.cnt = 0;
+	b.last_zero = false;
 	if (maxv > sizeof(stack_iov) / sizeof(stack_iov[0])) {
 		b.iov = vm_malloc(maxv * sizeof(*b.iov));
 		if (b.iov == NULL) {
@@ -506,11 +587,26 @@ vmo_read_iov(struct vmo *v, uint64_t off, size_t len, vmo_iov_fn fn, void *ctx)
 		size_t n = VM_PAGE_SIZE - in < end - pos ? VM_PAGE_SIZE - in : end - pos;
 		plist_slot_t s = cow_cursor_lookup(&cur, base + pg, base + end);
 
-		if (plist_is_page(s))
+		if (plist_is_page(s)) {
+			pq_touch(v->vm->pq, plist_page(s));
 			iov_add(&b, (char *)vm_page_addr(v->vm, plist_page(s)) + in, n, false);
-		else
+		} else if (plist_is_comp(s)) {
+			comp = true;	/* fault it in, then look again */
+			break;
+		} else {
 			iov_add(&b, b.zero, n, true);
+		}
 		pos += n;
+	}
+	if (comp) {
+		hier_runlock(v->h);
+		if (b.iov != stack_iov)
+			free(b.iov);
+		/* Reclaim may take a page back between the fault and the
+		 * look: a few tries, then a decompressed copy. */
+		if (tries++ < 3 && z_populate(v, off, len) == 0)
+			goto again;
+		return read_bounce(v, off, len, fn, ctx);
 	}
 	ret = fn(ctx, b.iov, b.cnt);
 	hier_runlock(v->h);
@@ -936,8 +1032,11 @@ unpin_pages(struct cow_node *n, uint64_t s, uint64_t upto)
 		struct vm_page *p = plist_page(plist_lookup(&n->pages, s));
 
 		assert(p != NULL && p->pin_count > 0);
-		if (--p->pin_count == 0)
+		if (--p->pin_count == 0) {
 			n->npinned--;
+			if (pq_queued(p))
+				pq_set_pinned(n->h->vm->pq, p, false);
+		}
 	}
 }
 
@@ -961,8 +1060,11 @@ vmo_pin(struct vmo *v, uint64_t off, uint64_t len)
 			unpin_pages(leaf, base + s, base + pos);
 			goto out;
 		}
-		if (p->pin_count++ == 0)
+		if (p->pin_count++ == 0) {
 			leaf->npinned++;
+			if (pq_queued(p))
+				pq_set_pinned(v->vm->pq, p, true);
+		}
 	}
 out:
 	hier_unlock(v->h);
@@ -1057,6 +1159,24 @@ share_pages(struct vmo *dst, uint64_t doff, struct vmo *src, uint64_t soff,
 			memset(qa + keep, 0, VM_PAGE_SIZE - keep);
 			continue;
 		}
+		if (plist_is_comp(s)) {
+			/* Compressed: dst gets a copy (of what src shows of it). */
+			uint64_t keep = VM_PAGE_SIZE;
+			char tmp[VM_PAGE_SIZE];
+			struct vm_page *q;
+
+			if (src->kind == VMO_SLICE && soff + i + VM_PAGE_SIZE > src->size)
+				keep = src->size > soff + i ? src->size - soff - i : 0;
+			if (zstore_get(dst->vm->zs, plist_comp_handle(s), tmp) != 0) {
+				*err = -EIO;
+				break;
+			}
+			if ((*err = cow_get_writable(dst->vm, dl, d, COW_NOFILL, &q, NULL)) != 0)
+				break;
+			memcpy(vm_page_addr(dst->vm, q), tmp, keep);
+			memset((char *)vm_page_addr(dst->vm, q) + keep, 0, VM_PAGE_SIZE - keep);
+			continue;
+		}
 		if (!plist_is_page(s)) {
 			if ((*err = cow_mark_zero(dst->vm, dl, d, d + VM_PAGE_SIZE)) != 0)
 				break;
@@ -1072,14 +1192,16 @@ share_pages(struct vmo *dst, uint64_t doff, struct vmo *src, uint64_t soff,
 			    plist_page(s)), VM_PAGE_SIZE);
 			continue;
 		}
+		/* A page in two slots is off the page queues for good
+		 * (its owner backlink can go stale): never reclaimed. */
+		pq_dequeue(dst->vm->pq, plist_page(s));
 		atomic_fetch_add(&plist_page(s)->share, 1);
 		vm_page_flag_set(plist_page(s), VM_PAGE_F_SHARED);
 		if ((*err = plist_set(&dl->pages, d, s, &old)) != 0) {
 			atomic_fetch_sub(&plist_page(s)->share, 1);
 			break;
 		}
-		if (plist_is_page(old))
-			vm_page_unref(dst->vm, plist_page(old));
+		cow_slot_drop(dst->vm, old);
 	}
 	/* dst's own slots now hide what its ancestors showed there. */
 	if (i > 0 && dl->parent != NULL && db + doff < dl->parent_limit)
@@ -1163,6 +1285,12 @@ vmo_hint(struct vmo *v, uint64_t off, uint64_t len, enum vmo_hint hint)
 		    VM_PAGE_F_DONTNEED : VM_PAGE_F_ALWAYSNEED);
 		vm_page_flag_set(p, hint == VMO_HINT_ALWAYSNEED ?
 		    VM_PAGE_F_ALWAYSNEED : VM_PAGE_F_DONTNEED);
+		if (!pq_queued(p))
+			continue;
+		if (hint == VMO_HINT_ALWAYSNEED)
+			pq_hint_alwaysneed(v->vm->pq, p, true);
+		else
+			pq_hint_dontneed(v->vm->pq, p);
 	}
 	if (hint == VMO_HINT_DONTNEED)
 		v->h->pdontneed = true;
@@ -1181,8 +1309,10 @@ vmo_prefetch(struct vmo *v, uint64_t off, uint64_t len)
 	err = range_resolve(v, off, len, &s, &e, &bo, &be);
 	paged = v->h->pops != NULL;
 	hier_runlock(v->h);
-	if (err != 0 || !paged)
+	if (err != 0)
 		return err;
+	if (!paged)
+		return z_populate(v, s, e - s);	/* decompress */
 	return pager_populate(v, s, e - s);
 }
 
@@ -1213,7 +1343,7 @@ seek_data(struct cow_node *n, uint64_t o, uint64_t end)
 		}
 		if (!has)
 			return end;
-		if (plist_is_page(s))
+		if (plist_has_data(s))
 			return x;
 		o = x + VM_PAGE_SIZE;	/* a marker: a hole */
 	}
@@ -1252,7 +1382,7 @@ vmo_seek(struct vmo *v, uint64_t off, int whence, uint64_t *result)
 		uint64_t to;
 		plist_slot_t sl = cow_cursor_lookup(&cur, base + pos, base + top);
 
-		if (plist_is_page(sl))
+		if (plist_has_data(sl))
 			continue;
 		if (sl == PLIST_EMPTY && v->h->pops != NULL &&
 		    cow_lookup_top(leaf, base + pos, &t, &to) == PLIST_EMPTY &&
@@ -1360,7 +1490,7 @@ vindex_build(struct vindex *vi, struct cow_node *x)
 		if (c->vmo != NULL && !LIST_EMPTY(&c->vmo->slices))
 			return false;
 		nvis++;
-		nslots += c->pages.npages + c->pages.nmarkers;
+		nslots += c->pages.npages + c->pages.nmarkers + c->pages.ncomp;
 	}
 	vi->starts = vm_malloc((nvis + 1) * sizeof(uint64_t));
 	vi->ends = vm_malloc((nvis + 1) * sizeof(uint64_t));
@@ -1410,6 +1540,7 @@ struct attr_ctx {
 	struct cow_node	*leaf, *level;
 	uint64_t	disp;		/* level offset = leaf offset + disp */
 	double		scaled;
+	uint64_t	comp;		/* compressed bytes the VMO sees */
 	struct vmo_attr	*a;
 	struct vindex	*vi;		/* the level's index, or NULL */
 };
@@ -1422,7 +1553,7 @@ attr_cb(void *ctx, uint64_t off, plist_slot_t *slot)
 	struct cow_node *owner;
 	uint64_t oo, n, k;
 
-	if (p == NULL)
+	if (p == NULL && !plist_is_comp(*slot))
 		return 0;
 	/* Seen by our VMO only if nothing below this level covers it. */
 	/* (Compare where the lookup ends, not the page: after a share one
@@ -1431,6 +1562,10 @@ attr_cb(void *ctx, uint64_t off, plist_slot_t *slot)
 	    (cow_lookup(ac->leaf, off - ac->disp, &owner, &oo) == PLIST_EMPTY ||
 	    owner != ac->level || oo != off))
 		return 0;
+	if (p == NULL) {		/* compressed: populated, not committed */
+		ac->comp += VM_PAGE_SIZE;
+		return 0;
+	}
 	n = ac->vi != NULL ? vindex_viewers(ac->vi, off) :
 	    cow_viewers(ac->level, off, true);
 	assert(n >= 1);
@@ -1475,7 +1610,7 @@ vmo_get_attr(struct vmo *v, struct vmo_attr *a)
 	end = vm_page_roundup(end);
 	cow_walk_up(ac.leaf, start, end, attr_level, &ac);
 	hier_runlock(v->h);
-	a->populated = a->committed;
+	a->populated = a->committed + ac.comp;
 	a->scaled = (uint64_t)(ac.scaled + 0.5);
 	return 0;
 }

@@ -42,11 +42,19 @@ struct vm_config {
 	unsigned ncpu;		/* per-CPU caches; 0 = configured CPUs */
 	unsigned pcache_reserve;/* pages per CPU reserve; 0 = default (64) */
 	bool	 no_pcache;	/* allocate straight from the PMM (benchmarks) */
+	bool	 compress;	/* reclaim cold anonymous pages into an LZ4 store */
 };
 
 int vm_create(const struct vm_config *cfg, struct vm **out);
-/* All VMOs must be gone (asserted). */
+/* All VMOs must be gone (asserted).  Stops the reclaimer thread. */
 void vm_destroy(struct vm *vm);
+/*
+ * Start the background reclaimer thread: it ages the page queues every
+ * second and, when free pages fall below the low watermark (1/32 of the
+ * limit), reclaims up to the high watermark.  Call after any fork (a
+ * daemon starts it after daemonising).  0 or -errno; a second call is 0.
+ */
+int vm_reclaimer_start(struct vm *vm);
 
 /* Allocator and VM-wide counters, for user.vmofs.stats and vmoctl stats. */
 struct vm_stats {
@@ -67,6 +75,18 @@ struct vm_stats {
 	uint64_t evicted;	/* clean store pages dropped under pressure */
 	uint64_t written_back;	/* dirty pages written to make room */
 	uint64_t paged_vmos;	/* hierarchies with a backing store */
+	uint64_t reclaimed;	/* pages freed by reclaim (all kinds below) */
+	uint64_t compressed;	/* anonymous pages put in the compressed store */
+	uint64_t decompressed;	/* pages brought back from it */
+	uint64_t zero_deduped;	/* all-zero anonymous pages swapped for markers */
+	uint64_t incompressible;/* pages compression left resident */
+	uint64_t zstore_pages;	/* pages in the compressed store now */
+	uint64_t zstore_bytes;	/* memory it holds (payload + per-entry cost) */
+	uint64_t zstore_ballast;/* arena pages held back to count that memory */
+	uint64_t reclaim_direct;/* allocations that had to reclaim first */
+	uint64_t reclaim_bg;	/* background reclaim passes */
+	uint64_t pq_rotations;	/* page-queue aging ticks */
+	uint64_t q_anon, q_wired, q_dontneed, q_alwaysneed;	/* pages per queue */
 };
 void vm_get_stats(struct vm *vm, struct vm_stats *st);
 

@@ -293,3 +293,14 @@ zstore_test_check(struct zstore *z)
 	assert(z->limit == 0 || z->bytes <= z->limit);
 	pthread_mutex_unlock(&z->lock);
 }
+
+uint64_t
+zstore_footprint(struct zstore *z)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&z->lock);
+	n = z->bytes + z->stored * ZSTORE_ENTRY_OVERHEAD;
+	pthread_mutex_unlock(&z->lock);
+	return n;
+}

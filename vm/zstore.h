@@ -75,4 +75,12 @@ void zstore_stats(struct zstore *z, struct zstore_stats *out);
 /* Test only: check the handle table and the counters (asserts). */
 void zstore_test_check(struct zstore *z);
 
+/*
+ * Memory the store holds now, as its owner should count it against a
+ * limit: the compressed payload plus ZSTORE_ENTRY_OVERHEAD bytes per
+ * entry (its 16-byte table entry and the allocator's ~16-byte header).
+ */
+#define ZSTORE_ENTRY_OVERHEAD 32u
+uint64_t zstore_footprint(struct zstore *z);
+
 #endif /* VM_ZSTORE_H */

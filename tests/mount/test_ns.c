@@ -469,7 +469,6 @@ test_bad_options(void **state)
 		{ "size=12X", "size" }, { "size=200%", "size" },
 		{ "backing=/nonexistent/vmofs-backing",
 		  "option backing=/nonexistent/vmofs-backing" },
-		{ "compress", "option compress: not yet supported" },
 		{ "bogus_option", "bogus_option" },
 	};
 	char dir[] = "/tmp/vmofs-test.XXXXXX", err[1024];

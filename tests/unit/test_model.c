@@ -141,8 +141,18 @@ step_write(int i)
 	uint64_t off = rnd(CAP - 3 * P), len = 1 + rnd(3 * P), k;
 	ssize_t r;
 
-	for (k = 0; k < len; k++)
-		buf[k] = (unsigned char)rnd(256);
+	if (rnd(2)) {
+		for (k = 0; k < len; k++)
+			buf[k] = (unsigned char)rnd(256);
+	} else {		/* runs: compressible */
+		unsigned char c = (unsigned char)rnd(256);
+
+		for (k = 0; k < len; k++) {
+			if (rnd(64) == 0)
+				c = (unsigned char)rnd(256);
+			buf[k] = c;
+		}
+	}
 	TRACE("write %d off %llu len %llu\n", i, (unsigned long long)off, (unsigned long long)len);
 	r = vmo_write(m[i].v, buf, off, len);
 	if (m[i].slice) {
@@ -367,6 +377,23 @@ destroy(int i)
 		m[m[i].root].nslices--;
 }
 
+/* dontneed / alwaysneed / prefetch over a range: no change in content. */
+static void
+step_hint(int i)
+{
+	uint64_t sz = vmo_size(m[i].v), off = sz ? rnd(sz) : 0, len = sz - off;
+	int what = (int)rnd(3), err;
+
+	len = len ? rnd(len) + 1 : 0;
+	if (what == 2)
+		err = vmo_prefetch(m[i].v, off, len);
+	else
+		err = vmo_hint(m[i].v, off, len, what ? VMO_HINT_ALWAYSNEED : VMO_HINT_DONTNEED);
+	TRACE("hint %d what %d off %llu len %llu -> %d\n", i, what,
+	    (unsigned long long)off, (unsigned long long)len, err);
+	assert_true(err == 0 || err == -ENOSPC);
+}
+
 static void
 check_all(struct vm *vm)
 {
@@ -391,18 +418,26 @@ check_all(struct vm *vm)
 	vt_scaled_sum(vm, vs, n);
 }
 
+/*
+ * The model run.  With compress, the VM has a compressed store and every
+ * few steps reclaim runs (pages become zero markers or compressed slots,
+ * oldest first; the queues age), so every operation also meets pages that
+ * are not resident, in leaves and in hidden nodes; hints join the steps.
+ */
 static void
-test_model(void **state)
+run_model(bool compress)
 {
 	const char *e = getenv("VM_MODEL_SEED"), *st = getenv("VM_MODEL_STEPS");
 	uint64_t seed = e ? strtoull(e, NULL, 0) : (uint64_t)time(NULL);
 	long steps = st ? atol(st) : 5000, n;
-	struct vm *vm = vt_vm(MAXV * 8 * 64 + 64);
+	struct vm_config cfg = { .limit_bytes = (MAXV * 8 * 64 + 64) * P, .ncpu = 2,
+	    .pcache_reserve = 8, .compress = compress };
+	struct vm *vm = NULL;
 	int i, op, every;
 
-	(void)state;
-	print_message("VM_MODEL_SEED=%llu VM_MODEL_STEPS=%ld\n",
-	    (unsigned long long)seed, steps);
+	assert_int_equal(vm_create(&cfg, &vm), 0);
+	print_message("VM_MODEL_SEED=%llu VM_MODEL_STEPS=%ld compress=%d\n",
+	    (unsigned long long)seed, steps, compress);
 	rng = seed * 2654435761u + 1;
 	trace = getenv("VM_MODEL_TRACE") != NULL;
 	every = trace ? 1 : 16;
@@ -433,6 +468,16 @@ test_model(void **state)
 			step_share(i, pick(false));
 		else if (op < 97 && (m[i].slice || m[i].nslices == 0))
 			destroy(i);
+		else if (compress && op < 99)
+			step_hint(i);
+		else if (compress) {
+			uint64_t want = rnd(96) + 1, got = vm_test_reclaim(vm, want);
+
+			TRACE("reclaim %llu -> %llu\n", (unsigned long long)want,
+			    (unsigned long long)got);
+			if (rnd(4) == 0)
+				vm_test_age(vm);
+		}
 		for (i = 0; i < nm; i++)
 			if (m[i].alive)
 				verify(i);
@@ -464,7 +509,34 @@ test_model(void **state)
 		free(m[i].b);
 	}
 	assert_int_equal(vm_test_used_pages(vm), 0);
+	if (compress) {
+		struct vm_stats vs;
+
+		vm_get_stats(vm, &vs);
+		print_message("compressed %llu decompressed %llu zero %llu incompressible %llu\n",
+		    (unsigned long long)vs.compressed, (unsigned long long)vs.decompressed,
+		    (unsigned long long)vs.zero_deduped, (unsigned long long)vs.incompressible);
+		/* The run must have exercised the store both ways. */
+		if (steps >= 2000) {
+			assert_true(vs.compressed > 0 && vs.decompressed > 0);
+			assert_true(vs.zero_deduped > 0 && vs.incompressible > 0);
+		}
+	}
 	vm_destroy(vm);
+}
+
+static void
+test_model(void **state)
+{
+	(void)state;
+	run_model(false);
+}
+
+static void
+test_model_compress(void **state)
+{
+	(void)state;
+	run_model(true);
 }
 
 int
@@ -472,6 +544,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_model),
+		cmocka_unit_test(test_model_compress),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

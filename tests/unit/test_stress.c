@@ -7,6 +7,8 @@
  * hierarchy lock is contended.  At the end every page is back.
  */
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 
 #include "vmtest.h"
 
@@ -84,18 +86,54 @@ work(void *arg)
 	return NULL;
 }
 
+/* Reclaim, as the reclaimer thread would, until told to stop. */
+struct reclaimer {
+	struct vm	*vm;
+	_Atomic int	stop;
+	uint64_t	got;
+};
+
+static void *
+reclaim_loop(void *arg)
+{
+	struct reclaimer *rc = arg;
+	unsigned n = 0;
+
+	while (!atomic_load(&rc->stop)) {
+		rc->got += vm_test_reclaim(rc->vm, 16);
+		if (++n % 64 == 0)
+			vm_test_age(rc->vm);
+	}
+	return NULL;
+}
+
+/*
+ * The workers, and with compress a thread reclaiming all along: pages
+ * are compressed and zero-deduped under the workers' feet (in leaves and
+ * hidden nodes, racing clones, merges and destroys) and must read back
+ * exactly.
+ */
 static void
-test_stress(void **state)
+run_stress(bool compress)
 {
 	enum { NOWN = 4, NSHARED = 3 };
-	struct vm *vm = vt_vm(8192);
-	struct vmo *shared = vt_vmo(vm, 0);
+	struct vm_config cfg = { .limit_bytes = 8192 * P, .ncpu = 2,
+	    .pcache_reserve = 8, .compress = compress };
+	struct vm *vm = NULL;
+	struct vmo *shared;
 	struct worker w[NOWN + NSHARED];
-	pthread_t t[NOWN + NSHARED];
+	pthread_t t[NOWN + NSHARED], rt;
+	struct reclaimer rc = { .got = 0 };
 	int i;
 
-	(void)state;
+	assert_int_equal(vm_create(&cfg, &vm), 0);
+	shared = vt_vmo(vm, 0);
+	rc.vm = vm;
 	vt_fill(shared, 0, 32 * P, 77);
+	if (compress) {
+		assert_int_equal(pthread_create(&rt, NULL, reclaim_loop, &rc), 0);
+		assert_int_equal(vm_reclaimer_start(vm), 0);	/* and the real one */
+	}
 	for (i = 0; i < NOWN + NSHARED; i++) {
 		w[i] = (struct worker){ .vm = vm, .seed = (unsigned)i * 17,
 		    .shared = i >= NOWN ? shared : NULL };
@@ -105,6 +143,17 @@ test_stress(void **state)
 		pthread_join(t[i], NULL);
 		assert_int_equal(w[i].failed, 0);
 	}
+	if (compress) {
+		struct vm_stats st;
+
+		atomic_store(&rc.stop, 1);
+		pthread_join(rt, NULL);
+		vm_get_stats(vm, &st);
+		print_message("reclaimed %llu: compressed %llu decompressed %llu zero %llu\n",
+		    (unsigned long long)rc.got, (unsigned long long)st.compressed,
+		    (unsigned long long)st.decompressed, (unsigned long long)st.zero_deduped);
+		assert_true(st.compressed > 0);
+	}
 	vt_expect(shared, 0, 32 * P, 77);
 	vmo_test_check(shared);
 	vmo_unref(shared);
@@ -112,11 +161,26 @@ test_stress(void **state)
 	vm_destroy(vm);
 }
 
+static void
+test_stress(void **state)
+{
+	(void)state;
+	run_stress(false);
+}
+
+static void
+test_stress_compress(void **state)
+{
+	(void)state;
+	run_stress(true);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stress),
+		cmocka_unit_test(test_stress_compress),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,406 @@
+/*
+ * reclaim.c - making room (SPEC 5; docs/reclaim.md).
+ *
+ * Two ways in:
+ *   vm_reserve      direct reclaim: every operation that may allocate calls
+ *                   it first, with no hierarchy lock held, saying how many
+ *                   pages it may need.  If the PMM is short it reclaims
+ *                   there and then.
+ *   the reclaimer   a thread (vm_reclaimer_start) that ages the page queues once
+ *                   a second and, when free pages fall below the low
+ *                   watermark (vm_reserve wakes it), reclaims up to the
+ *                   high watermark, so most writes never wait for reclaim.
+ * Both take, in SPEC 5's order: pager-backed pages (pager.c: clean, then
+ * dirty after writeback; dontneed first), then anonymous pages from the
+ * page queues (pq.c: dontneed first, then oldest generation first).  An
+ * anonymous page that is all zero becomes a zero marker (zero-page dedup,
+ * with or without compress); with compress, any other page goes into the
+ * LZ4 store (zstore.c) if it fits in 3/4 of a page, and its slot holds the
+ * store's handle (plist.h).  A page that is neither is flagged NOCOMP and
+ * left alone until it is written again.  Pinned pages sit on the wired
+ * queue and alwaysneed pages on theirs: never scanned.
+ *
+ * The store's memory counts against the limit.  Its entries live on the
+ * heap, so for every page's worth of compressed bytes (payload plus the
+ * per-entry cost) one arena page is held back as *ballast*: allocated,
+ * never used, its memory given back to the OS.  Resident pages plus store
+ * never exceed the limit, and the store shrinks the ballast as it empties.
+ *
+ * Locks: a candidate comes out of pq_reclaim_scan with a reference on its
+ * hierarchy taken under the pq lock (where page->owner is valid); then the
+ * hierarchy lock is taken exclusively and the page re-checked under the pq
+ * lock again (still queued, still in this hierarchy).  Order: hierarchy ->
+ * pq; hierarchy -> zlock -> zstore / pmm.  Nothing here runs with a
+ * hierarchy lock held on entry.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "fault.h"
+#include "pmm.h"
+#include "pq.h"
+#include "vm_internal.h"
+#include "zstore.h"
+
+#define VM_RESERVE_SLACK 64	/* pages kept free beyond a request */
+#define RECLAIM_BATCH	32	/* candidates per queue scan */
+#define RECLAIM_TICK_MS	1000	/* page-queue aging period */
+
+/* ---- the store's ballast ------------------------------------------------ */
+
+/* Hold p (an allocated page no object uses any more) as ballast; its
+ * memory goes back to the OS.  zlock held. */
+static void
+ballast_push(struct vm *vm, struct vm_page *p)
+{
+	(void)madvise(vm_page_addr(vm, p), VM_PAGE_SIZE, MADV_DONTNEED);
+	p->state = VM_PAGE_WIRED;
+	p->owner = NULL;
+	p->flags = 0;
+	TAILQ_INSERT_TAIL(&vm->ballast, p, link);
+	vm->nballast++;
+}
+
+static uint64_t
+ballast_want(struct vm *vm)
+{
+	return (zstore_footprint(vm->zs) + VM_PAGE_SIZE - 1) / VM_PAGE_SIZE;
+}
+
+/*
+ * Make the ballast match the store: one arena page per page's worth of
+ * store memory.  Growing can fail when the PMM is empty (then the limit
+ * is overshot by less than a page per put until the next balance);
+ * compression itself never needs to grow it (see keep_or_free).
+ */
+void
+vm_zs_balance(struct vm *vm)
+{
+	struct vm_page *p;
+	uint64_t want;
+
+	if (vm->zs == NULL)
+		return;
+	pthread_mutex_lock(&vm->zlock);
+	want = ballast_want(vm);
+	while (vm->nballast < want && pmm_alloc(vm->pmm, &p) == 0)
+		ballast_push(vm, p);
+	while (vm->nballast > want) {
+		p = TAILQ_FIRST(&vm->ballast);
+		TAILQ_REMOVE(&vm->ballast, p, link);
+		vm->nballast--;
+		pmm_free(vm->pmm, p);
+	}
+	pthread_mutex_unlock(&vm->zlock);
+}
+
+/* A page just compressed: it becomes ballast if the store needs another
+ * page's worth, else it is freed.  True if it was freed. */
+static bool
+keep_or_free(struct vm *vm, struct vm_page *p)
+{
+	bool keep;
+
+	pq_dequeue(vm->pq, p);
+	pthread_mutex_lock(&vm->zlock);
+	keep = vm->nballast < ballast_want(vm);
+	if (keep) {
+		atomic_fetch_sub_explicit(&vm->used_pages, 1, memory_order_relaxed);
+		ballast_push(vm, p);
+	}
+	pthread_mutex_unlock(&vm->zlock);
+	if (!keep)
+		vm_page_free(vm, p);
+	return !keep;
+}
+
+/* ---- anonymous reclaim -------------------------------------------------- */
+
+struct cand {
+	struct vm_page	*p;
+	struct hier	*h;
+};
+
+struct scan_ctx {
+	struct cand	c[RECLAIM_BATCH];
+	size_t		n;
+};
+
+/* Under the pq lock: can p be reclaimed, and if so pin its hierarchy. */
+static bool
+accept_anon(void *ctx, struct vm_page *p)
+{
+	struct scan_ctx *sc = ctx;
+	struct cow_node *n = p->owner;
+	struct hier *h;
+	uint64_t r;
+
+	if (sc->n == RECLAIM_BATCH || n == NULL ||
+	    (p->flags & (VM_PAGE_F_NOCOMP | VM_PAGE_F_SHARED | VM_PAGE_F_ALWAYSNEED)) ||
+	    atomic_load(&p->share) != 0)
+		return false;
+	h = n->h;
+	r = atomic_load(&h->refs);
+	do {
+		if (r == 0)		/* the hierarchy is being torn down */
+			return false;
+	} while (!atomic_compare_exchange_weak(&h->refs, &r, r + 1));
+	sc->c[sc->n].p = p;
+	sc->c[sc->n].h = h;
+	sc->n++;
+	return true;
+}
+
+static bool
+page_is_zero(const void *a)
+{
+	const uint64_t *w = a;
+
+	for (size_t i = 0; i < VM_PAGE_SIZE / sizeof(*w); i += 4)
+		if ((w[i] | w[i + 1] | w[i + 2] | w[i + 3]) != 0)
+			return false;
+	return true;
+}
+
+/*
+ * Reclaim candidate c: a zero marker, a compressed slot, or nothing.
+ * Returns the pages freed (0 or 1).  Drops c's hierarchy reference.
+ */
+static uint64_t
+evict_anon(struct vm *vm, struct cand *c)
+{
+	struct hier *h = c->h;
+	struct vm_page *p = c->p;
+	struct cow_node *n = NULL;
+	uint64_t off = 0, freed = 0;
+	uint32_t hnd = ZSTORE_NONE;
+	bool ok;
+	int r;
+
+	hier_wlock(h);
+	pq_lock(vm->pq);
+	ok = pq_queued(p) && p->state == VM_PAGE_OBJECT && p->owner != NULL &&
+	    ((struct cow_node *)p->owner)->h == h;
+	if (ok) {
+		n = p->owner;
+		off = p->offset;
+	}
+	pq_unlock(vm->pq);
+	/* Owner and slot are stable now: they change only under h's lock. */
+	if (!ok || h->pops != NULL || plist_lookup(&n->pages, off) != plist_from_page(p) ||
+	    p->pin_count > 0 || atomic_load(&p->share) != 0 ||
+	    (p->flags & (VM_PAGE_F_NOCOMP | VM_PAGE_F_SHARED | VM_PAGE_F_ALWAYSNEED)))
+		goto out;
+	if (vm->zs != NULL)
+		r = zstore_put(vm->zs, vm_page_addr(vm, p), &hnd);
+	else
+		r = page_is_zero(vm_page_addr(vm, p)) ? ZSTORE_ZERO : -E2BIG;
+	if (r == ZSTORE_ZERO) {
+		/* Reads zero: a marker where a parent would show through. */
+		if (n->parent != NULL && off < n->parent_limit)
+			plist_set(&n->pages, off, PLIST_MARKER, NULL);
+		else
+			plist_remove(&n->pages, off);
+		vm_page_free(vm, p);
+		atomic_fetch_add_explicit(&vm->zero_deduped, 1, memory_order_relaxed);
+		freed = 1;
+	} else if (r == 0) {
+		plist_set(&n->pages, off, plist_from_comp(hnd), NULL);
+		freed = keep_or_free(vm, p);
+		atomic_fetch_add_explicit(&vm->compressed, 1, memory_order_relaxed);
+	} else {
+		/* -E2BIG: incompressible (or not zero, without compress);
+		 * -ENOSPC/-ENOMEM: the store is full.  Leave it be. */
+		if (r == -E2BIG) {
+			vm_page_flag_set(p, VM_PAGE_F_NOCOMP);
+			atomic_fetch_add_explicit(&vm->incompressible, 1,
+			    memory_order_relaxed);
+		}
+		pq_requeue(vm->pq, p);
+	}
+out:
+	hier_unlock(h);
+	hier_put(h);
+	return freed;
+}
+
+/* Take up to want anonymous pages.  No hierarchy lock held. */
+static uint64_t
+anon_reclaim(struct vm *vm, uint64_t want)
+{
+	struct vm_page *out[RECLAIM_BATCH];
+	uint64_t got = 0, rounds = 0, max_rounds = 4 + 2 * (want / RECLAIM_BATCH);
+	size_t i;
+
+	while (got < want && rounds++ < max_rounds) {
+		struct scan_ctx sc = { .n = 0 };
+		size_t ask = want - got < RECLAIM_BATCH ? want - got : RECLAIM_BATCH;
+
+		if (pq_reclaim_scan(vm->pq, out, ask, accept_anon, &sc) == 0)
+			break;
+		for (i = 0; i < sc.n; i++)
+			got += evict_anon(vm, &sc.c[i]);
+	}
+	return got;
+}
+
+/* Reclaim up to want pages, SPEC 5's order.  No hierarchy lock held. */
+
+uint64_t
+vm_reclaim_pages(struct vm *vm, uint64_t want)
+{
+	uint64_t got = pager_reclaim(vm, want);
+
+	if (got < want)
+		got += anon_reclaim(vm, want - got);
+	atomic_fetch_add_explicit(&vm->reclaimed, got, memory_order_relaxed);
+	return got;
+}
+
+/* ---- the reclaimer thread ----------------------------------------------- */
+
+static void
+reclaimer_kick(struct vm *vm)
+{
+	if (!vm->rthread_on || atomic_exchange(&vm->rkicked, true))
+		return;
+	pthread_mutex_lock(&vm->rlock);
+	vm->rkick = true;
+	pthread_cond_signal(&vm->rcond);
+	pthread_mutex_unlock(&vm->rlock);
+}
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void *
+reclaimer_main(void *arg)
+{
+	struct vm *vm = arg;
+	uint64_t last = now_ms(), free;
+	struct timespec dl;
+
+	pthread_mutex_lock(&vm->rlock);
+	while (!vm->rstop) {
+		if (!vm->rkick) {
+			clock_gettime(CLOCK_MONOTONIC, &dl);
+			dl.tv_sec += RECLAIM_TICK_MS / 1000;
+			pthread_cond_timedwait(&vm->rcond, &vm->rlock, &dl);
+		}
+		vm->rkick = false;
+		pthread_mutex_unlock(&vm->rlock);
+		if (now_ms() - last >= RECLAIM_TICK_MS) {
+			pq_rotate(vm->pq);
+			last = now_ms();
+		}
+		free = pmm_free_count(vm->pmm);
+		if (free < vm->low_pages) {
+			vm_reclaim_pages(vm, vm->high_pages - free);
+			atomic_fetch_add(&vm->reclaim_bg, 1);
+		}
+		atomic_store(&vm->rkicked, false);
+		pthread_mutex_lock(&vm->rlock);
+	}
+	pthread_mutex_unlock(&vm->rlock);
+	return NULL;
+}
+
+/* ---- entry points ------------------------------------------------------- */
+
+/*
+ * Make room for an operation about to allocate up to pages pages.  Called
+ * with no hierarchy lock held.  Advisory: a racing allocation can still
+ * take the room, and then the operation fails with -ENOSPC as it would
+ * have.
+ */
+void
+vm_reserve(struct vm *vm, uint64_t pages)
+{
+	uint64_t free = pmm_free_count(vm->pmm);
+
+	if (free < vm->low_pages)
+		reclaimer_kick(vm);
+	if (free >= pages + VM_RESERVE_SLACK)
+		return;
+	atomic_fetch_add_explicit(&vm->reclaim_direct, 1, memory_order_relaxed);
+	vm_reclaim_pages(vm, pages + VM_RESERVE_SLACK - free);
+}
+
+int
+vm_reclaim_init(struct vm *vm, const struct vm_config *cfg)
+{
+	uint64_t total = cfg->limit_bytes / VM_PAGE_SIZE;
+
+	vm->pq = pq_create(PQ_DEFAULT_GEN);
+	if (vm->pq == NULL)
+		return -ENOMEM;
+	if (cfg->compress && (vm->zs = zstore_create(0)) == NULL) {
+		pq_destroy(vm->pq);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&vm->zlock, NULL);
+	TAILQ_INIT(&vm->ballast);
+	/* Watermarks: 1/32 of the limit, at least twice the reserve slack. */
+	vm->low_pages = total / 32 > 2 * VM_RESERVE_SLACK ? total / 32 : 2 * VM_RESERVE_SLACK;
+	vm->high_pages = vm->low_pages + vm->low_pages / 2;
+	pthread_mutex_init(&vm->rlock, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&vm->rcond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	return 0;
+}
+
+int
+vm_reclaimer_start(struct vm *vm)
+{
+	int err;
+
+	if (vm->rthread_on)
+		return 0;
+	if ((err = pthread_create(&vm->rthread, NULL, reclaimer_main, vm)) != 0)
+		return -err;
+	vm->rthread_on = true;
+	return 0;
+}
+
+void
+vm_reclaim_fini(struct vm *vm)
+{
+	struct vm_page *p;
+
+	if (vm->rthread_on) {
+		pthread_mutex_lock(&vm->rlock);
+		vm->rstop = true;
+		pthread_cond_signal(&vm->rcond);
+		pthread_mutex_unlock(&vm->rlock);
+		pthread_join(vm->rthread, NULL);
+		vm->rthread_on = false;
+	}
+	while ((p = TAILQ_FIRST(&vm->ballast)) != NULL) {
+		TAILQ_REMOVE(&vm->ballast, p, link);
+		pmm_free(vm->pmm, p);
+	}
+	vm->nballast = 0;
+	pthread_cond_destroy(&vm->rcond);
+	pthread_mutex_destroy(&vm->rlock);
+	pthread_mutex_destroy(&vm->zlock);
+	if (vm->zs != NULL)
+		zstore_destroy(vm->zs);
+	vm->zs = NULL;
+	pq_destroy(vm->pq);
+	vm->pq = NULL;
+}
