@@ -56,6 +56,7 @@ static int backed;		/* -o backing=DIR: clones bounded in memory */
 static size_t wmax = 16384;	/* largest write */
 static int nclones, maxclones = NFILES;
 static int skipsz;		/* skip truncate, fallocate, punch, zero */
+static int runs;		/* write compressible bytes (runs), not noise */
 static char bkdir[] = "/tmp/vmofs-fsxbk.XXXXXX";
 
 static uint64_t
@@ -139,6 +140,7 @@ add_file(const char *path, int slice, int root, uint64_t off, uint64_t len)
 	f->off = off;
 	f->len = len;
 	f->cap = maxf;
+	f->size = 0;		/* a new file (a clone's caller sets its size) */
 	if (!slice)
 		f->data = calloc(1, MAXF);
 	nf++;
@@ -156,6 +158,25 @@ max_slice_end(int r)
 	return e;
 }
 
+/* The bytes a write puts: noise, or with runs, runs of one byte (LZ4
+ * shrinks them well below 3/4 of a page, so -o compress stores them). */
+static void
+fx_fill(unsigned char *buf, uint64_t len, uint64_t seed)
+{
+	uint64_t i = 0, s = seed;
+
+	if (!runs) {
+		ml_fill(buf, len, seed);
+		return;
+	}
+	while (i < len) {
+		uint64_t r = ml_rand(&s), n = 16 + r % 240;
+
+		for (; n > 0 && i < len; n--)
+			buf[i++] = (unsigned char)(r >> 32);
+	}
+}
+
 static int trace;
 #define FTRACE(...) do { if (trace) fprintf(stderr, __VA_ARGS__); } while (0)
 
@@ -169,7 +190,7 @@ op_write(struct mfile *f)
 		return;
 	len = 1 + rnd(lim < wmax ? lim : wmax);
 	off = rnd(lim - len + 1);
-	ml_fill(buf, len, ml_rand(&rng));
+	fx_fill(buf, len, ml_rand(&rng));
 	FTRACE("  write off %llu len %llu\n", (unsigned long long)off, (unsigned long long)len);
 	assert_int_equal(pwrite(f->fd, buf, len, (off_t)off), (ssize_t)len);
 	memcpy(fbytes(f) + off, buf, len);
@@ -277,7 +298,7 @@ op_mmap(struct mfile *f, int write)
 		off = rnd(sz);
 		len = 1 + rnd(sz - off < 8192 ? sz - off : 8192);
 		FTRACE("  mmap write off %llu len %llu\n", (unsigned long long)off, (unsigned long long)len);
-		ml_fill(m + off, len, ml_rand(&rng));
+		fx_fill(m + off, len, ml_rand(&rng));
 		memcpy(fbytes(f) + off, m + off, len);
 		assert_int_equal(msync(m, sz, MS_SYNC), 0);
 	} else {
@@ -443,6 +464,36 @@ stat_field(const char *name)
 			return strtoull(p + n + 1, NULL, 10);
 	fail_msg("no %s in user.vmofs.stats", name);
 	return 0;
+}
+
+/*
+ * RAM mode with -o compress under a tight size=: the exerciser of
+ * test_fsx (clones, slices, mmap, truncate, punch, zero), writing runs,
+ * with about three times the limit in files, so pages are compressed,
+ * zero-deduped and brought back all along.  Every file is checked against
+ * the model after every step.
+ */
+static void
+test_fsx_compress_tight(void **state)
+{
+	long ops;
+
+	(void)state;
+	maxf = 512 * 1024;
+	wmax = 65536;
+	backed = 0;
+	skipsz = 0;
+	runs = 1;
+	maxclones = NFILES;
+	start("FSX_OPS", 1500, &ops, 4);
+	run_ops(ops);
+	printf("fsx compress size=1M: compressed %llu, decompressed %llu, "
+	    "zero pages %llu\n", (unsigned long long)stat_field("compressed"),
+	    (unsigned long long)stat_field("decompressed"),
+	    (unsigned long long)stat_field("zero_deduped"));
+	assert_true(stat_field("compressed") > 0 && stat_field("decompressed") > 0);
+	finish();
+	runs = 0;
 }
 
 #define BK_NTOP	4
@@ -644,6 +695,13 @@ setup_ram(void **state)
 }
 
 static int
+setup_compress_tight(void **state)
+{
+	(void)state;
+	return ml_mount(&M, "size=1M,compress");
+}
+
+static int
 setup_anon_tight(void **state)
 {
 	(void)state;
@@ -693,6 +751,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_fsx, setup_ram, teardown),
 		cmocka_unit_test_setup_teardown(test_fsx_backed_tight,
 		    setup_backed_tight, teardown_backed),
+		cmocka_unit_test_setup_teardown(test_fsx_compress_tight,
+		    setup_compress_tight, teardown),
 		cmocka_unit_test_setup_teardown(test_anon_enospc,
 		    setup_anon_tight, teardown),
 	};
