@@ -637,6 +637,21 @@ clip_write(struct vmo *v, uint64_t off, size_t *len)
 	return 0;
 }
 
+/*
+ * Pages a write of len bytes may allocate, for vm_reserve: one per page,
+ * and with a compressed store two -- a page a clone shares may first have
+ * to come back from the store (into the hidden node) and then be copied.
+ * Reserving too little makes a write come back short at the limit while
+ * pages could still be reclaimed.
+ */
+static uint64_t
+write_need(struct vmo *v, size_t len)
+{
+	uint64_t n = len / VM_PAGE_SIZE + 2;
+
+	return v->vm->zs != NULL ? 2 * n : n;
+}
+
 /* After writing bytes up to end of v: grow v (and, for a slice, its root). */
 static void
 note_written(struct vmo *v, uint64_t end)
@@ -659,7 +674,7 @@ vmo_write(struct vmo *v, const void *buf, uint64_t off, size_t len)
 
 	if (len == 0)
 		return 0;
-	vm_reserve(v->vm, len / VM_PAGE_SIZE + 2);
+	vm_reserve(v->vm, write_need(v, len));
 	hier_wlock(v->h);
 	err = clip_write(v, off, &len);
 	if (err != 0)
@@ -725,7 +740,7 @@ vmo_write_iov(struct vmo *v, uint64_t off, size_t len,
 
 	if (len == 0)
 		return 0;
-	vm_reserve(v->vm, len / VM_PAGE_SIZE + 2);
+	vm_reserve(v->vm, write_need(v, len));
 	hier_wlock(v->h);
 	ret = clip_write(v, off, &len);
 	if (ret != 0)
