@@ -132,17 +132,28 @@ vnode_get(uint64_t id)
 	return RB_FIND(vnode_tree, &vfs.table, &key);
 }
 
-/* (N) Show v in parent's directory pdir (VK_DIR of the root, VK_CLONES, VK_SLICES). */
+/*
+ * (N) Show v in parent's directory pdir (VK_DIR of the root, VK_CLONES,
+ * VK_SLICES).  Each child list stays in ascending id, which readdir's
+ * cookies rely on (ns.c); a new VMO has the highest id, so this is O(1).
+ */
 void
 vnode_link(struct vnode *parent, enum vkind pdir, struct vnode *v)
 {
 	int i = pdir == VK_SLICES;
+	struct vnode *after;
 
 	vfs_assert_locked();
 	assert(!v->linked);
 	v->parent = parent == vfs.root ? NULL : parent;
 	v->pdir = pdir;
-	TAILQ_INSERT_TAIL(&parent->kids[i], v, sib);
+	after = TAILQ_LAST(&parent->kids[i], vnode_list);
+	while (after && after->id > v->id)
+		after = TAILQ_PREV(after, vnode_list, sib);
+	if (after)
+		TAILQ_INSERT_AFTER(&parent->kids[i], after, v, sib);
+	else
+		TAILQ_INSERT_HEAD(&parent->kids[i], v, sib);
 	parent->nkids[i]++;
 	v->linked = true;
 	vnode_touch(&parent->meta[pdir], true);

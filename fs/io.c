@@ -77,10 +77,18 @@ out_err:
  * held; the caller's open count keeps the VMO.  0 or an errno.
  */
 static int
-io_trunc_open(struct vnode *v)
+io_trunc_open(fuse_req_t req, struct vnode *v)
 {
+	bool killed;
 	int r;
 
+	/* KILLPRIV_V2 (conn.c): an O_TRUNC open drops setuid as a write does */
+	vfs_lock();
+	killed = conn_killpriv() &&
+	    conn_kill_priv(&v->meta[VK_DATA], fuse_req_ctx(req), KP_WRITE);
+	vfs_unlock();
+	if (killed)
+		notify_attr(VFS_INO(v->id, VK_DATA));
 	if (vmo_size(v->vmo) == 0)
 		return 0;
 	r = vmo_resize(v->vmo, 0);
@@ -119,7 +127,7 @@ io_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		goto out_err;
 	v->nopen++;
 	vfs_unlock();
-	if ((fi->flags & O_TRUNC) && (err = io_trunc_open(v)) != 0) {
+	if ((fi->flags & O_TRUNC) && (err = io_trunc_open(req, v)) != 0) {
 		vfs_lock();
 		v->nopen--;
 		vnode_maybe_free(v);
@@ -257,9 +265,9 @@ io_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
 	struct vnode *v = io_vnode(fi);
 	struct write_ctx c = { .src = bufv };
 	size_t len = fuse_buf_size(bufv);
+	bool killed;
 	ssize_t r;
 
-	(void)ino;
 	r = vmo_write_iov(v->vmo, (uint64_t)off, len, io_write_cb, &c);
 	io_drain(bufv, len - c.consumed);
 	if (r < 0) {
@@ -268,7 +276,11 @@ io_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
 	}
 	vfs_lock();
 	vnode_touch(&v->meta[VK_DATA], true);
+	killed = conn_killpriv() &&
+	    conn_kill_priv(&v->meta[VK_DATA], fuse_req_ctx(req), KP_WRITE);
 	vfs_unlock();
+	if (killed)
+		notify_attr(ino);
 	notify_changed(v, (uint64_t)off, (uint64_t)r, false);
 	fuse_reply_write(req, (size_t)r);
 }

@@ -120,6 +120,7 @@ static const struct fuse_lowlevel_ops vfs_ops = {
 	.create = ns_create,
 	.opendir = ns_opendir,
 	.readdir = ns_readdir,
+	.readdirplus = ns_readdirplus,
 	.releasedir = ns_releasedir,
 	.statfs = ns_statfs,
 	.open = io_open,
@@ -271,6 +272,8 @@ main(int argc, char **argv)
 		goto err_out3;
 	if (fuse_session_mount(vfs.se, vfs.mountpoint) != 0)
 		goto err_out4;	/* libfuse said why */
+	if (conn_setup(vfs.se) != 0)
+		goto err_out5;
 	vfs_tune_bdi(vfs.mountpoint);
 	if (fuse_daemonize(vfs.foreground) != 0)
 		goto err_out5;

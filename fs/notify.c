@@ -46,6 +46,7 @@ struct nentry {
 	fuse_ino_t	 ino;		/* inode, or parent for an entry */
 	uint64_t	 off, end;	/* byte range; end UINT64_MAX: to EOF */
 	char		*name;		/* dentry to invalidate, or NULL */
+	bool		 attr;		/* attributes only (no pages) */
 };
 
 static struct {
@@ -93,6 +94,9 @@ notify_main(void *arg)
 		if (e->name) {
 			fuse_lowlevel_notify_inval_entry(vfs.se, e->ino,
 			    e->name, strlen(e->name));
+		} else if (e->attr) {
+			/* A negative offset: attributes only. */
+			fuse_lowlevel_notify_inval_inode(vfs.se, e->ino, -1, 0);
 		} else {
 			/* len 0 means "to the end" to the kernel. */
 			off_t len = e->end == UINT64_MAX ? 0 :
@@ -157,7 +161,7 @@ notify_queue_inode(fuse_ino_t ino, uint64_t off, uint64_t end, uint64_t seq)
 	struct nentry *e;
 
 	TAILQ_FOREACH(e, &nq.q, link) {
-		if (e->ino == ino && !e->name) {
+		if (e->ino == ino && !e->name && !e->attr) {
 			if (off < e->off)
 				e->off = off;
 			if (end > e->end)
@@ -233,6 +237,33 @@ notify_collect(struct vnode *v, uint64_t off, uint64_t end, bool self,
 	return n;
 }
 
+/*
+ * (nq.lock) Wait until every entry up to seq is done, at most
+ * NOTIFY_WAIT_MS (see the top of this file: a stuck invalidation delays
+ * the reply, never blocks it).
+ */
+static void
+notify_wait(uint64_t seq, fuse_ino_t ino)
+{
+	struct timespec dl;
+
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += NOTIFY_WAIT_MS / 1000;
+	dl.tv_nsec += (NOTIFY_WAIT_MS % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	while (!nq.stop && notify_low() <= seq) {
+		if (pthread_cond_timedwait(&nq.done, &nq.lock, &dl) == ETIMEDOUT) {
+			vfs_log(LOG_DEBUG, "invalidation of ino %llu slow: "
+			    "replying before it completes",
+			    (unsigned long long)ino);
+			break;
+		}
+	}
+}
+
 void
 notify_changed(struct vnode *v, uint64_t off, uint64_t len, bool self)
 {
@@ -240,7 +271,6 @@ notify_changed(struct vnode *v, uint64_t off, uint64_t len, bool self)
 	uint64_t end = len == VMO_WHOLE || off + len < off ? UINT64_MAX :
 	    off + len;
 	uint64_t seq;
-	struct timespec dl;
 	int n, max = 16, i;
 
 	if (!self && !__atomic_load_n(&v->group, __ATOMIC_ACQUIRE))
@@ -268,21 +298,7 @@ notify_changed(struct vnode *v, uint64_t off, uint64_t len, bool self)
 	for (i = 0; i < n; i++)
 		notify_queue_inode(r[i].ino, r[i].off, r[i].end, seq);
 	pthread_cond_signal(&nq.work);
-	clock_gettime(CLOCK_MONOTONIC, &dl);
-	dl.tv_sec += NOTIFY_WAIT_MS / 1000;
-	dl.tv_nsec += (NOTIFY_WAIT_MS % 1000) * 1000000L;
-	if (dl.tv_nsec >= 1000000000L) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000L;
-	}
-	while (!nq.stop && notify_low() <= seq) {
-		if (pthread_cond_timedwait(&nq.done, &nq.lock, &dl) == ETIMEDOUT) {
-			vfs_log(LOG_DEBUG, "invalidation of ino %llu slow: "
-			    "replying before it completes",
-			    (unsigned long long)r[0].ino);
-			break;
-		}
-	}
+	notify_wait(seq, r[0].ino);
 	pthread_mutex_unlock(&nq.lock);
 out:
 	if (r != stackr)
@@ -303,5 +319,28 @@ notify_entry(fuse_ino_t parent, const char *name)
 	e->seq = ++nq.seq;
 	TAILQ_INSERT_TAIL(&nq.q, e, link);
 	pthread_cond_signal(&nq.work);
+	pthread_mutex_unlock(&nq.lock);
+}
+
+void
+notify_attr(fuse_ino_t ino)
+{
+	struct nentry *e = calloc(1, sizeof(*e));
+	uint64_t seq;
+
+	if (!e)
+		return;		/* benign: stale until the attribute timeout */
+	e->ino = ino;
+	e->attr = true;
+	pthread_mutex_lock(&nq.lock);
+	if (nq.stop) {
+		pthread_mutex_unlock(&nq.lock);
+		free(e);
+		return;
+	}
+	seq = e->seq = ++nq.seq;
+	TAILQ_INSERT_TAIL(&nq.q, e, link);
+	pthread_cond_signal(&nq.work);
+	notify_wait(seq, ino);	/* e is the notifier's now */
 	pthread_mutex_unlock(&nq.lock);
 }

@@ -24,6 +24,7 @@
  */
 #include "vmofs.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -219,6 +220,23 @@ ns_set_time(struct timespec *t, const struct timespec *val, bool now)
 		*t = *val;
 }
 
+/*
+ * (N) With KILLPRIV_V2 (conn.c) the kernel leaves clearing setuid/setgid
+ * to us: a truncate by a caller without CAP_FSETID says so
+ * (FUSE_SET_ATTR_KILL_SUID is the kernel's FATTR_KILL_SUIDGID), and chown
+ * (a setattr of uid or gid, or of nothing at all: chown(f, -1, -1),
+ * whose ctime the kernel does not send) always clears them.  The reply carries the new mode, so no notification.
+ */
+static void
+ns_kill_priv(fuse_req_t req, struct vmeta *m, int to_set)
+{
+	if (to_set & FUSE_SET_ATTR_KILL_SUID)
+		conn_kill_priv(m, fuse_req_ctx(req), KP_TRUNC);
+	if ((to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) ||
+	    (to_set & ~FUSE_SET_ATTR_CTIME) == 0)
+		conn_kill_priv(m, fuse_req_ctx(req), KP_CHOWN);
+}
+
 void
 ns_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
     struct fuse_file_info *fi)
@@ -247,6 +265,8 @@ ns_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	m = &v->meta[k];
 	if (to_set & FUSE_SET_ATTR_MODE)
 		m->mode = (m->mode & S_IFMT) | (attr->st_mode & 07777);
+	if (conn_killpriv())
+		ns_kill_priv(req, m, to_set);
 	if (to_set & FUSE_SET_ATTR_UID)
 		m->uid = attr->st_uid;
 	if (to_set & FUSE_SET_ATTR_GID)
@@ -547,38 +567,33 @@ ns_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	fuse_reply_err(req, EPERM);
 }
 
-/* A directory listing, snapshotted at opendir so offsets stay stable. */
-struct dsnap {
-	size_t	n;
-	struct dent {
-		fuse_ino_t ino;
-		mode_t	 type;
-		char	*name;
-	} e[];
+/*
+ * Directory listings are stateless: opendir answers ENOSYS, so the kernel
+ * stops sending OPENDIR and RELEASEDIR for the whole mount (no_opendir),
+ * two round trips less per directory that rm -r walks.  Each entry carries
+ * a cookie (its d_off is the cookie of the entry after it), computed from
+ * what it is, so a later READDIR resumes from the offset alone:
+ *
+ *   0 "."   1 ".."                  every directory
+ *   2..5    data info clones slices  a VMO directory: the cookie is the kind
+ *   id + 2  a child VMO              root, clones/, slices/
+ *
+ * Children sit in their list in ascending id (vnode_link keeps the order),
+ * so an entry present throughout a listing is listed exactly once, whatever
+ * mkdir, rmdir and rename do meanwhile.
+ *
+ * READDIRPLUS hands the kernel each entry with its attributes, as a LOOKUP
+ * would (and taking a lookup reference the same way, "." and ".." aside):
+ * rm -r then needs no LOOKUP for info, clones/ and slices/.
+ */
+struct dent {
+	fuse_ino_t	 ino;
+	mode_t		 type;
+	off_t		 next;		/* cookie of the entry after this one */
+	struct vnode	*v;		/* NULL for "." and ".." */
+	enum vkind	 k;
+	char		 name[256];
 };
-
-static void
-dsnap_free(struct dsnap *s)
-{
-	size_t i;
-
-	for (i = 0; s && i < s->n; i++)
-		free(s->e[i].name);
-	free(s);
-}
-
-static int
-dsnap_add(struct dsnap *s, fuse_ino_t ino, mode_t type, const char *name)
-{
-	struct dent *e = &s->e[s->n];
-
-	if (!(e->name = strdup(name)))
-		return ENOMEM;
-	e->ino = ino;
-	e->type = type;
-	s->n++;
-	return 0;
-}
 
 /* (N) The inode of d's parent directory (for ".."). */
 static fuse_ino_t
@@ -593,86 +608,243 @@ ns_dotdot(struct vnode *d, enum vkind k)
 	return VFS_INO(d->parent->id, d->pdir);
 }
 
-void
-ns_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+static void
+dent_set(struct dent *e, fuse_ino_t ino, mode_t type, off_t next,
+    struct vnode *v, enum vkind k, const char *name)
 {
-	struct dsnap *s = NULL;
-	struct vnode *d, *c;
-	enum vkind k;
-	size_t max;
-	int err = ENOENT, i, fk;
+	e->ino = ino;
+	e->type = type;
+	e->next = next;
+	e->v = v;
+	e->k = k;
+	snprintf(e->name, sizeof(e->name), "%s", name);
+}
 
+/*
+ * (N) Up to max entries of directory (d, k) from cookie off into out;
+ * returns how many, or -errno.
+ */
+static int
+ns_list(struct vnode *d, enum vkind k, off_t off, struct dent *out, int max)
+{
+	struct vnode *c;
+	int n = 0, i, fk;
+
+	if (k == VK_DATA || k == VK_INFO)
+		return -ENOTDIR;
+	if (off < 0)
+		return 0;
+	if (off == 0 && n < max)
+		dent_set(&out[n++], VFS_INO(d->id, k), S_IFDIR, 1, NULL, 0, ".");
+	if (off <= 1 && n < max)
+		dent_set(&out[n++], ns_dotdot(d, k), S_IFDIR, 2, NULL, 0, "..");
+	if (!ns_live(d))
+		return n;		/* removed: empty */
+	i = ns_list_of(d, k);
+	if (i < 0) {
+		for (fk = off > VK_DATA ? (int)off : VK_DATA;
+		    fk < VK_NKINDS && n < max; fk++)
+			dent_set(&out[n++], VFS_INO(d->id, fk),
+			    d->meta[fk].mode & S_IFMT, fk + 1, d, (enum vkind)fk,
+			    fixed_names[fk]);
+		return n;
+	}
+	TAILQ_FOREACH(c, &d->kids[i], sib) {
+		if (n >= max)
+			break;
+		if ((off_t)c->id + 2 < off)
+			continue;
+		dent_set(&out[n++], VFS_INO(c->id, VK_DIR), S_IFDIR,
+		    (off_t)c->id + 3, c, VK_DIR, c->name);
+	}
+	return n;
+}
+
+/*
+ * Collect the listing of ino from off, enough to fill size bytes at
+ * entsize bytes an entry at least.  plus: take a lookup reference and
+ * fill e[] for every entry but "." and "..", with the VMO references that
+ * data and info need in vmos[] (see ns_plus_undo).  Returns the count or
+ * -errno; *outp is the malloc'd array.
+ */
+static int
+ns_collect(fuse_ino_t ino, size_t size, off_t off, size_t entsize, bool plus,
+    struct dent **outp, struct fuse_entry_param **ep, struct vmo ***vmosp)
+{
+	struct dent *out;
+	struct vnode *d;
+	enum vkind k;
+	int max = (int)(size / entsize) + 1, n, j;
+
+	*outp = NULL;
+	if (!(out = malloc(sizeof(*out) * (size_t)max)))
+		return -ENOMEM;
+	if (plus) {
+		*ep = calloc((size_t)max, sizeof(**ep));
+		*vmosp = calloc((size_t)max, sizeof(**vmosp));
+		if (!*ep || !*vmosp) {
+			free(*ep);
+			free(*vmosp);
+			free(out);
+			return -ENOMEM;
+		}
+	}
 	vfs_lock();
 	d = ns_node(ino, &k);
-	if (!d)
-		goto out_err;
-	err = ENOTDIR;
-	if (k == VK_DATA || k == VK_INFO)
-		goto out_err;
-	i = ns_list_of(d, k);
-	max = 2 + (i >= 0 ? d->nkids[i] : 4);
-	err = ENOMEM;
-	if (!(s = calloc(1, sizeof(*s) + max * sizeof(s->e[0]))))
-		goto out_err;
-	if (dsnap_add(s, ino, S_IFDIR, ".") ||
-	    dsnap_add(s, ns_dotdot(d, k), S_IFDIR, ".."))
-		goto out_err;
-	if (!ns_live(d)) {
-		/* removed: empty */
-	} else if (i >= 0) {
-		TAILQ_FOREACH(c, &d->kids[i], sib)
-			if (dsnap_add(s, VFS_INO(c->id, VK_DIR), S_IFDIR, c->name))
-				goto out_err;
-	} else {
-		for (fk = VK_DATA; fk < VK_NKINDS; fk++)
-			if (dsnap_add(s, VFS_INO(d->id, fk),
-			    d->meta[fk].mode & S_IFMT, fixed_names[fk]))
-				goto out_err;
+	n = d ? ns_list(d, k, off, out, max) : -ENOENT;
+	for (j = 0; plus && j < n; j++) {
+		if (!out[j].v)
+			continue;
+		vnode_fill_entry(out[j].v, out[j].k, &(*ep)[j]);
+		if (out[j].k == VK_DATA || out[j].k == VK_INFO)
+			(*vmosp)[j] = vnode_vmo_get(out[j].v);
+		vnode_lookup_ref(out[j].v, out[j].k);
 	}
 	vfs_unlock();
-	fi->fh = (uintptr_t)s;
-	if (fuse_reply_open(req, fi) != 0)
-		dsnap_free(s);
-	return;
-out_err:
+	if (n < 0) {
+		free(out);
+		if (plus) {
+			free(*ep);
+			free(*vmosp);
+		}
+		return n;
+	}
+	*outp = out;
+	return n;
+}
+
+/* Give back the lookup references of entries [from, n) that were not sent. */
+static void
+ns_plus_undo(struct dent *out, int from, int n)
+{
+	int j;
+
+	if (from >= n)
+		return;
+	vfs_lock();
+	for (j = from; j < n; j++) {
+		if (!out[j].v)
+			continue;
+		assert(out[j].v->nlookup[out[j].k] > 0);
+		out[j].v->nlookup[out[j].k]--;
+		vnode_maybe_free(out[j].v);
+	}
 	vfs_unlock();
-	dsnap_free(s);
-	fuse_reply_err(req, err);
 }
 
 void
 ns_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     struct fuse_file_info *fi)
 {
-	struct dsnap *s = (struct dsnap *)(uintptr_t)fi->fh;
-	char *buf;
-	size_t used = 0, n;
+	struct dent *out;
 	struct stat st;
+	size_t used = 0, len;
+	char *buf = NULL;
+	int n, j, err = ENOMEM;
 
-	(void)ino;
-	if (!(buf = malloc(size))) {
-		fuse_reply_err(req, ENOMEM);
-		return;
+	(void)fi;
+	n = ns_collect(ino, size, off, 24, false, &out, NULL, NULL);
+	if (n < 0) {
+		err = -n;
+		goto out_err;
 	}
+	if (!(buf = malloc(size)))
+		goto out_err;
 	memset(&st, 0, sizeof(st));
-	for (; off >= 0 && (size_t)off < s->n; off++) {
-		st.st_ino = s->e[off].ino;
-		st.st_mode = s->e[off].type;
-		n = fuse_add_direntry(req, buf + used, size - used,
-		    s->e[off].name, &st, off + 1);
-		if (n > size - used)
+	for (j = 0; j < n; j++) {
+		st.st_ino = out[j].ino;
+		st.st_mode = out[j].type;
+		len = fuse_add_direntry(req, buf + used, size - used,
+		    out[j].name, &st, out[j].next);
+		if (len > size - used)
 			break;
-		used += n;
+		used += len;
 	}
 	fuse_reply_buf(req, buf, used);
 	free(buf);
+	free(out);
+	return;
+out_err:
+	free(out);
+	fuse_reply_err(req, err);
+}
+
+void
+ns_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+    struct fuse_file_info *fi)
+{
+	struct fuse_entry_param *e = NULL, dot;
+	struct vmo **vmos = NULL;
+	struct dent *out;
+	size_t used = 0, len;
+	char *buf = NULL, text[512];
+	int n, j, sent = 0, err = ENOMEM;
+
+	(void)fi;
+	/* An entry is 152 bytes plus its name, 8-aligned. */
+	n = ns_collect(ino, size, off, 160, true, &out, &e, &vmos);
+	if (n < 0) {
+		fuse_reply_err(req, -n);
+		return;
+	}
+	/* Sizes come from the VMOs, outside the namespace lock. */
+	for (j = 0; j < n; j++) {
+		if (!vmos[j])
+			continue;
+		if (out[j].k == VK_DATA)
+			vnode_stat_vmo(vmos[j], &e[j].attr);
+		else
+			e[j].attr.st_size = vnode_info_text(vmos[j], text,
+			    sizeof(text));
+		vmo_unref(vmos[j]);
+	}
+	if (!(buf = malloc(size)))
+		goto out_err;
+	for (j = 0; j < n; j++) {
+		if (!out[j].v) {
+			/* "." and "..": no attributes, no reference */
+			memset(&dot, 0, sizeof(dot));
+			dot.attr.st_ino = out[j].ino;
+			dot.attr.st_mode = out[j].type;
+		}
+		len = fuse_add_direntry_plus(req, buf + used, size - used,
+		    out[j].name, out[j].v ? &e[j] : &dot, out[j].next);
+		if (len > size - used)
+			break;
+		used += len;
+	}
+	sent = j;
+	ns_plus_undo(out, sent, n);
+	if (fuse_reply_buf(req, buf, used) != 0)
+		ns_plus_undo(out, 0, sent);	/* interrupted: nothing arrived */
+	free(buf);
+	free(out);
+	free(e);
+	free(vmos);
+	return;
+out_err:
+	ns_plus_undo(out, 0, n);
+	free(out);
+	free(e);
+	free(vmos);
+	fuse_reply_err(req, err);
+}
+
+/*
+ * ENOSYS switches OPENDIR and RELEASEDIR off for the rest of the mount
+ * (the kernel's no_opendir): readdir needs no per-open state here.
+ */
+void
+ns_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino; (void)fi;
+	fuse_reply_err(req, ENOSYS);
 }
 
 void
 ns_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino;
-	dsnap_free((struct dsnap *)(uintptr_t)fi->fh);
+	(void)ino; (void)fi;
 	fuse_reply_err(req, 0);
 }
 

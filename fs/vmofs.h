@@ -25,6 +25,7 @@
  *   notify.c  the coherence notifier thread (kernel cache invalidation)
  *   backing.c persistent mode (-o backing=DIR): host files, writeback
  *   util.c    RANGE/size parsing, errno mapping, logging
+ *   conn.c    connection set-up libfuse cannot do (KILLPRIV_V2)
  */
 #ifndef FS_VMOFS_H
 #define FS_VMOFS_H
@@ -202,6 +203,8 @@ void ns_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 void ns_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void ns_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     struct fuse_file_info *fi);
+void ns_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+    off_t off, struct fuse_file_info *fi);
 void ns_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void ns_statfs(fuse_req_t req, fuse_ino_t ino);
 
@@ -249,6 +252,13 @@ void backing_remove_end(struct bstore *s, struct vmo *vmo);
 int backing_fsync(struct vnode *v);
 void backing_size_changed(struct vnode *v);
 
+/* conn.c: FUSE_HANDLE_KILLPRIV_V2 on libfuse 3.14 */
+enum kp_why { KP_WRITE, KP_TRUNC, KP_CHOWN };
+int conn_setup(struct fuse_session *se);
+bool conn_killpriv(void);
+bool conn_kill_priv(struct vmeta *m, const struct fuse_ctx *ctx,
+    enum kp_why why);				/* (N) */
+
 /* notify.c */
 int notify_start(void);
 void notify_stop(void);
@@ -260,6 +270,8 @@ void notify_stop(void);
  * it.  Call with no lock held.
  */
 void notify_changed(struct vnode *v, uint64_t off, uint64_t len, bool self);
+/* The attributes of ino changed behind the kernel: drop its copy (waits, bounded). */
+void notify_attr(fuse_ino_t ino);
 /* Invalidate a dentry parent/name (asynchronous; never waits). */
 void notify_entry(fuse_ino_t parent, const char *name);
 

@@ -1,0 +1,135 @@
+/*
+ * conn.c - what the FUSE connection needs beyond libfuse 3.14: the kernel's
+ * FUSE_HANDLE_KILLPRIV_V2, which 3.14 cannot ask for.
+ *
+ * Why: before every buffered write(2) the kernel must decide whether to
+ * strip setuid/setgid bits and security.capability (file_remove_privs).
+ * Unless the inode is marked S_NOSEC that costs a GETXATTR round trip
+ * ("security.capability") per write, as many round trips as the WRITE
+ * itself.  The kernel marks inodes S_NOSEC only on superblocks with
+ * SB_NOSEC, and FUSE sets SB_NOSEC only when the daemon answers INIT with
+ * FUSE_HANDLE_KILLPRIV_V2.  With it, the first write after each attribute
+ * refresh still asks (and learns there is no capability), later ones do
+ * not: 4 KiB writes cost one round trip instead of two.
+ *
+ * How: libfuse 3.14 builds the INIT reply from the capabilities it knows,
+ * so the flag is added on the way out.  fuse_session_custom_io() gives the
+ * session our read and writev: read notes the INIT request (its unique and
+ * whether the kernel offers the flag; INIT is always read with read(2),
+ * never spliced), writev sets the flag in the reply to that request.
+ * Everything else passes through untouched.
+ *
+ * What the daemon owes in return (the contract of KILLPRIV_V2), done by
+ * conn_kill_priv() in the handlers: a write or an O_TRUNC open by a caller
+ * without CAP_FSETID clears setuid, and setgid where it is effective;
+ * a truncate says so itself (FATTR_KILL_SUIDGID, libfuse's
+ * FUSE_SET_ATTR_KILL_SUID); chown clears them always.  libfuse 3.14 does
+ * not pass the write and open flags that carry the kernel's verdict, so
+ * "without CAP_FSETID" is read as "not uid 0".  security.capability is
+ * still removed by the kernel itself (REMOVEXATTR) as before.
+ *
+ * State: conn.killpriv is written once, while INIT is answered (before
+ * any other request is read), and only read afterwards.
+ */
+#include "vmofs.h"
+
+#include <errno.h>
+#include <linux/fuse.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+static struct {
+	uint64_t init_unique;	/* unique of the INIT request; 0: none seen */
+	bool	 offered;	/* the kernel offers KILLPRIV_V2 */
+	bool	 killpriv;	/* negotiated */
+} conn;
+
+static ssize_t
+conn_read(int fd, void *buf, size_t len, void *userdata)
+{
+	const struct fuse_in_header *h = buf;
+	ssize_t n;
+
+	(void)userdata;
+	n = read(fd, buf, len);
+	if (n >= (ssize_t)(sizeof(*h) + offsetof(struct fuse_init_in, flags) +
+	    sizeof(uint32_t)) && h->opcode == FUSE_INIT) {
+		const struct fuse_init_in *in = (const void *)(h + 1);
+
+		conn.init_unique = h->unique;
+		conn.offered = (in->flags & FUSE_HANDLE_KILLPRIV_V2) != 0;
+	}
+	return n;
+}
+
+static ssize_t
+conn_writev(int fd, struct iovec *iov, int count, void *userdata)
+{
+	struct fuse_out_header *h = iov[0].iov_base;
+
+	(void)userdata;
+	if (conn.init_unique && count >= 2 && iov[0].iov_len >= sizeof(*h) &&
+	    h->unique == conn.init_unique) {
+		struct fuse_init_out *out = iov[1].iov_base;
+
+		conn.init_unique = 0;
+		if (h->error == 0 && conn.offered &&
+		    iov[1].iov_len >= offsetof(struct fuse_init_out, flags) +
+		    sizeof(uint32_t)) {
+			out->flags |= FUSE_HANDLE_KILLPRIV_V2;
+			__atomic_store_n(&conn.killpriv, true, __ATOMIC_RELEASE);
+		}
+	}
+	return writev(fd, iov, count);
+}
+
+/* After fuse_session_mount: route the session's reads and writes here. */
+int
+conn_setup(struct fuse_session *se)
+{
+	static const struct fuse_custom_io io = {
+		.read = conn_read,
+		.writev = conn_writev,
+	};
+
+	return fuse_session_custom_io(se, &io, fuse_session_fd(se));
+}
+
+bool
+conn_killpriv(void)
+{
+	return __atomic_load_n(&conn.killpriv, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * (N) Clear the setuid/setgid bits of m as the kernel would
+ * (setattr_should_drop_suidgid, chown_common):
+ *   KP_WRITE  a write or O_TRUNC open: nothing when the caller is uid 0
+ *             (standing in for CAP_FSETID), else as KP_TRUNC;
+ *   KP_TRUNC  the kernel found no CAP_FSETID: setuid, and setgid when
+ *             group execute is set or the caller's gid is not the file's
+ *             (its primary gid only: libfuse would read /proc for more);
+ *   KP_CHOWN  setuid always, setgid with group execute.
+ * Returns whether the mode changed; the caller then refreshes the
+ * kernel's copy of the attributes (notify_attr).
+ */
+bool
+conn_kill_priv(struct vmeta *m, const struct fuse_ctx *ctx, enum kp_why why)
+{
+	mode_t old = m->mode;
+
+	vfs_assert_locked();
+	if (!S_ISREG(m->mode) || !(m->mode & (S_ISUID | S_ISGID)))
+		return false;
+	if (why == KP_WRITE && ctx->uid == 0)
+		return false;
+	m->mode &= ~(mode_t)S_ISUID;
+	if ((m->mode & S_IXGRP) || (why != KP_CHOWN && ctx->gid != m->gid))
+		m->mode &= ~(mode_t)S_ISGID;
+	if (m->mode == old)
+		return false;
+	vnode_touch(m, false);
+	return true;
+}
