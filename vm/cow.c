@@ -304,6 +304,22 @@ cow_slot_drop(struct vm *vm, plist_slot_t s)
 }
 
 /*
+ * cow_get_writable's last step: page p of n is about to be written.  It
+ * is young again, worth trying to compress again, and dirty if n is the
+ * pager VMO's.
+ */
+static int
+hand_out(struct vm *vm, struct cow_node *n, struct vm_page *p, struct vm_page **out)
+{
+	if (p->flags & VM_PAGE_F_NOCOMP)
+		vm_page_flag_clear(p, VM_PAGE_F_NOCOMP);
+	pq_touch(vm->pq, p);
+	pager_note_dirty(n, p);
+	*out = p;
+	return 0;
+}
+
+/*
  * Make n's page at off private and writable: n's own page as is; else the
  * ancestor's page moved down (sole viewer) or copied (shared), or a fresh
  * zero page (nothing above, or a marker).  fill says what the caller
@@ -348,12 +364,7 @@ cow_get_writable(struct vm *vm, struct cow_node *n, uint64_t off,
 				vm_page_flag_clear(up, VM_PAGE_F_SHARED);
 				page_settle(up, n, off);
 			}
-			if (up->flags & VM_PAGE_F_NOCOMP)
-				vm_page_flag_clear(up, VM_PAGE_F_NOCOMP);
-			pq_touch(vm->pq, up);
-			pager_note_dirty(n, up);
-			*out = up;
-			return 0;
+			return hand_out(vm, n, up, out);
 		}
 		/* Our own slot, but the page is shared: copy, drop our ref. */
 		owner = n;
@@ -395,13 +406,8 @@ cow_get_writable(struct vm *vm, struct cow_node *n, uint64_t off,
 		if (up->flags & VM_PAGE_F_SHARED)
 			vm_page_flag_clear(up, VM_PAGE_F_SHARED);
 		page_settle(up, n, off);
-		if (up->flags & VM_PAGE_F_NOCOMP)
-			vm_page_flag_clear(up, VM_PAGE_F_NOCOMP);
-		pq_touch(vm->pq, up);
 		atomic_fetch_add_explicit(&vm->cow_moves, 1, memory_order_relaxed);
-		pager_note_dirty(n, up);
-		*out = up;
-		return 0;
+		return hand_out(vm, n, up, out);
 	}
 copy:
 	err = vm_page_alloc(vm, &p);
@@ -434,9 +440,7 @@ copy:
 		/* A marker above that only we saw is dead now: drop it. */
 		plist_remove(&owner->pages, oo);
 	}
-	pager_note_dirty(n, p);
-	*out = p;
-	return 0;
+	return hand_out(vm, n, p, out);
 }
 
 struct release_ctx {

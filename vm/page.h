@@ -59,8 +59,9 @@ enum vm_page_state {
 
 struct vm_page {
 	TAILQ_ENTRY(vm_page) link;	/* free list or page queue (F,Q) */
-	void		*owner;		/* struct cow_node * when OBJECT (H) */
-	uint64_t	offset;		/* byte offset in owner (H) */
+	void		*owner;		/* struct cow_node * when OBJECT (H; and Q
+					   while queued: see pq_lock) */
+	uint64_t	offset;		/* byte offset in owner (as owner) */
 	uint32_t	pin_count;	/* pins held; >0 = never reclaimed (H) */
 	uint8_t		state;		/* enum vm_page_state (F,H) */
 	uint8_t		flags;		/* VM_PAGE_F_* (A): vm_page_flag_* */

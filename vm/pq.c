@@ -279,15 +279,22 @@ pq_insert(struct pq *pq, struct vm_page *p, enum pq_kind kind)
 	pthread_mutex_unlock(&pq->lock);
 }
 
-void
-pq_remove(struct pq *pq, struct vm_page *p)
+/* Take p off the queues for good.  Caller holds the lock; p is queued. */
+static void
+pq_drop(struct pq *pq, struct vm_page *p)
 {
-	pthread_mutex_lock(&pq->lock);
 	pq_unlink(pq, p);
 	pq_bits_set(p, 0, true);
 	p->link.tqe_next = PQ_POISON;
 	p->link.tqe_prev = PQ_POISON;
 	pq->st.removes++;
+}
+
+void
+pq_remove(struct pq *pq, struct vm_page *p)
+{
+	pthread_mutex_lock(&pq->lock);
+	pq_drop(pq, p);
 	pthread_mutex_unlock(&pq->lock);
 }
 
@@ -298,13 +305,8 @@ pq_dequeue(struct pq *pq, struct vm_page *p)
 
 	pthread_mutex_lock(&pq->lock);
 	was = pq_bits_queue(pq_bits(p)) != PQ_Q_NONE;
-	if (was) {
-		pq_unlink(pq, p);
-		pq_bits_set(p, 0, true);
-		p->link.tqe_next = PQ_POISON;
-		p->link.tqe_prev = PQ_POISON;
-		pq->st.removes++;
-	}
+	if (was)
+		pq_drop(pq, p);
 	pthread_mutex_unlock(&pq->lock);
 	return was;
 }

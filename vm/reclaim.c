@@ -154,17 +154,6 @@ accept_anon(void *ctx, struct vm_page *p)
 	return true;
 }
 
-static bool
-page_is_zero(const void *a)
-{
-	const uint64_t *w = a;
-
-	for (size_t i = 0; i < VM_PAGE_SIZE / sizeof(*w); i += 4)
-		if ((w[i] | w[i + 1] | w[i + 2] | w[i + 3]) != 0)
-			return false;
-	return true;
-}
-
 /*
  * Reclaim candidate c: a zero marker, a compressed slot, or nothing.
  * Returns the pages freed (0 or 1).  Drops c's hierarchy reference.
@@ -197,7 +186,7 @@ evict_anon(struct vm *vm, struct cand *c)
 	if (vm->zs != NULL)
 		r = zstore_put(vm->zs, vm_page_addr(vm, p), &hnd);
 	else
-		r = page_is_zero(vm_page_addr(vm, p)) ? ZSTORE_ZERO : -E2BIG;
+		r = zstore_is_zero(vm_page_addr(vm, p)) ? ZSTORE_ZERO : -E2BIG;
 	if (r == ZSTORE_ZERO) {
 		/* Reads zero: a marker where a parent would show through. */
 		if (n->parent != NULL && off < n->parent_limit)

@@ -98,7 +98,7 @@ zstore_destroy(struct zstore *z)
 
 /* True if the page is all zero.  Word at a time; most non-zero pages
  * differ in the first words, so this is cheap for them too. */
-static bool
+bool
 zstore_is_zero(const void *page)
 {
 	const uint64_t *w = page;

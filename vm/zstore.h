@@ -16,6 +16,7 @@
 #ifndef VM_ZSTORE_H
 #define VM_ZSTORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,10 @@ struct zstore;
 /* A page compresses "well enough" if it fits in this many bytes (3/4 of a
  * page): less saves too little for the cost of decompressing it. */
 #define ZSTORE_MAX_COMPRESSED 3072u
+
+/* True if the page (VM_PAGE_SIZE bytes) is all zero: zstore_put's first
+ * check, for callers that only dedup zero pages. */
+bool zstore_is_zero(const void *page);
 
 /* Handle 0 is never issued: callers may use it for "none". */
 #define ZSTORE_NONE 0u

@@ -1,0 +1,157 @@
+/*
+ * test_reclaim.c - the error paths of anonymous reclaim (vm/reclaim.c,
+ * cow_decompress): what happens when a page or the store's memory cannot
+ * be had.  The happy paths run in test_model (compress) and test_stress.
+ */
+#include <errno.h>
+#include <sys/uio.h>
+
+#include "vmtest.h"
+
+#define NPG 16
+
+/* A VM with a compressed store and no per-CPU cache (so the injector sees
+ * every page allocation), and a VMO of NPG compressible pages. */
+static struct vm *
+mk(struct vmo **v)
+{
+	struct vm_config cfg = { .limit_bytes = 256 * P, .ncpu = 1,
+	    .no_pcache = true, .compress = true };
+	struct vm *vm = NULL;
+
+	assert_int_equal(vm_create(&cfg, &vm), 0);
+	*v = vt_vmo(vm, 0);
+	vt_fill(*v, 0, NPG * P, 3);
+	return vm;
+}
+
+static void
+attr(struct vmo *v, uint64_t committed, uint64_t populated)
+{
+	struct vmo_attr a;
+
+	assert_int_equal(vmo_get_attr(v, &a), 0);
+	assert_int_equal(a.committed, committed);
+	assert_int_equal(a.populated, populated);
+}
+
+/* Compress every page of v (touched pages need a second look). */
+static void
+compress_all(struct vm *vm, struct vmo *v)
+{
+	for (int i = 0; i < 4; i++)
+		vm_test_reclaim(vm, NPG);
+	attr(v, 0, NPG * P);
+}
+
+/* A write that needs a compressed page back but gets no page: -ENOSPC,
+ * and nothing changed (still compressed, same bytes). */
+static void
+test_decompress_enospc(void **state)
+{
+	struct vmo *v;
+	struct vm *vm = mk(&v);
+	unsigned char b[P];
+
+	(void)state;
+	compress_all(vm, v);
+	memset(b, 0x77, sizeof(b));
+	fault_set_kind(FAULT_PAGE);
+	fault_set(0, 1000000);
+	assert_int_equal(vmo_write(v, b, 0, 100), -ENOSPC);
+	assert_int_equal(vmo_commit(v, P, P), -ENOSPC);
+	fault_clear();
+	attr(v, 0, NPG * P);
+	vt_expect(v, 0, NPG * P, 3);
+	vmo_test_check(v);
+	vm_test_check_refs(vm, &v, 1);
+	/* With pages again, the write brings one back and lands. */
+	assert_int_equal(vmo_write(v, b, 0, 100), 100);
+	attr(v, P, NPG * P);
+	vmo_unref(v);
+	vm_destroy(vm);
+}
+
+struct gather {
+	unsigned char	buf[NPG * P];
+	size_t		len;
+};
+
+static int
+gather(void *ctx, const struct iovec *iov, int cnt)
+{
+	struct gather *g = ctx;
+
+	for (int i = 0; i < cnt; i++) {
+		memcpy(g->buf + g->len, iov[i].iov_base, iov[i].iov_len);
+		g->len += iov[i].iov_len;
+	}
+	return 0;
+}
+
+/* vmo_read_iov hands out page addresses, so it faults compressed pages
+ * back in; when it cannot, it serves a decompressed copy. */
+static void
+test_read_iov_without_pages(void **state)
+{
+	static struct gather g;
+	unsigned char want[NPG * P];
+	struct vmo *v;
+	struct vm *vm = mk(&v);
+
+	(void)state;
+	assert_int_equal(vmo_read(v, want, 0, sizeof(want)), (ssize_t)sizeof(want));
+	compress_all(vm, v);
+	fault_set_kind(FAULT_PAGE);
+	fault_set(0, 1000000);
+	g.len = 0;
+	assert_int_equal(vmo_read_iov(v, 0, sizeof(want), gather, &g), 0);
+	fault_clear();
+	assert_int_equal(g.len, sizeof(want));
+	assert_memory_equal(g.buf, want, sizeof(want));
+	attr(v, 0, NPG * P);		/* nothing came back */
+	/* With pages, the same read brings the range back. */
+	g.len = 0;
+	assert_int_equal(vmo_read_iov(v, 0, sizeof(want), gather, &g), 0);
+	assert_memory_equal(g.buf, want, sizeof(want));
+	attr(v, NPG * P, NPG * P);
+	vmo_unref(v);
+	vm_destroy(vm);
+}
+
+/* The store cannot get memory for a block: the page stays resident, and
+ * reclaim says it freed nothing. */
+static void
+test_store_nomem(void **state)
+{
+	struct vm_stats st;
+	struct vmo *v;
+	struct vm *vm = mk(&v);
+
+	(void)state;
+	fault_set_kind(FAULT_HEAP);
+	fault_set(0, 1000000);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(vm_test_reclaim(vm, NPG), 0);
+	fault_clear();
+	vm_get_stats(vm, &st);
+	assert_int_equal(st.compressed, 0);
+	attr(v, NPG * P, NPG * P);
+	vt_expect(v, 0, NPG * P, 3);
+	compress_all(vm, v);		/* and with memory it works */
+	vm_test_check_refs(vm, &v, 1);
+	vmo_unref(v);
+	vm_destroy(vm);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_decompress_enospc),
+		cmocka_unit_test(test_read_iov_without_pages),
+		cmocka_unit_test(test_store_nomem),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
