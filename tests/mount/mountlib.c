@@ -2,6 +2,11 @@
  * mountlib.c - see mountlib.h.  Not thread safe for mount/umount (tests
  * mount from their main thread); the I/O helpers are.
  */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
 #include "mountlib.h"
 
 #include <errno.h>
@@ -372,6 +377,29 @@ ml_getx_u64(const char *path, const char *name)
 	const char *s = ml_getx(path, name);
 
 	return s ? strtoull(s, NULL, 10) : UINT64_MAX;
+}
+
+uint64_t
+ml_stat_in(const char *text, const char *name)
+{
+	size_t l = strlen(name);
+	const char *p;
+
+	for (p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, name, l) == 0 && p[l] == ':')
+			return strtoull(p + l + 1, NULL, 10);
+	fail_msg("no %s in user.vmofs.stats:\n%s", name, text);
+	return 0;
+}
+
+uint64_t
+ml_stat(const struct ml_mount *m, const char *name)
+{
+	const char *t = ml_getx(m->dir, "user.vmofs.stats");
+
+	if (t == NULL)
+		fail_msg("getxattr %s user.vmofs.stats: %s", m->dir, strerror(errno));
+	return ml_stat_in(t, name);
 }
 
 uint64_t

@@ -52,6 +52,13 @@ int ml_setx(const char *path, const char *name, const char *value);
 /* getxattr into a static buffer, NUL terminated; NULL and errno on error */
 const char *ml_getx(const char *path, const char *name);
 uint64_t ml_getx_u64(const char *path, const char *name);
+/*
+ * Counter name of a user.vmofs.stats text (lines "name: value"), and of
+ * mount m's root right now.  A missing counter or an unreadable attribute
+ * fails the running cmocka test.
+ */
+uint64_t ml_stat_in(const char *text, const char *name);
+uint64_t ml_stat(const struct ml_mount *m, const char *name);
 /* fill buf with a pattern from seed */
 void ml_fill(void *buf, size_t len, uint64_t seed);
 uint64_t ml_rand(uint64_t *state);

@@ -451,20 +451,6 @@ test_fsx(void **state)
 	finish();
 }
 
-/* the "evicted" line of the root's user.vmofs.stats */
-static uint64_t
-stat_field(const char *name)
-{
-	const char *t = ml_getx(M.dir, "user.vmofs.stats"), *p;
-	size_t n = strlen(name);
-
-	assert_non_null(t);
-	for (p = t; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-		if (strncmp(p, name, n) == 0 && p[n] == ':')
-			return strtoull(p + n + 1, NULL, 10);
-	fail_msg("no %s in user.vmofs.stats", name);
-	return 0;
-}
 
 /*
  * RAM mode with -o compress under a tight size=: the exerciser of
@@ -488,10 +474,10 @@ test_fsx_compress_tight(void **state)
 	start("FSX_OPS", 1500, &ops, 4);
 	run_ops(ops);
 	printf("fsx compress size=1M: compressed %llu, decompressed %llu, "
-	    "zero pages %llu\n", (unsigned long long)stat_field("compressed"),
-	    (unsigned long long)stat_field("decompressed"),
-	    (unsigned long long)stat_field("zero_deduped"));
-	assert_true(stat_field("compressed") > 0 && stat_field("decompressed") > 0);
+	    "zero pages %llu\n", (unsigned long long)ml_stat(&M, "compressed"),
+	    (unsigned long long)ml_stat(&M, "decompressed"),
+	    (unsigned long long)ml_stat(&M, "zero_deduped"));
+	assert_true(ml_stat(&M, "compressed") > 0 && ml_stat(&M, "decompressed") > 0);
 	finish();
 	runs = 0;
 }
@@ -533,7 +519,7 @@ test_fsx_backed_tight(void **state)
 	if (!getenv("FSX_BACKED_ALL"))
 		maxclones = 0;
 	start("FSX_BACKED_OPS", 400, &ops, BK_NTOP);
-	ev0 = stat_field("evicted");
+	ev0 = ml_stat(&M, "evicted");
 	for (j = 0; j < BK_NTOP; j++) {		/* fill: 4 x 4 MiB */
 		for (off = 0; off < maxf; off += sizeof(buf)) {
 			ml_fill(buf, sizeof(buf), ml_rand(&rng));
@@ -547,12 +533,12 @@ test_fsx_backed_tight(void **state)
 	for (j = 0; j < nf; j++)
 		verify(j);
 	run_ops(ops);
-	ev = stat_field("evicted");
+	ev = ml_stat(&M, "evicted");
 	printf("fsx backed size=%s: evicted %llu pages (%llu before the fill), "
 	    "paged_in %llu, written_back %llu\n", BK_SIZE,
 	    (unsigned long long)ev, (unsigned long long)ev0,
-	    (unsigned long long)stat_field("paged_in"),
-	    (unsigned long long)stat_field("written_back"));
+	    (unsigned long long)ml_stat(&M, "paged_in"),
+	    (unsigned long long)ml_stat(&M, "written_back"));
 	printf("fsx backed: %ld truncate/fallocate/zero calls failed with "
 	    "ENOSPC (model unchanged)\n", nenospc);
 	fflush(stdout);

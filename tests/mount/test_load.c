@@ -210,20 +210,6 @@ test_load(void **state)
 	run_load();
 }
 
-/* The stats line "name: N" of the mount's root. */
-static uint64_t
-stat_field(const char *name)
-{
-	const char *t = ml_getx(M.dir, "user.vmofs.stats"), *p;
-	size_t n = strlen(name);
-
-	assert_non_null(t);
-	for (p = t; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-		if (strncmp(p, name, n) == 0 && p[n] == ':')
-			return strtoull(p + n + 1, NULL, 10);
-	fail_msg("no %s in user.vmofs.stats", name);
-	return 0;
-}
 
 static void
 test_load_compress_tight(void **state)
@@ -232,10 +218,10 @@ test_load_compress_tight(void **state)
 	packable = 1;
 	run_load();
 	printf("load size=4M,compress: compressed %llu, decompressed %llu, "
-	    "zero pages %llu\n", (unsigned long long)stat_field("compressed"),
-	    (unsigned long long)stat_field("decompressed"),
-	    (unsigned long long)stat_field("zero_deduped"));
-	assert_true(stat_field("compressed") > 0 && stat_field("decompressed") > 0);
+	    "zero pages %llu\n", (unsigned long long)ml_stat(&M, "compressed"),
+	    (unsigned long long)ml_stat(&M, "decompressed"),
+	    (unsigned long long)ml_stat(&M, "zero_deduped"));
+	assert_true(ml_stat(&M, "compressed") > 0 && ml_stat(&M, "decompressed") > 0);
 	packable = 0;
 }
 

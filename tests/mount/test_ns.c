@@ -537,12 +537,7 @@ test_source_form_and_daemon(void **state)
 static uint64_t
 vnodes(void)
 {
-	const char *t = ml_getx(P("."), "user.vmofs.stats"), *k;
-
-	assert_non_null(t);
-	k = strstr(t, "vnodes: ");
-	assert_non_null(k);
-	return strtoull(k + 8, NULL, 10);
+	return ml_stat(&M, "vnodes");
 }
 
 /*

@@ -113,34 +113,16 @@ stats_snap(void)
 	return snap;
 }
 
-/* One counter of a stats text; fails the test if absent. */
-static uint64_t
-stat_of(const char *s, const char *name)
-{
-	size_t l = strlen(name);
-	const char *p;
 
-	for (p = s; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-		if (strncmp(p, name, l) == 0 && p[l] == ':')
-			return strtoull(p + l + 1, NULL, 10);
-	fail_msg("no %s in user.vmofs.stats:\n%s", name, s);
-	return 0;
-}
-
-static uint64_t
-stat_get(const char *name)
-{
-	return stat_of(stats_snap(), name);
-}
 
 /* SPEC 5: resident pages plus the store's ballast never exceed size=. */
 static void
 check_limit(const char *when)
 {
 	const char *s = stats_snap();
-	uint64_t used = stat_of(s, "used_pages"),
-	    ballast = stat_of(s, "zstore_ballast"),
-	    limit = stat_of(s, "limit_pages");
+	uint64_t used = ml_stat_in(s, "used_pages"),
+	    ballast = ml_stat_in(s, "zstore_ballast"),
+	    limit = ml_stat_in(s, "limit_pages");
 
 	if (used + ballast > limit)
 		fail_msg("%s: used_pages %" PRIu64 " + zstore_ballast %" PRIu64
@@ -154,8 +136,8 @@ static void
 check_store(const char *when)
 {
 	const char *s = stats_snap();
-	uint64_t bytes = stat_of(s, "zstore_bytes"),
-	    ballast = stat_of(s, "zstore_ballast");
+	uint64_t bytes = ml_stat_in(s, "zstore_bytes"),
+	    ballast = ml_stat_in(s, "zstore_ballast");
 
 	if (bytes > ballast * PG)
 		fail_msg("%s: zstore_bytes %" PRIu64 " > zstore_ballast %" PRIu64
@@ -270,12 +252,12 @@ show(const char *when)
 	    PRIu64 " decompressed %5" PRIu64 " zero_deduped %5" PRIu64
 	    " zstore %5" PRIu64 " pages %7" PRIu64 " B reclaimed %5" PRIu64
 	    " direct %4" PRIu64 " bg %4" PRIu64 " incompressible %" PRIu64 "\n",
-	    when, stat_of(s, "used_pages"), stat_of(s, "zstore_ballast"),
-	    stat_of(s, "compressed"), stat_of(s, "decompressed"),
-	    stat_of(s, "zero_deduped"), stat_of(s, "zstore_pages"),
-	    stat_of(s, "zstore_bytes"), stat_of(s, "reclaimed"),
-	    stat_of(s, "reclaim_direct"), stat_of(s, "reclaim_bg"),
-	    stat_of(s, "incompressible"));
+	    when, ml_stat_in(s, "used_pages"), ml_stat_in(s, "zstore_ballast"),
+	    ml_stat_in(s, "compressed"), ml_stat_in(s, "decompressed"),
+	    ml_stat_in(s, "zero_deduped"), ml_stat_in(s, "zstore_pages"),
+	    ml_stat_in(s, "zstore_bytes"), ml_stat_in(s, "reclaimed"),
+	    ml_stat_in(s, "reclaim_direct"), ml_stat_in(s, "reclaim_bg"),
+	    ml_stat_in(s, "incompressible"));
 }
 
 /* ---- 1. compress: 32 MiB in size=8M ------------------------------------- */
@@ -291,27 +273,27 @@ test_compress_holds_more(void **state)
 	mkvmo("v");
 	write_all("v", 0, len, seed);
 	show("after 32M write");
-	comp = stat_get("compressed");
+	comp = ml_stat(&M, "compressed");
 	assert_true(comp > 0);
-	assert_true(stat_get("zstore_pages") > 0);
+	assert_true(ml_stat(&M, "zstore_pages") > 0);
 	pop = vmo_u64("v", "user.vmo.populated");
 	com = vmo_u64("v", "user.vmo.committed");
-	limit = stat_get("limit_pages");
+	limit = ml_stat(&M, "limit_pages");
 	printf("  v: committed %" PRIu64 " populated %" PRIu64 "\n", com, pop);
 	assert_int_equal(pop, len);
 	assert_true(com < 8 * MiB);
-	assert_true(com / PG + stat_get("zstore_ballast") <= limit);
+	assert_true(com / PG + ml_stat(&M, "zstore_ballast") <= limit);
 	{
 		struct stat st;
 
 		assert_int_equal(stat(P("v/data"), &st), 0);
 		assert_int_equal(st.st_size, len);
 	}
-	dec0 = stat_get("decompressed");
+	dec0 = ml_stat(&M, "decompressed");
 	read_check("v", 0, len, seed);
 	check_limit("after read back");
 	show("after read back");
-	assert_true(stat_get("decompressed") > dec0);
+	assert_true(ml_stat(&M, "decompressed") > dec0);
 	assert_int_equal(vmo_u64("v", "user.vmo.populated"), len);
 	/* and a second pass reads the same */
 	read_check("v", 0, len, seed);
@@ -372,7 +354,7 @@ test_no_compress_enospc(void **state)
 		gen(wbuf, PG, o, seed);
 		assert_memory_equal(rbuf, wbuf, l);
 	}
-	assert_int_equal(stat_get("compressed"), 0);
+	assert_int_equal(ml_stat(&M, "compressed"), 0);
 	check_limit("end");
 }
 
@@ -398,8 +380,8 @@ test_zero_dedup(void **state)
 	}
 	close_data(fd);
 	show("after 32M of zeros");
-	assert_true(stat_get("zero_deduped") > 0);
-	assert_int_equal(stat_get("compressed"), 0);
+	assert_true(ml_stat(&M, "zero_deduped") > 0);
+	assert_int_equal(ml_stat(&M, "compressed"), 0);
 	assert_true(vmo_u64("z", "user.vmo.committed") <= 8 * MiB);
 	fd = open_data("z", O_RDONLY);
 	for (uint64_t o = 0; o < len; o += CHUNK) {
@@ -440,9 +422,9 @@ test_hints(void **state)
 	assert_int_equal(ml_setx(P("c/data"), "user.vmo.pin", "0+1M"), 0);
 	assert_int_equal(vmo_u64("c", "user.vmo.pinned"), 1 * MiB);
 	show("hints set");
-	assert_true(stat_get("q_dontneed") >= 512);
-	assert_true(stat_get("q_alwaysneed") >= 512);
-	assert_true(stat_get("q_wired") >= 256);
+	assert_true(ml_stat(&M, "q_dontneed") >= 512);
+	assert_true(ml_stat(&M, "q_alwaysneed") >= 512);
+	assert_true(ml_stat(&M, "q_wired") >= 256);
 	write_all("d", 0, 24 * MiB, 14);
 	show("after 24M of d");
 	a_com = vmo_u64("a", "user.vmo.committed");
@@ -450,7 +432,7 @@ test_hints(void **state)
 	printf("  committed: a %" PRIu64 " b %" PRIu64 " c %" PRIu64 " d %"
 	    PRIu64 "\n", a_com, vmo_u64("b", "user.vmo.committed"),
 	    vmo_u64("c", "user.vmo.committed"), d_com);
-	assert_true(stat_get("compressed") > 0);
+	assert_true(ml_stat(&M, "compressed") > 0);
 	/* never reclaimed */
 	assert_int_equal(vmo_u64("b", "user.vmo.committed"), 2 * MiB);
 	assert_int_equal(vmo_u64("c", "user.vmo.committed"), 1 * MiB);
@@ -487,7 +469,7 @@ test_clone_under_pressure(void **state)
 	mkvmo("f");
 	write_all("f", 0, 24 * MiB, 23);
 	show("after 24M of f");
-	assert_true(stat_get("compressed") > 0);
+	assert_true(ml_stat(&M, "compressed") > 0);
 	printf("  committed: v %" PRIu64 "/%" PRIu64 " clone %" PRIu64 "/%"
 	    PRIu64 " (populated)\n", vmo_u64("v", "user.vmo.committed"),
 	    vmo_u64("v", "user.vmo.populated"),
@@ -531,17 +513,17 @@ test_prefetch(void **state)
 	assert_true(com < pop);
 	/* make room, then prefetch */
 	assert_int_equal(truncate(P("q/data"), 0), 0);
-	dec0 = stat_get("decompressed");
+	dec0 = ml_stat(&M, "decompressed");
 	assert_int_equal(ml_setx(P("p/data"), "user.vmo.prefetch", "all"), 0);
 	show("after prefetch");
 	assert_int_equal(vmo_u64("p", "user.vmo.committed"), 1 * MiB);
 	assert_int_equal(vmo_u64("p", "user.vmo.populated"), 1 * MiB);
-	assert_true(stat_get("decompressed") >= dec0 + (pop - com) / PG);
+	assert_true(ml_stat(&M, "decompressed") >= dec0 + (pop - com) / PG);
 	/* prefetch read nothing through the file: reading now decompresses
 	 * nothing more */
-	dec0 = stat_get("decompressed");
+	dec0 = ml_stat(&M, "decompressed");
 	read_check("p", 0, 1 * MiB, 31);
-	assert_int_equal(stat_get("decompressed"), dec0);
+	assert_int_equal(ml_stat(&M, "decompressed"), dec0);
 	/* a range form, on a fresh compressed state */
 	write_all("q", 0, 16 * MiB, 33);
 	com = vmo_u64("p", "user.vmo.committed");
