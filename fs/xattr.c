@@ -327,7 +327,8 @@ xa_stats_text(char **out, uint64_t nvnodes)
 	XS(incompressible);
 	XS(zstore_pages); XS(zstore_bytes); XS(zstore_ballast);
 	XS(reclaim_direct); XS(reclaim_bg); XS(pq_rotations);
-	XS(q_anon); XS(q_wired); XS(q_dontneed); XS(q_alwaysneed);
+	XS(q_anon); XS(q_pager_clean); XS(q_pager_dirty); XS(q_wired);
+	XS(q_dontneed); XS(q_alwaysneed);
 #undef XS
 	/* The daemon's own: VMO nodes it keeps (live, or removed but still
 	 * looked up or open).  Back to its baseline once the kernel forgets. */

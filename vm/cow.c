@@ -232,10 +232,12 @@ cow_viewers(struct cow_node *x, uint64_t off, bool with_slices)
 
 /*
  * Put page p, fresh from the allocator or moved, at n's offset off.  A
- * page of an anonymous hierarchy goes on the page queues when it first
- * settles (reclaim.c); a queued page changes owner under the pq lock,
- * which is what lets the reclaimer follow page->owner (pq.h, pq_lock).
- * Pages shared by copy_file_range stay off the queues.
+ * page goes on the page queues when it first settles (reclaim.c): as
+ * anonymous, or in a pager-backed hierarchy as clean or dirty pager page
+ * (reclaim finds out, page by page, which of those the store holds:
+ * pager_evict).  A queued page changes owner under the pq lock, which is
+ * what lets the reclaimer follow page->owner (pq.h, pq_lock).  Pages
+ * shared by copy_file_range stay off the queues.
  */
 static void
 page_settle(struct vm_page *p, struct cow_node *n, uint64_t off)
@@ -252,9 +254,9 @@ page_settle(struct vm_page *p, struct cow_node *n, uint64_t off)
 	p->state = VM_PAGE_OBJECT;
 	p->owner = n;
 	p->offset = off;
-	if (n->h->pops == NULL && atomic_load(&p->share) == 0 &&
-	    !(p->flags & VM_PAGE_F_SHARED)) {
-		pq_insert(vm->pq, p, PQ_ANON);
+	if (atomic_load(&p->share) == 0 && !(p->flags & VM_PAGE_F_SHARED)) {
+		pq_insert(vm->pq, p, n->h->pops == NULL ? PQ_ANON :
+		    (p->flags & VM_PAGE_F_DIRTY) ? PQ_PAGER_DIRTY : PQ_PAGER_CLEAN);
 		if (p->pin_count > 0)
 			pq_set_pinned(vm->pq, p, true);
 	}
@@ -343,9 +345,10 @@ cow_get_writable(struct vm *vm, struct cow_node *n, uint64_t off,
 	HIER_ASSERT_WLOCKED(n->h);
 	assert(!n->hidden);
 	s = plist_lookup(&n->pages, off);
-	if (s == PLIST_EMPTY && n->parent == NULL && pager_in_store(n, off) &&
-	    fill != COW_NOFILL) {
-		/* The store's page, and only we see it (n is the root). */
+	if ((s == PLIST_STORE || (s == PLIST_EMPTY && n->parent == NULL)) &&
+	    fill != COW_NOFILL && pager_in_store(n, off)) {
+		/* The store's page, in our own slot (evicted), or we are the
+		 * root: only we see it. */
 		if ((err = pager_page_in(vm, n, off)) != 0)
 			return err;
 		s = plist_lookup(&n->pages, off);
@@ -376,7 +379,7 @@ cow_get_writable(struct vm *vm, struct cow_node *n, uint64_t off,
 		uint64_t to;
 
 		above = cow_lookup(n->parent, off + n->parent_off, &owner, &oo);
-		if (above == PLIST_EMPTY && n->h->pops != NULL &&
+		if ((above == PLIST_EMPTY || above == PLIST_STORE) && n->h->pops != NULL &&
 		    cow_lookup_top(n->parent, off + n->parent_off, &top, &to) ==
 		    PLIST_EMPTY && top != NULL && pager_in_store(top, to)) {
 			/* Page it in where everyone sees it (pager.c: true
@@ -895,8 +898,8 @@ cow_merge(struct vm *vm, struct cow_node *h)
 
 	assert(h->hidden && h->nchildren == 1);
 	if (c->parent_off == 0 &&
-	    c->pages.npages + c->pages.nmarkers + c->pages.ncomp <
-	    h->pages.npages + h->pages.nmarkers + h->pages.ncomp &&
+	    c->pages.npages + c->pages.nmarkers + c->pages.ncomp + c->pages.nstore <
+	    h->pages.npages + h->pages.nmarkers + h->pages.ncomp + h->pages.nstore &&
 	    cow_absorb(vm, h, c))
 		return;
 	if (plist_foreach(&h->pages, c->parent_off, c->parent_off + c->parent_limit,

@@ -17,8 +17,9 @@
  * for the clone.  A page the clone never read stays unread, and the store
  * still has the clone's bytes for it, as long as P has not written it.
  * Rule: before the store's bytes at X change, pnode holds X if anyone but
- * P's own node sees pnode's X.  Writes go through cow_get_writable, which
- * pages in first (cow.c); shrink and detach page in explicitly.
+ * P's own node sees pnode's X (and so does every node with a PLIST_STORE
+ * slot at X).  Writes go through cow_get_writable, which pages in first
+ * (cow.c); shrink and detach page in explicitly.
  *
  * Dirty pages: every page made writable for P (or its slices, which write
  * P's node) is flagged VM_PAGE_F_DIRTY.  vmo_writeback writes the flagged
@@ -26,11 +27,14 @@
  * the hierarchy lock held, so no write can slip between writing a page
  * and clearing its flag (a write after it flags the page again).
  *
+ * Eviction: pages sit on the global page queues (pq.c) as clean or dirty
+ * pager pages; reclaim drops the ones the store holds and leaves a gap
+ * (pnode) or a PLIST_STORE slot (below it) -- "Evicted pages" below.
+ *
  * Simplifications, documented in docs/semantics.md: decommit and zero on a
  * pager-backed VMO write zero pages instead of freeing them (the store must
  * read zero too); SEEK_DATA reports everything below the extent as data;
  * reads of a pager-backed hierarchy first page in under the exclusive lock.
- * Eviction of clean pages comes with page queues (docs/reclaim.md).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -39,12 +43,15 @@
 #include "fault.h"
 #include "pager.h"
 #include "pmm.h"
+#include "pq.h"
 #include "vm_internal.h"
 
 /*
  * cow_lookup, also telling where an unresolved walk ended: *top is the
- * topmost node reached (one with no parent) and *top_off the offset there,
- * or NULL when a window cut the walk short (the offset reads zero).
+ * node where the store's bytes would come from -- the topmost node reached
+ * (one with no parent), or a node whose slot is PLIST_STORE (an evicted
+ * page) -- and *top_off the offset there; or NULL when a window cut the
+ * walk short (the offset reads zero).  PLIST_EMPTY in both store cases.
  */
 plist_slot_t
 cow_lookup_top(struct cow_node *n, uint64_t off, struct cow_node **top,
@@ -54,6 +61,11 @@ cow_lookup_top(struct cow_node *n, uint64_t off, struct cow_node **top,
 	for (;;) {
 		plist_slot_t s = plist_lookup(&n->pages, off);
 
+		if (s == PLIST_STORE) {
+			*top = n;
+			*top_off = off;
+			return PLIST_EMPTY;
+		}
 		if (s != PLIST_EMPTY)
 			return s;
 		if (n->parent == NULL) {
@@ -68,19 +80,55 @@ cow_lookup_top(struct cow_node *n, uint64_t off, struct cow_node **top,
 	}
 }
 
-/* Does an absent slot at top's off hold the store's bytes?  Locked. */
+/*
+ * Does top's slot at off show the store's bytes: a PLIST_STORE slot, or
+ * nothing at all in pnode; below the extent either way (past it the store
+ * reads zero).  Locked.
+ */
 bool
 pager_in_store(struct cow_node *top, uint64_t off)
 {
 	struct hier *h = top->h;
+	plist_slot_t s;
 
-	return h->pops != NULL && top == h->pnode && off < h->pextent;
+	if (h->pops == NULL || off >= h->pextent)
+		return false;
+	s = plist_lookup(&top->pages, off);
+	return s == PLIST_STORE || (s == PLIST_EMPTY && top == h->pnode);
+}
+
+/* A page just read from the store into top's slot at off. */
+static void
+pager_settle(struct vm *vm, struct cow_node *top, uint64_t off, struct vm_page *p)
+{
+	p->state = VM_PAGE_OBJECT;
+	p->owner = top;
+	p->offset = off;
+	pq_insert(vm->pq, p, PQ_PAGER_CLEAN);
 }
 
 /*
- * Read the store's page at off into pnode top (which has no slot there).
- * 0, -ENOSPC, -ENOMEM, or the store's error.  Exclusive lock.
+ * Read the store's page at off into top (pager_in_store(top, off): pnode
+ * without a slot there, or a node with a PLIST_STORE slot).  0, -ENOSPC,
+ * -ENOMEM, or the store's error.  Exclusive lock.
  */
+/* A fresh page holding the store's bytes at off.  0 or an error. */
+static int
+pager_read_page(struct vm *vm, struct hier *h, uint64_t off, struct vm_page **out)
+{
+	struct vm_page *p;
+	int err;
+
+	if ((err = vm_page_alloc(vm, &p)) != 0)
+		return err;
+	if ((err = h->pops->read(h->pctx, off, vm_page_addr(vm, p))) != 0) {
+		vm_page_free(vm, p);
+		return err;
+	}
+	*out = p;
+	return 0;
+}
+
 int
 pager_page_in(struct vm *vm, struct cow_node *top, uint64_t off)
 {
@@ -89,25 +137,21 @@ pager_page_in(struct vm *vm, struct cow_node *top, uint64_t off)
 	int err;
 
 	HIER_ASSERT_WLOCKED(h);
-	assert(pager_in_store(top, off) && plist_lookup(&top->pages, off) == PLIST_EMPTY);
-	if ((err = vm_page_alloc(vm, &p)) != 0)
+	assert(pager_in_store(top, off));
+	if ((err = pager_read_page(vm, h, off, &p)) != 0)
 		return err;
-	err = h->pops->read(h->pctx, off, vm_page_addr(vm, p));
-	if (err == 0)
-		err = plist_set(&top->pages, off, plist_from_page(p), NULL);
-	if (err != 0) {
+	/* Replacing a PLIST_STORE slot allocates nothing; a new one may. */
+	if ((err = plist_set(&top->pages, off, plist_from_page(p), NULL)) != 0) {
 		vm_page_free(vm, p);
 		return err;
 	}
-	p->state = VM_PAGE_OBJECT;
-	p->owner = top;
-	p->offset = off;
+	pager_settle(vm, top, off, p);
 	atomic_fetch_add_explicit(&vm->paged_in, 1, memory_order_relaxed);
 	return 0;
 }
 
 /*
- * Page in n consecutive absent pages of pnode top from off with one store
+ * Page in n consecutive pages of top from off (each pager_in_store) with one store
  * call when the store offers readv (a 1 MiB read: one preadv, not 256
  * preads).  Falls back to page by page.  0 or an error (pages read before
  * it stay).  Exclusive lock.
@@ -138,9 +182,7 @@ pager_page_in_run(struct vm *vm, struct cow_node *top, uint64_t off, uint64_t n)
 			if ((err = plist_set(&top->pages, off + i * VM_PAGE_SIZE,
 			    plist_from_page(pages[i]), NULL)) != 0)
 				break;
-			pages[i]->state = VM_PAGE_OBJECT;
-			pages[i]->owner = top;
-			pages[i]->offset = off + i * VM_PAGE_SIZE;
+			pager_settle(vm, top, off + i * VM_PAGE_SIZE, pages[i]);
 		}
 		atomic_fetch_add_explicit(&vm->paged_in, i, memory_order_relaxed);
 	} else {
@@ -162,6 +204,8 @@ pager_note_dirty(struct cow_node *n, struct vm_page *p)
 	if (!(p->flags & VM_PAGE_F_DIRTY)) {
 		vm_page_flag_set(p, VM_PAGE_F_DIRTY);
 		atomic_fetch_add_explicit(&h->pdirtied, 1, memory_order_relaxed);
+		if (pq_queued(p))
+			pq_mark_dirty(h->vm->pq, p);
 	}
 }
 
@@ -238,19 +282,53 @@ keep_gap(void *ctx, uint64_t s, uint64_t e)
 	return 0;
 }
 
+/* A PLIST_STORE slot of a node of P's chain: page it in if someone (but
+ * except) sees it.  Replacing the slot in place is allowed in a walk. */
+static int
+keep_store_cb(void *ctx, uint64_t o, plist_slot_t *slot)
+{
+	struct keep_ctx *kc = ctx;
+	struct vm_page *p;
+	uint64_t n;
+
+	if (*slot != PLIST_STORE || o >= kc->end)
+		return 0;
+	n = cow_viewers(kc->top, o, false);
+	if (n > 0 && kc->except != NULL && sees_store(kc->except, kc->top, o))
+		n--;
+	if (n == 0)
+		return 0;
+	if ((kc->err = pager_read_page(kc->vm, kc->top->h, o, &p)) != 0)
+		return 1;
+	*slot = plist_from_page(p);
+	pager_settle(kc->vm, kc->top, o, p);
+	atomic_fetch_add_explicit(&kc->vm->paged_in, 1, memory_order_relaxed);
+	return 0;
+}
+
 /*
- * Page into pnode whatever someone (but except) still sees in [s, e) that
- * only the store holds: before the store loses those bytes.  Exclusive.
+ * Page in whatever someone (but except) still sees in [s, e) that only the
+ * store holds -- pnode's gaps and the PLIST_STORE slots of the nodes of
+ * the pager VMO's chain (the only nodes that have them: pager.c, "Evicted
+ * pages") -- before the store loses those bytes.  Exclusive.
  */
 static int
 pager_keep(struct hier *h, uint64_t s, uint64_t e, struct vmo *except)
 {
 	struct keep_ctx kc = { .vm = h->vm, .top = h->pnode, .end = h->pextent,
 	    .except = except };
+	struct cow_node *n;
 
 	if (h->pops == NULL || h->pnode == NULL || s >= h->pextent)
 		return 0;
 	plist_foreach_with_gaps(&h->pnode->pages, s, e, NULL, keep_gap, &kc);
+	for (n = h->pvmo != NULL ? h->pvmo->cow : NULL; n != NULL && kc.err == 0;
+	    n = n->parent) {
+		if (n->pages.nstore == 0)
+			continue;
+		kc.top = n;
+		plist_foreach(&n->pages, s, e, keep_store_cb, &kc);
+	}
 	return kc.err;
 }
 
@@ -355,7 +433,6 @@ vmo_create_paged(struct vm *vm, uint64_t size, const struct pager_ops *ops,
 	v->h->pnode = v->cow;
 	v->h->pvmo = v;
 	v->h->pextent = size;
-	v->h->paged_once = true;
 	pthread_mutex_lock(&vm->plock);
 	LIST_INSERT_HEAD(&vm->paged, v->h, plink);
 	v->h->plisted = true;
@@ -382,135 +459,70 @@ pager_unlist(struct hier *h)
 }
 
 /*
- * Reclaim (SPEC 5, the part that needs no page queues yet).  Which pages:
- * pages of pnode that the pager VMO itself sees, neither dirty, pinned,
- * shared nor marked alwaysneed.  Such a page equals the store's bytes, so
- * dropping it loses nothing: whoever needs it again pages it in again --
- * clones included, because pnode's page and the store agree wherever the
- * VMO sees pnode's page.  (A page of pnode the VMO no longer sees may be
- * a clone's only copy of old bytes: never taken.)  Pages hinted dontneed go
- * first; then a clock sweeps pnode.  When clean pages are not enough, dirty
- * ones the VMO sees are written back and then taken.
+ * Evicted pages.  A page of a pager-backed hierarchy that the pager VMO P
+ * itself sees, at the very offset it sits at in its node (P's chain of
+ * nodes has no offsets), holds the store's bytes once it is clean; so it
+ * can be dropped, and the slot says where the bytes are: in pnode nothing
+ * (a gap reads the store), in any other node of P's chain PLIST_STORE --
+ * P's own leaf after a clone, or a hidden node between it and pnode.
+ * Such a slot is paged in, in place, by whoever reads it (cow_lookup_top
+ * stops there), so a clone that shares it reads what P read.
  *
- * Reclaim never runs under a hierarchy lock: vm_reserve is called before an
- * operation takes its lock, and locks each pager-backed hierarchy in turn,
- * so no page an operation is using can vanish under it.  Readers re-check
- * after paging in, since a page can go between page-in and read.
+ * True snapshots still hold: the store's bytes at X change only when P's
+ * own page at X is written to it (writeback, or eviction of a dirty page
+ * below).  P sees that page, so any PLIST_STORE slot at X in P's chain is
+ * above it -- and P got a page below such a slot only through
+ * cow_get_writable, which pages the slot in first and copies.  Shrink and
+ * detach page in what others see (pager_keep).  So a PLIST_STORE slot or
+ * pnode gap someone sees always reads the bytes it read when created.
+ * (Sharing pages into or out of a pager-backed hierarchy, which would
+ * bypass cow_get_writable, is refused: vmo_share_range.)
+ *
+ * A page P does not see is a clone's, or old bytes only clones still see:
+ * reclaim treats it as anonymous (compress or zero marker, never dropped).
+ *
+ * pager_evict: n's page p at off, unpinned, unshared, on the page queues,
+ * checked by the caller (reclaim.c) under the exclusive lock.  A dirty
+ * page is written to the store first (the store file's fsync comes with
+ * the next writeback: the page still counts in pdirtied).  Returns 1
+ * (evicted, p freed), 0 (not P's: the caller may compress it) or the
+ * store's error (p kept, still dirty).
  */
-struct evict_ctx {
-	struct hier	*h;
-	uint64_t	want, got;
-	bool		dontneed_only, dirty_too;
-};
-
-static bool
-evictable(struct evict_ctx *ec, uint64_t off, plist_slot_t slot)
+int
+pager_evict(struct vm *vm, struct cow_node *n, uint64_t off, struct vm_page *p)
 {
-	struct vm_page *p = plist_page(slot);
+	struct hier *h = n->h;
 	struct cow_node *owner;
 	uint64_t oo;
+	int err;
 
-	if (p == NULL || p->pin_count > 0 || atomic_load(&p->share) != 0 ||
-	    (p->flags & VM_PAGE_F_ALWAYSNEED))
-		return false;
-	if (ec->dontneed_only && !(p->flags & VM_PAGE_F_DONTNEED))
-		return false;
-	if ((p->flags & VM_PAGE_F_DIRTY) && !ec->dirty_too)
-		return false;
-	/* The VMO must see this very page (its offsets are pnode's). */
-	return ec->h->pnode == ec->h->pvmo->cow ||
-	    (cow_lookup(ec->h->pvmo->cow, off, &owner, &oo) != PLIST_EMPTY &&
-	    owner == ec->h->pnode && oo == off);
-}
-
-static int
-evict_cb(void *ctx, uint64_t off, plist_slot_t *slot)
-{
-	struct evict_ctx *ec = ctx;
-	struct hier *h = ec->h;
-	struct vm_page *p = plist_page(*slot);
-
-	if (!evictable(ec, off, *slot))
+	HIER_ASSERT_WLOCKED(h);
+	if (h->pops == NULL || h->pvmo == NULL || h->pnode == NULL ||
+	    off >= vm_page_roundup(h->pvmo->size) ||
+	    cow_lookup(h->pvmo->cow, off, &owner, &oo) != plist_from_page(p) ||
+	    owner != n || oo != off)
 		return 0;
 	if (p->flags & VM_PAGE_F_DIRTY) {
-		if (h->pops->write(h->pctx, off, vm_page_addr(h->vm, p), VM_PAGE_SIZE) != 0)
-			return 0;	/* keep it; writeback will report */
+		if ((err = h->pops->write(h->pctx, off, vm_page_addr(vm, p),
+		    VM_PAGE_SIZE)) != 0)
+			return err;
 		vm_page_flag_clear(p, VM_PAGE_F_DIRTY);
-		atomic_fetch_add(&h->vm->written_back, 1);
+		pq_mark_clean(vm->pq, p);
+		atomic_fetch_add_explicit(&vm->written_back, 1, memory_order_relaxed);
 		/* The store holds this page now: it is inside the extent. */
 		if (h->pextent < off + VM_PAGE_SIZE)
 			h->pextent = off + VM_PAGE_SIZE;
 	}
-	vm_page_free(h->vm, p);
-	*slot = PLIST_EMPTY;
-	atomic_fetch_add(&h->vm->evicted, 1);
-	h->pclock = off + VM_PAGE_SIZE;
-	return ++ec->got >= ec->want;
+	if (off >= h->pextent)
+		return 0;	/* a clean page past the store's end: zero */
+	if (n == h->pnode)
+		plist_remove(&n->pages, off);
+	else
+		plist_set(&n->pages, off, PLIST_STORE, NULL);	/* in place */
+	vm_page_free(vm, p);
+	atomic_fetch_add_explicit(&vm->evicted, 1, memory_order_relaxed);
+	return 1;
 }
-
-/* Take up to want pages from h's pnode.  Exclusive lock.  Pages freed. */
-static uint64_t
-pager_evict_locked(struct hier *h, uint64_t want)
-{
-	struct evict_ctx ec = { .h = h, .want = want };
-	int pass;
-
-	HIER_ASSERT_WLOCKED(h);
-	if (h->pops == NULL || h->pnode == NULL || h->pvmo == NULL)
-		return 0;
-	for (pass = 0; pass < 3 && ec.got < want; pass++) {
-		/* The dontneed pass walks every page: only when hints exist. */
-		if (pass == 0 && !h->pdontneed)
-			continue;
-		ec.dontneed_only = pass == 0;
-		ec.dirty_too = pass == 2;
-		/* From the clock hand to the end, then from the start. */
-		if (plist_foreach(&h->pnode->pages, vm_page_trunc(h->pclock), COW_END,
-		    evict_cb, &ec) == 0 && ec.got < want)
-			plist_foreach(&h->pnode->pages, 0, COW_END, evict_cb, &ec);
-	}
-	if (h->pdontneed && ec.got < want)	/* none left to find */
-		h->pdontneed = false;
-	if (ec.got > 0 && ec.dirty_too)
-		(void)h->pops->sync(h->pctx);
-	return ec.got;
-}
-
-/*
- * Take up to want pages from pager-backed hierarchies, locking each in
- * turn (clean first, then dirty after writeback: pager_evict_locked).
- * Called with no hierarchy lock held (vm_reserve, the reclaimer thread).
- * Returns the pages freed.
- */
-uint64_t
-pager_reclaim(struct vm *vm, uint64_t want)
-{
-	struct hier *hs[16];
-	uint64_t got = 0;
-	int n = 0, i;
-	struct hier *h;
-
-	if (atomic_load(&vm->npaged) == 0 || want == 0)
-		return 0;
-	pthread_mutex_lock(&vm->plock);
-	LIST_FOREACH(h, &vm->paged, plink) {
-		if (n == (int)(sizeof(hs) / sizeof(hs[0])))
-			break;
-		atomic_fetch_add(&h->refs, 1);	/* keeps it while unlocked */
-		hs[n++] = h;
-	}
-	pthread_mutex_unlock(&vm->plock);
-	for (i = 0; i < n; i++) {
-		if (got < want) {
-			hier_wlock(hs[i]);
-			got += pager_evict_locked(hs[i], want - got);
-			hier_unlock(hs[i]);
-		}
-		hier_put(hs[i]);
-	}
-	return got;
-}
-
 
 struct wb_ctx {
 	struct vmo	*v;
@@ -542,6 +554,8 @@ wb_page(void *ctx, uint64_t off, plist_slot_t *slot)
 		return 0;
 	}
 	vm_page_flag_clear(p, VM_PAGE_F_DIRTY);
+	if (pq_queued(p))
+		pq_mark_clean(wc->v->vm->pq, p);
 	return 0;
 }
 

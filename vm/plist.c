@@ -149,17 +149,21 @@ plist_account(struct plist *pl, struct plist_node *n, plist_slot_t was,
 		n->used--;
 		if (was == PLIST_MARKER)
 			pl->nmarkers--;
+		else if (was == PLIST_STORE)
+			pl->nstore--;
 		else if (plist_is_comp(was))
 			pl->ncomp--;
 		else
 			pl->npages--;
 	}
 	if (now != PLIST_EMPTY) {
-		PLIST_ASSERT(now == PLIST_MARKER || plist_is_comp(now) ||
-		    (now & 7) == 0, (void *)now);
+		PLIST_ASSERT(now == PLIST_MARKER || now == PLIST_STORE ||
+		    plist_is_comp(now) || (now & 7) == 0, (void *)now);
 		n->used++;
 		if (now == PLIST_MARKER)
 			pl->nmarkers++;
+		else if (now == PLIST_STORE)
+			pl->nstore++;
 		else if (plist_is_comp(now))
 			pl->ncomp++;
 		else
@@ -167,19 +171,21 @@ plist_account(struct plist *pl, struct plist_node *n, plist_slot_t was,
 	}
 }
 
-/* Pages, markers and compressed slots of a node, to move its counts
- * between lists. */
+/* Pages, markers, compressed and store slots of a node, to move its
+ * counts between lists. */
 struct plist_counts {
-	uint64_t	pages, markers, comp;
+	uint64_t	pages, markers, comp, store;
 };
 
 static void
 plist_node_counts(const struct plist_node *n, struct plist_counts *c)
 {
-	c->pages = c->markers = c->comp = 0;
+	c->pages = c->markers = c->comp = c->store = 0;
 	for (unsigned i = 0; i < PLIST_FANOUT; i++) {
 		if (n->slots[i] == PLIST_MARKER)
 			c->markers++;
+		else if (n->slots[i] == PLIST_STORE)
+			c->store++;
 		else if (plist_is_comp(n->slots[i]))
 			c->comp++;
 		else if (n->slots[i] != PLIST_EMPTY)
@@ -197,6 +203,7 @@ plist_node_adopt(struct plist *pl, struct plist_node *n, uint64_t key,
 	pl->npages += c->pages;
 	pl->nmarkers += c->markers;
 	pl->ncomp += c->comp;
+	pl->nstore += c->store;
 }
 
 static void
@@ -207,6 +214,7 @@ plist_node_orphan(struct plist *pl, struct plist_node *n, struct plist_counts *c
 	pl->npages -= c->pages;
 	pl->nmarkers -= c->markers;
 	pl->ncomp -= c->comp;
+	pl->nstore -= c->store;
 }
 
 /*
@@ -237,6 +245,7 @@ plist_init(struct plist *pl, uint64_t skew)
 	pl->npages = 0;
 	pl->nmarkers = 0;
 	pl->ncomp = 0;
+	pl->nstore = 0;
 }
 
 void
@@ -655,7 +664,7 @@ void
 plist_check(const struct plist *pl)
 {
 	struct plist_node *n;
-	uint64_t pages = 0, markers = 0, comp = 0, prev = 0;
+	uint64_t pages = 0, markers = 0, comp = 0, store = 0, prev = 0;
 	bool first = true;
 
 	PLIST_ASSERT(pl->skew < PLIST_NODE_BYTES && (pl->skew & VM_PAGE_MASK) == 0, pl);
@@ -672,11 +681,13 @@ plist_check(const struct plist *pl)
 				continue;
 			/* No slot below offset 0. */
 			PLIST_ASSERT(n->key + ((uint64_t)i << VM_PAGE_SHIFT) >= pl->skew, n);
-			PLIST_ASSERT(x == PLIST_MARKER || plist_is_comp(x) ||
-			    (x & 7) == 0, n);
+			PLIST_ASSERT(x == PLIST_MARKER || x == PLIST_STORE ||
+			    plist_is_comp(x) || (x & 7) == 0, n);
 			used++;
 			if (x == PLIST_MARKER)
 				markers++;
+			else if (x == PLIST_STORE)
+				store++;
 			else if (plist_is_comp(x))
 				comp++;
 			else
@@ -687,6 +698,6 @@ plist_check(const struct plist *pl)
 		first = false;
 	}
 	PLIST_ASSERT(pages == pl->npages && markers == pl->nmarkers &&
-	    comp == pl->ncomp, pl);
+	    comp == pl->ncomp && store == pl->nstore, pl);
 	PLIST_ASSERT(!RB_EMPTY(&pl->tree) || plist_is_empty(pl), pl);
 }

@@ -7,7 +7,8 @@
  * tree (libbsd <bsd/sys/tree.h>) keyed by their first offset.  A slot is
  *   empty   (PLIST_EMPTY)  - nothing here: look further up the clone chain;
  *   marker  (PLIST_MARKER) - explicitly zero: stop looking, read zeros;
- *   page    (a struct vm_page *, 8-byte aligned).
+ *   page    (a struct vm_page *, 8-byte aligned);
+ *   compressed (a zstore handle) and store (PLIST_STORE): below.
  *
  * Skew: every offset is shifted by the list's skew before it is split into
  * node key and slot index.  A child in a clone tree gets skew =
@@ -41,12 +42,27 @@ typedef uintptr_t plist_slot_t;
  * handle 0 would be PLIST_MARKER and is never issued).  It shows bytes
  * like a page but has no page: plist_page gives NULL.
  */
+/*
+ * A fourth kind: PLIST_STORE, "the backing store's bytes" -- a page of a
+ * pager-backed hierarchy that was evicted from a node other than the top
+ * one (pager.c, "Evicted pages").  Like a marker it has no page; unlike
+ * one, it reads the store.  All ones: odd, and no 32-bit handle makes it.
+ */
+#define PLIST_STORE  (~(plist_slot_t)0)
+
 static inline bool plist_is_page(plist_slot_t s) { return s != 0 && (s & 1) == 0; }
-static inline bool plist_is_comp(plist_slot_t s) { return (s & 1) != 0 && s != PLIST_MARKER; }
+static inline bool plist_is_comp(plist_slot_t s)
+{
+	return (s & 1) != 0 && s != PLIST_MARKER && s != PLIST_STORE;
+}
 static inline uint32_t plist_comp_handle(plist_slot_t s) { return (uint32_t)(s >> 1); }
 static inline plist_slot_t plist_from_comp(uint32_t h) { return ((plist_slot_t)h << 1) | 1; }
-/* Shows bytes (a page or compressed ones), as opposed to zero. */
-static inline bool plist_has_data(plist_slot_t s) { return s != 0 && s != PLIST_MARKER; }
+/* Holds bytes in memory (a page or compressed ones): not empty, not a
+ * marker (zero), not PLIST_STORE (the bytes are in the backing store). */
+static inline bool plist_has_data(plist_slot_t s)
+{
+	return s != 0 && s != PLIST_MARKER && s != PLIST_STORE;
+}
 static inline struct vm_page *plist_page(plist_slot_t s)
 {
 	return plist_is_page(s) ? (struct vm_page *)s : NULL;
@@ -67,6 +83,7 @@ struct plist {
 	uint64_t	npages;		/* page slots */
 	uint64_t	nmarkers;	/* marker slots */
 	uint64_t	ncomp;		/* compressed slots */
+	uint64_t	nstore;		/* PLIST_STORE slots */
 };
 
 void plist_init(struct plist *pl, uint64_t skew);
@@ -74,7 +91,8 @@ void plist_init(struct plist *pl, uint64_t skew);
 void plist_fini(struct plist *pl);
 static inline bool plist_is_empty(const struct plist *pl)
 {
-	return pl->npages == 0 && pl->nmarkers == 0 && pl->ncomp == 0;
+	return pl->npages == 0 && pl->nmarkers == 0 && pl->ncomp == 0 &&
+	    pl->nstore == 0;
 }
 
 /* The slot at off (PLIST_EMPTY if none). */

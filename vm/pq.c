@@ -401,7 +401,6 @@ pq_set_kind(struct pq *pq, struct vm_page *p, enum pq_kind kind)
 	pthread_mutex_lock(&pq->lock);
 	b = pq_bits(p);
 	assert(pq_bits_queue(b) != PQ_Q_NONE && "page not queued");
-	assert(pq_bits_kind(b) != PQ_ANON && "anonymous pages are never dirty/clean");
 	if (pq_bits_kind(b) != kind) {
 		b = (uint8_t)((b & ~PQB_KMASK) | (kind << PQB_KSHIFT));
 		pq_rehome(pq, p, b);
@@ -419,6 +418,12 @@ void
 pq_mark_clean(struct pq *pq, struct vm_page *p)
 {
 	pq_set_kind(pq, p, PQ_PAGER_CLEAN);
+}
+
+void
+pq_mark_anon(struct pq *pq, struct vm_page *p)
+{
+	pq_set_kind(pq, p, PQ_ANON);
 }
 
 /* Shift one aged queue's generations one older: the two oldest merge. */
@@ -500,9 +505,10 @@ pq_reclaim_scan(struct pq *pq, struct vm_page **out, size_t max,
 
 	pthread_mutex_lock(&pq->lock);
 	/* A touched page costs one look and comes round again untouched (a
-	 * CLOCK): allow a whole lap of the aged queues on top. */
+	 * CLOCK): allow a whole lap of every scanned queue on top (pages
+	 * being written are all touched: the dirty FIFO needs its lap too). */
 	budget += pq->st.size[PQ_Q_ANON] + pq->st.size[PQ_Q_PAGER_CLEAN] +
-	    pq->st.size[PQ_Q_DONTNEED];
+	    pq->st.size[PQ_Q_PAGER_DIRTY] + pq->st.size[PQ_Q_DONTNEED];
 	pq->st.scans++;
 	/* 1. dontneed, in hint order */
 	pq_scan_list(pq, &pq->dontneed, out, &n, max, accept, ctx, &budget);

@@ -140,9 +140,10 @@ void pq_hint_dontneed(struct pq *pq, struct vm_page *page);
  * wins), or back to the base kind's queue (false). */
 void pq_hint_alwaysneed(struct pq *pq, struct vm_page *page, bool on);
 /* Pager-backed page written (clean -> dirty) or written back (dirty ->
- * clean).  An anonymous page's kind is never changed by these (assert). */
+ * clean); or found to hold bytes the store does not (a clone's: -> anon). */
 void pq_mark_dirty(struct pq *pq, struct vm_page *page);
 void pq_mark_clean(struct pq *pq, struct vm_page *page);
+void pq_mark_anon(struct pq *pq, struct vm_page *page);
 
 /* Age: every aged queue's generations move one older (the two oldest
  * merge) and a fresh newest one begins.  O(ngen), timer driven. */
@@ -171,8 +172,8 @@ size_t pq_reclaim_candidates(struct pq *pq, struct vm_page **out, size_t max);
  * owner: while a page is queued its owner is a live node, because owners
  * change and pages leave their objects only under this lock -- see
  * pq_lock).  A refused page moves to the newest end of its queue.  At
- * most 4 * max + 64 pages are looked at, plus one lap of the aged and
- * dontneed queues (touched pages get their second chance on the way).
+ * most 4 * max + 64 pages are looked at, plus one lap of every scanned
+ * queue (touched pages get their second chance on the way).
  */
 typedef bool (*pq_accept_fn)(void *ctx, struct vm_page *page);
 size_t pq_reclaim_scan(struct pq *pq, struct vm_page **out, size_t max,

@@ -10,15 +10,18 @@
  *                   a second and, when free pages fall below the low
  *                   watermark (vm_reserve wakes it), reclaims up to the
  *                   high watermark, so most writes never wait for reclaim.
- * Both take, in SPEC 5's order: pager-backed pages (pager.c: clean, then
- * dirty after writeback; dontneed first), then anonymous pages from the
- * page queues (pq.c: dontneed first, then oldest generation first).  An
- * anonymous page that is all zero becomes a zero marker (zero-page dedup,
- * with or without compress); with compress, any other page goes into the
- * LZ4 store (zstore.c) if it fits in 3/4 of a page, and its slot holds the
- * store's handle (plist.h).  A page that is neither is flagged NOCOMP and
- * left alone until it is written again.  Pinned pages sit on the wired
- * queue and alwaysneed pages on theirs: never scanned.
+ * Both take pages off the page queues in SPEC 5's order (pq.c): dontneed
+ * first (in hint order), then clean pager-backed pages, dirty ones, and
+ * anonymous ones, each oldest generation first.  A page of a pager-backed
+ * hierarchy that the pager VMO itself sees is dropped, written back first
+ * if dirty (pager_evict: the store holds it).  Any other page -- an
+ * anonymous hierarchy's, or a clone's in a pager-backed one -- that is all
+ * zero becomes a zero marker (zero-page dedup, with or without compress);
+ * with compress, any other page goes into the LZ4 store (zstore.c) if it
+ * fits in 3/4 of a page, and its slot holds the store's handle (plist.h).
+ * A page that is neither is flagged NOCOMP and left alone until it is
+ * written again.  Pinned pages sit on the wired queue and alwaysneed pages
+ * on theirs: never scanned.
  *
  * The store's memory counts against the limit.  Its entries live on the
  * heap, so for every page's worth of compressed bytes (payload plus the
@@ -117,7 +120,7 @@ keep_or_free(struct vm *vm, struct vm_page *p)
 	return !keep;
 }
 
-/* ---- anonymous reclaim -------------------------------------------------- */
+/* ---- reclaim off the page queues ----------------------------------------- */
 
 struct cand {
 	struct vm_page	*p;
@@ -129,9 +132,10 @@ struct scan_ctx {
 	size_t		n;
 };
 
-/* Under the pq lock: can p be reclaimed, and if so pin its hierarchy. */
+/* Under the pq lock: can p be reclaimed, and if so pin its hierarchy.
+ * (An incompressible pager page may still be the store's: not skipped.) */
 static bool
-accept_anon(void *ctx, struct vm_page *p)
+accept_page(void *ctx, struct vm_page *p)
 {
 	struct scan_ctx *sc = ctx;
 	struct cow_node *n = p->owner;
@@ -139,7 +143,8 @@ accept_anon(void *ctx, struct vm_page *p)
 	uint64_t r;
 
 	if (sc->n == RECLAIM_BATCH || n == NULL ||
-	    (p->flags & (VM_PAGE_F_NOCOMP | VM_PAGE_F_SHARED | VM_PAGE_F_ALWAYSNEED)) ||
+	    (p->flags & (VM_PAGE_F_SHARED | VM_PAGE_F_ALWAYSNEED)) ||
+	    ((p->flags & VM_PAGE_F_NOCOMP) && pq_page_kind(p) == PQ_ANON) ||
 	    atomic_load(&p->share) != 0)
 		return false;
 	h = n->h;
@@ -155,11 +160,12 @@ accept_anon(void *ctx, struct vm_page *p)
 }
 
 /*
- * Reclaim candidate c: a zero marker, a compressed slot, or nothing.
- * Returns the pages freed (0 or 1).  Drops c's hierarchy reference.
+ * Reclaim candidate c: evicted to the store, a zero marker, a compressed
+ * slot, or nothing.  Returns the pages freed (0 or 1).  Drops c's
+ * hierarchy reference.
  */
 static uint64_t
-evict_anon(struct vm *vm, struct cand *c)
+evict_page(struct vm *vm, struct cand *c)
 {
 	struct hier *h = c->h;
 	struct vm_page *p = c->p;
@@ -179,17 +185,39 @@ evict_anon(struct vm *vm, struct cand *c)
 	}
 	pq_unlock(vm->pq);
 	/* Owner and slot are stable now: they change only under h's lock. */
-	if (!ok || h->pops != NULL || plist_lookup(&n->pages, off) != plist_from_page(p) ||
+	if (!ok || plist_lookup(&n->pages, off) != plist_from_page(p) ||
 	    p->pin_count > 0 || atomic_load(&p->share) != 0 ||
-	    (p->flags & (VM_PAGE_F_NOCOMP | VM_PAGE_F_SHARED | VM_PAGE_F_ALWAYSNEED)))
+	    (p->flags & (VM_PAGE_F_SHARED | VM_PAGE_F_ALWAYSNEED)))
 		goto out;
+	if (h->pops != NULL) {
+		/* The store's page: drop it (written back first if dirty). */
+		r = pager_evict(vm, n, off, p);
+		if (r > 0) {
+			freed = 1;
+			goto out;
+		}
+		if (r < 0) {
+			pq_requeue(vm->pq, p);	/* the store failed */
+			goto out;
+		}
+		/* Not the store's (a clone's bytes): it stays anonymous for
+		 * good -- the pager VMO never sees it again (pager.c). */
+		if (p->flags & VM_PAGE_F_DIRTY)
+			vm_page_flag_clear(p, VM_PAGE_F_DIRTY);
+		pq_mark_anon(vm->pq, p);
+	}
+	if (p->flags & VM_PAGE_F_NOCOMP) {
+		pq_requeue(vm->pq, p);
+		goto out;
+	}
 	if (vm->zs != NULL)
 		r = zstore_put(vm->zs, vm_page_addr(vm, p), &hnd);
 	else
 		r = zstore_is_zero(vm_page_addr(vm, p)) ? ZSTORE_ZERO : -E2BIG;
 	if (r == ZSTORE_ZERO) {
-		/* Reads zero: a marker where a parent would show through. */
-		if (n->parent != NULL && off < n->parent_limit)
+		/* Reads zero: a marker where a parent or the store would
+		 * show through. */
+		if (h->pops != NULL || (n->parent != NULL && off < n->parent_limit))
 			plist_set(&n->pages, off, PLIST_MARKER, NULL);
 		else
 			plist_remove(&n->pages, off);
@@ -216,9 +244,9 @@ out:
 	return freed;
 }
 
-/* Take up to want anonymous pages.  No hierarchy lock held. */
+/* Take up to want pages off the queues.  No hierarchy lock held. */
 static uint64_t
-anon_reclaim(struct vm *vm, uint64_t want)
+queue_reclaim(struct vm *vm, uint64_t want)
 {
 	struct vm_page *out[RECLAIM_BATCH];
 	uint64_t got = 0, rounds = 0, max_rounds = 4 + 2 * (want / RECLAIM_BATCH);
@@ -228,10 +256,10 @@ anon_reclaim(struct vm *vm, uint64_t want)
 		struct scan_ctx sc = { .n = 0 };
 		size_t ask = want - got < RECLAIM_BATCH ? want - got : RECLAIM_BATCH;
 
-		if (pq_reclaim_scan(vm->pq, out, ask, accept_anon, &sc) == 0)
+		if (pq_reclaim_scan(vm->pq, out, ask, accept_page, &sc) == 0)
 			break;
 		for (i = 0; i < sc.n; i++)
-			got += evict_anon(vm, &sc.c[i]);
+			got += evict_page(vm, &sc.c[i]);
 	}
 	return got;
 }
@@ -241,10 +269,8 @@ anon_reclaim(struct vm *vm, uint64_t want)
 uint64_t
 vm_reclaim_pages(struct vm *vm, uint64_t want)
 {
-	uint64_t got = pager_reclaim(vm, want);
+	uint64_t got = queue_reclaim(vm, want);
 
-	if (got < want)
-		got += anon_reclaim(vm, want - got);
 	atomic_fetch_add_explicit(&vm->reclaimed, got, memory_order_relaxed);
 	return got;
 }

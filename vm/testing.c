@@ -114,6 +114,8 @@ check_cb(void *ctx, uint64_t off, plist_slot_t *slot)
 	}
 	if (cc->n->hidden)
 		assert(cow_viewers(cc->n, off, false) >= 1 && "unreachable slot in hidden node");
+	if (*slot == PLIST_STORE)
+		assert(cc->n->h->pops != NULL && "store slot without a store");
 	if (p == NULL)
 		return 0;
 	if (!(p->flags & VM_PAGE_F_SHARED)) {
@@ -122,12 +124,15 @@ check_cb(void *ctx, uint64_t off, plist_slot_t *slot)
 	}
 	assert(p->state == VM_PAGE_OBJECT);
 	assert(!(cc->n->hidden && p->pin_count > 0) && "pinned page in hidden node");
-	/* Page queues: every page of an anonymous hierarchy is queued but
-	 * the shared ones; pinned ones on wired. */
+	/* Page queues: every page is queued but the shared ones; pinned
+	 * ones on wired; a pager-backed hierarchy's dirty ones as dirty. */
 	if (atomic_load(&p->share) != 0 || (p->flags & VM_PAGE_F_SHARED))
 		assert(!pq_queued(p) && "shared page on a page queue");
-	else if (!cc->n->h->paged_once)
-		assert(pq_queued(p) && "anonymous page not queued");
+	else
+		assert(pq_queued(p) && "page not queued");
+	if (pq_queued(p) && cc->n->h->pops != NULL)
+		assert((!(p->flags & VM_PAGE_F_DIRTY) || pq_page_kind(p) == PQ_PAGER_DIRTY) &&
+		    "dirty pager page not queued as dirty");
 	if (pq_queued(p) && (pq_page_queue(p) == PQ_Q_WIRED) != (p->pin_count > 0))
 		fprintf(stderr, "DBG page %p q=%d pin=%u node %p off %llu hidden %d\n", (void *)p,
 		    pq_page_queue(p), p->pin_count, (void *)cc->n, (unsigned long long)off, cc->n->hidden);

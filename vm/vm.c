@@ -202,6 +202,8 @@ vm_get_stats(struct vm *vm, struct vm_stats *st)
 		st->pq_rotations = qs.rotations;
 		st->q_anon = qs.size[PQ_Q_ANON];
 		st->q_wired = qs.size[PQ_Q_WIRED];
+		st->q_pager_clean = qs.size[PQ_Q_PAGER_CLEAN];
+		st->q_pager_dirty = qs.size[PQ_Q_PAGER_DIRTY];
 		st->q_dontneed = qs.size[PQ_Q_DONTNEED];
 		st->q_alwaysneed = qs.size[PQ_Q_ALWAYSNEED];
 	}

@@ -102,9 +102,6 @@ struct hier {
 	_Atomic uint64_t pdirtied;	/* (A) pages dirtied since writeback */
 	LIST_ENTRY(hier) plink;		/* (vm->plock) in vm->paged */
 	bool		plisted;	/* (vm->plock) */
-	uint64_t	pclock;		/* (H) eviction clock hand, pnode offset */
-	bool		pdontneed;	/* (H) pages may carry a dontneed hint */
-	bool		paged_once;	/* (H) was created pager-backed */
 };
 
 LIST_HEAD(cow_list, cow_node);
@@ -205,7 +202,7 @@ void pager_node_gone(struct cow_node *gone, struct cow_node *heir);
 int pager_shrink_keep(struct vmo *v, uint64_t size);
 void pager_shrink_cut(struct vmo *v, uint64_t size);
 void pager_unlist(struct hier *h);
-uint64_t pager_reclaim(struct vm *vm, uint64_t want);
+int pager_evict(struct vm *vm, struct cow_node *n, uint64_t off, struct vm_page *p);
 void vm_reserve(struct vm *vm, uint64_t pages);
 
 /* reclaim.c: anonymous pages (page queues, compressed store, zero pages). */

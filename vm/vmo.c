@@ -1239,6 +1239,12 @@ vmo_share_range(struct vmo *dst, uint64_t doff, struct vmo *src, uint64_t soff,
 	if (len == 0)
 		return 0;
 	lock_pair(dst->h, src->h);
+	/* A pager-backed side: its pages come from and go to a store
+	 * (paging in, dirty tracking, true snapshots: pager.c), which
+	 * sharing slots would bypass.  The caller copies instead. */
+	err = -EXDEV;
+	if (dst->h->pops != NULL || src->h->pops != NULL)
+		goto out;
 	err = -EINVAL;
 	if (soff + len > vm_page_roundup(src->size))
 		goto out;
@@ -1307,8 +1313,6 @@ vmo_hint(struct vmo *v, uint64_t off, uint64_t len, enum vmo_hint hint)
 		else
 			pq_hint_dontneed(v->vm->pq, p);
 	}
-	if (hint == VMO_HINT_DONTNEED)
-		v->h->pdontneed = true;
 	hier_unlock(v->h);
 	return 0;
 }
@@ -1358,7 +1362,7 @@ seek_data(struct cow_node *n, uint64_t o, uint64_t end)
 		}
 		if (!has)
 			return end;
-		if (plist_has_data(s))
+		if (plist_has_data(s) || s == PLIST_STORE)	/* evicted: data */
 			return x;
 		o = x + VM_PAGE_SIZE;	/* a marker: a hole */
 	}
@@ -1399,7 +1403,7 @@ vmo_seek(struct vmo *v, uint64_t off, int whence, uint64_t *result)
 
 		if (plist_has_data(sl))
 			continue;
-		if (sl == PLIST_EMPTY && v->h->pops != NULL &&
+		if ((sl == PLIST_EMPTY || sl == PLIST_STORE) && v->h->pops != NULL &&
 		    cow_lookup_top(leaf, base + pos, &t, &to) == PLIST_EMPTY &&
 		    t != NULL && pager_in_store(t, to))
 			continue;

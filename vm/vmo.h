@@ -87,6 +87,7 @@ struct vm_stats {
 	uint64_t reclaim_bg;	/* background reclaim passes */
 	uint64_t pq_rotations;	/* page-queue aging ticks */
 	uint64_t q_anon, q_wired, q_dontneed, q_alwaysneed;	/* pages per queue */
+	uint64_t q_pager_clean, q_pager_dirty;
 };
 void vm_get_stats(struct vm *vm, struct vm_stats *st);
 
@@ -212,7 +213,8 @@ int vmo_unpin(struct vmo *vmo, uint64_t off, uint64_t len);
  * ranges must not overlap.  A page referenced from k places counts P/k to
  * each place in attribution.  Returns bytes shared, or -EINVAL, -EFBIG
  * (past a slice's end or the maximum size), -EBUSY (pinned pages in dst's
- * range), -ENOMEM (a page-list node; part may be done: the count says).
+ * range), -EXDEV (either side is pager-backed: copy instead), -ENOMEM (a
+ * page-list node; part may be done: the count says).
  */
 int64_t vmo_share_range(struct vmo *dst, uint64_t doff, struct vmo *src,
     uint64_t soff, uint64_t len);

@@ -363,6 +363,107 @@ test_reclaim(void **state)
 	vm_destroy(vm);
 }
 
+/*
+ * Pages of the pager VMO below pnode (its own leaf after a clone, hidden
+ * nodes between) are evicted too: they become PLIST_STORE slots that read
+ * the store.  A clone plus an overwrite of the parent under a tight limit
+ * fits (it used to fail with ENOSPC), the clone keeps its snapshot, a
+ * clone made after the eviction shares the evicted slots and reads them
+ * from the store, and a write of the parent after that still leaves that
+ * clone its bytes.
+ */
+static void
+test_clone_evict(void **state)
+{
+	enum { LIM = 256, NP = 512, OW = 150 };
+	struct vm *vm = vt_vm(LIM);
+	struct store *s = mkstore(NP * P, 6);
+	static unsigned char orig[NP * P], now[NP * P], buf[16 * P];
+	struct vm_stats st0, st;
+	struct vmo *v, *c, *c2;
+	uint64_t i, reads;
+
+	(void)state;
+	memcpy(orig, s->b, sizeof(orig));
+	assert_int_equal(vmo_create_paged(vm, s->size, &ops, s, &v), 0);
+	for (i = 0; i < NP; i += 16)		/* fill memory with clean pages */
+		expect_store(v, i * P, 16 * P, orig + i * P);
+	assert_int_equal(vmo_clone(v, 0, VMO_WHOLE, &c), 0);
+	vm_get_stats(vm, &st0);
+	/* Overwrite OW pages of P, several times: the old bytes of each stay
+	 * for c (OW pages), P's new ones are written back and evicted. */
+	memcpy(now, orig, sizeof(now));
+	for (int round = 0; round < 4; round++) {
+		for (i = 0; i < OW; i++) {
+			memset(buf, 0x30 + round, P);
+			buf[0] = (unsigned char)i;
+			assert_int_equal(vmo_write(v, buf, i * P, P), P);
+			memcpy(now + i * P, buf, P);
+		}
+		for (i = 160; i < NP; i += 16)	/* pressure */
+			expect_store(v, i * P, 16 * P, now + i * P);
+		vmo_test_check(v);
+	}
+	vm_get_stats(vm, &st);
+	assert_true(st.evicted > st0.evicted);
+	assert_true(st.written_back > st0.written_back);
+	assert_true(st.used_pages <= LIM);
+	for (i = 0; i < NP; i += 16) {
+		expect_store(c, i * P, 16 * P, orig + i * P);
+		expect_store(v, i * P, 16 * P, now + i * P);
+	}
+	/* Evict everything P sees; a new clone shares the evicted slots. */
+	assert_int_equal(vmo_writeback(v), 0);
+	assert_memory_equal(s->b, now, NP * P);
+	vm_test_reclaim(vm, LIM);
+	vmo_test_check(v);
+	assert_int_equal(vmo_clone(v, 0, 64 * P, &c2), 0);
+	reads = (uint64_t)s->reads;
+	expect_store(c2, 0, 16 * P, now);		/* read from the store */
+	assert_true((uint64_t)s->reads > reads);
+	/* P writes what c2 has not read yet: c2 still reads the old bytes. */
+	memset(buf, 0xa5, sizeof(buf));
+	assert_int_equal(vmo_write(v, buf, 32 * P, 16 * P), 16 * P);
+	assert_int_equal(vmo_writeback(v), 0);
+	expect_store(c2, 32 * P, 16 * P, now + 32 * P);
+	expect_store(v, 32 * P, 16 * P, buf);
+	/* Shrink and detach keep what the clones see (c2's 64 pages: all of
+	 * c's would not fit in memory without compress). */
+	vmo_unref(c);
+	assert_int_equal(vmo_resize(v, 8 * P), 0);
+	vm_test_reclaim(vm, LIM);
+	expect_store(c2, 0, 64 * P, now);
+	assert_int_equal(vmo_pager_detach(v), 0);
+	memset(s->b, 0xee, sizeof(s->b));
+	expect_store(c2, 0, 64 * P, now);
+	vmo_test_check(v);
+	vmo_unref(c2);
+	vmo_unref(v);
+	assert_int_equal(vm_test_used_pages(vm), 0);
+	free(s);
+	vm_destroy(vm);
+}
+
+/* copy_file_range's sharing is refused on a pager-backed side (-EXDEV:
+ * the caller copies), so nothing bypasses paging in and dirty tracking. */
+static void
+test_no_share(void **state)
+{
+	struct vm *vm = vt_vm(256);
+	struct store *s = mkstore(8 * P, 7);
+	struct vmo *v, *a;
+
+	(void)state;
+	assert_int_equal(vmo_create_paged(vm, s->size, &ops, s, &v), 0);
+	assert_int_equal(vmo_create(vm, 8 * P, 0, &a), 0);
+	assert_int_equal(vmo_share_range(a, 0, v, 0, 4 * P), -EXDEV);
+	assert_int_equal(vmo_share_range(v, 0, a, 0, 4 * P), -EXDEV);
+	vmo_unref(a);
+	vmo_unref(v);
+	free(s);
+	vm_destroy(vm);
+}
+
 int
 main(void)
 {
@@ -372,6 +473,8 @@ main(void)
 		cmocka_unit_test(test_snapshot),
 		cmocka_unit_test(test_detach),
 		cmocka_unit_test(test_reclaim),
+		cmocka_unit_test(test_clone_evict),
+		cmocka_unit_test(test_no_share),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
