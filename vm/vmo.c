@@ -883,11 +883,36 @@ reserve_for(struct vmo *v, uint64_t len)
 	return n > 1024 ? 1024 : n;
 }
 
+/*
+ * A commit or pin of [off, off+len) met -ENOSPC at pos: the first
+ * vm_reserve covers 1024 pages at most, so make room again for what is
+ * left, with the lock dropped (reclaim takes hierarchy locks), and look
+ * the range up again (it may have shrunk meanwhile: *e, *leaf, *base
+ * updated).  Returns 0 to go on from pos, or the range's error.
+ */
+static int
+range_make_room(struct vmo *v, uint64_t off, uint64_t len, uint64_t pos,
+    uint64_t *e, struct cow_node **leaf, uint64_t *base)
+{
+	uint64_t s2, e2, bo, be, left = (*e - pos) / VM_PAGE_SIZE + 2;
+	int err;
+
+	hier_unlock(v->h);
+	vm_reserve(v->vm, left > 1024 ? 1024 : left);
+	hier_wlock(v->h);
+	if ((err = range_resolve(v, off, len, &s2, &e2, &bo, &be)) != 0)
+		return err;
+	if (e2 < *e)
+		*e = e2;
+	*leaf = vmo_leaf(v, base);
+	return 0;
+}
+
 int
 vmo_commit(struct vmo *v, uint64_t off, uint64_t len)
 {
 	struct cow_node *leaf;
-	uint64_t base, s, e, bo, be, pos;
+	uint64_t base, s, e, bo, be, pos, tried = UINT64_MAX;
 	struct vm_page *p;
 	int err;
 
@@ -895,8 +920,17 @@ vmo_commit(struct vmo *v, uint64_t off, uint64_t len)
 	hier_wlock(v->h);
 	err = range_resolve(v, off, len, &s, &e, &bo, &be);
 	leaf = vmo_leaf(v, &base);
-	for (pos = s; err == 0 && pos < e; pos += VM_PAGE_SIZE)
+	for (pos = s; err == 0 && pos < e; ) {
 		err = cow_get_writable(v->vm, leaf, base + pos, COW_FILL, &p, NULL);
+		if (err == -ENOSPC && tried != pos) {
+			/* Once per page: a second ENOSPC there is final. */
+			tried = pos;
+			err = range_make_room(v, off, len, pos, &e, &leaf, &base);
+			continue;
+		}
+		if (err == 0)
+			pos += VM_PAGE_SIZE;
+	}
 	hier_unlock(v->h);
 	return err;
 }
@@ -1055,11 +1089,25 @@ unpin_pages(struct cow_node *n, uint64_t s, uint64_t upto)
 	}
 }
 
+/* Undo vmo_pin's pins on [s, upto) after the lock was dropped on the way:
+ * a racing unpin may have taken some already, so pages without a pin are
+ * skipped rather than asserted.  Locked (excl). */
+static void
+unpin_pages_tolerant(struct cow_node *n, uint64_t s, uint64_t upto)
+{
+	for (; s < upto; s += VM_PAGE_SIZE) {
+		struct vm_page *p = plist_page(plist_lookup(&n->pages, s));
+
+		if (p != NULL && p->pin_count > 0)
+			unpin_pages(n, s, s + VM_PAGE_SIZE);
+	}
+}
+
 int
 vmo_pin(struct vmo *v, uint64_t off, uint64_t len)
 {
 	struct cow_node *leaf;
-	uint64_t base, s, e, bo, be, pos;
+	uint64_t base, s, e, bo, be, pos, tried = UINT64_MAX;
 	struct vm_page *p;
 	int err;
 
@@ -1071,8 +1119,22 @@ vmo_pin(struct vmo *v, uint64_t off, uint64_t len)
 	leaf = vmo_leaf(v, &base);
 	for (pos = s; pos < e; pos += VM_PAGE_SIZE) {
 		err = cow_get_writable(v->vm, leaf, base + pos, COW_FILL, &p, NULL);
+		if (err == -ENOSPC && tried != pos) {
+			/* Make room once more (pinned pages are never
+			 * reclaimed while the lock is down), then retry. */
+			tried = pos;
+			err = range_make_room(v, off, len, pos, &e, &leaf, &base);
+			if (err == 0) {
+				pos -= VM_PAGE_SIZE;
+				continue;
+			}
+		}
 		if (err != 0) {
-			unpin_pages(leaf, base + s, base + pos);
+			if (tried != UINT64_MAX)
+				unpin_pages_tolerant(leaf, base + s,
+				    base + (pos < e ? pos : e));
+			else
+				unpin_pages(leaf, base + s, base + pos);
 			goto out;
 		}
 		if (p->pin_count++ == 0) {

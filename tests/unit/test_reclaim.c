@@ -144,6 +144,52 @@ test_store_nomem(void **state)
 	vm_destroy(vm);
 }
 
+/*
+ * Commit and pin of more than one reservation's worth (1024 pages) make
+ * room again when they run out part way: the rest of the memory is
+ * compressible, so both succeed, and the compressed VMO keeps its bytes.
+ */
+static void
+test_commit_pin_make_room(void **state)
+{
+	enum { LIM = 1600, NA = 1300, NB = 1400 };
+	struct vm_config cfg = { .limit_bytes = LIM * (uint64_t)P, .ncpu = 1,
+	    .no_pcache = true, .compress = true };
+	struct vm *vm = NULL;
+	struct vm_stats st;
+	struct vmo *a, *b;
+	uint64_t i;
+
+	(void)state;
+	assert_int_equal(vm_create(&cfg, &vm), 0);
+	a = vt_vmo(vm, 0);
+	for (i = 0; i < NA; i += 50)
+		vt_fill(a, i * P, 50 * P, 9);
+	b = vt_vmo(vm, NB * P);
+	assert_int_equal(vmo_commit(b, 0, NB * P), 0);
+	assert_int_equal(vmo_decommit(b, 0, NB * P), 0);
+	assert_int_equal(vmo_pin(b, 0, NB * P), 0);
+	vm_get_stats(vm, &st);
+	assert_true(st.q_wired >= NB);
+	assert_true(st.compressed >= NA / 2);
+	vt_expect(a, 0, NA * P, 9);
+	assert_int_equal(vmo_unpin(b, 0, NB * P), 0);
+	/* Nothing reclaimable left (all pinned): the pin fails, undone. */
+	assert_int_equal(vmo_pin(b, 0, NB * P), 0);
+	{
+		struct vmo *c = vt_vmo(vm, 2 * LIM * (uint64_t)P);
+
+		assert_int_equal(vmo_pin(c, 0, 2 * LIM * (uint64_t)P), -ENOSPC);
+		vm_get_stats(vm, &st);
+		assert_true(st.q_wired >= NB && st.q_wired < NB + 64);
+		vmo_unref(c);
+	}
+	assert_int_equal(vmo_unpin(b, 0, NB * P), 0);
+	vmo_unref(b);
+	vmo_unref(a);
+	vm_destroy(vm);
+}
+
 int
 main(void)
 {
@@ -151,6 +197,7 @@ main(void)
 		cmocka_unit_test(test_decompress_enospc),
 		cmocka_unit_test(test_read_iov_without_pages),
 		cmocka_unit_test(test_store_nomem),
+		cmocka_unit_test(test_commit_pin_make_room),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
