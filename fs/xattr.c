@@ -324,7 +324,7 @@ xa_stats_text(char **out, uint64_t nvnodes)
 	XS(cow_copies); XS(cow_moves); XS(merges); XS(zero_fills);
 	XS(paged_in); XS(evicted); XS(written_back); XS(paged_vmos);
 	XS(reclaimed); XS(compressed); XS(decompressed); XS(zero_deduped);
-	XS(incompressible);
+	XS(zero_scanned); XS(incompressible);
 	XS(zstore_pages); XS(zstore_bytes); XS(zstore_ballast);
 	XS(reclaim_direct); XS(reclaim_bg); XS(pq_rotations);
 	XS(q_anon); XS(q_pager_clean); XS(q_pager_dirty); XS(q_wired);

@@ -307,14 +307,14 @@ cow_slot_drop(struct vm *vm, plist_slot_t s)
 
 /*
  * cow_get_writable's last step: page p of n is about to be written.  It
- * is young again, worth trying to compress again, and dirty if n is the
- * pager VMO's.
+ * is young again, worth trying to compress (and zero-scan) again, and
+ * dirty if n is the pager VMO's.
  */
 static int
 hand_out(struct vm *vm, struct cow_node *n, struct vm_page *p, struct vm_page **out)
 {
-	if (p->flags & VM_PAGE_F_NOCOMP)
-		vm_page_flag_clear(p, VM_PAGE_F_NOCOMP);
+	if (p->flags & (VM_PAGE_F_NOCOMP | VM_PAGE_F_ZSCANNED))
+		vm_page_flag_clear(p, VM_PAGE_F_NOCOMP | VM_PAGE_F_ZSCANNED);
 	pq_touch(vm->pq, p);
 	pager_note_dirty(n, p);
 	*out = p;

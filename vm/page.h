@@ -54,6 +54,8 @@ enum vm_page_state {
 #define VM_PAGE_F_DONTNEED 0x10	/* hint: reclaim first */
 #define VM_PAGE_F_NOCOMP	0x20	/* anonymous: neither zero nor compressible
 				   when last looked at; cleared on write */
+#define VM_PAGE_F_ZSCANNED 0x40	/* the zero scanner found it not zero;
+				   cleared on write */
 #define VM_PAGE_F_SHARED 0x02	/* has been shared by vmo_share_range: the
 				   owner/offset backlink may be stale */
 

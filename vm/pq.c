@@ -531,6 +531,41 @@ pq_reclaim_candidates(struct pq *pq, struct vm_page **out, size_t max)
 	return pq_reclaim_scan(pq, out, max, NULL, NULL);
 }
 
+size_t
+pq_zero_scan(struct pq *pq, struct vm_page **out, size_t max, size_t *budgetp,
+	     pq_accept_fn pick, void *ctx)
+{
+	size_t budget = *budgetp;
+	struct vm_page_list *l;
+	struct vm_page *p, *first = NULL;
+	size_t n = 0;
+
+	pthread_mutex_lock(&pq->lock);
+	l = &pq->anon[pq->ngen - 1];
+	while (n < max && budget > 0 && (p = TAILQ_FIRST(l)) != NULL && p != first) {
+		budget--;
+		if (pq_take_accessed(p)) {
+			/* Touched since it was queued or last looked at: a
+			 * second chance, as a reclaim scan gives. */
+			uint8_t b = pq_bits(p);
+
+			pq_move(pq, p, pq_home(b), b, false);
+			pq->st.second_chances++;
+			continue;
+		}
+		if (first == NULL)
+			first = p;
+		/* Same list, same counts: no pq_move bookkeeping needed. */
+		TAILQ_REMOVE(l, p, link);
+		TAILQ_INSERT_TAIL(l, p, link);
+		if (pick(ctx, p))
+			out[n++] = p;
+	}
+	pthread_mutex_unlock(&pq->lock);
+	*budgetp = budget;
+	return n;
+}
+
 void
 pq_requeue(struct pq *pq, struct vm_page *p)
 {

@@ -178,6 +178,19 @@ size_t pq_reclaim_candidates(struct pq *pq, struct vm_page **out, size_t max);
 typedef bool (*pq_accept_fn)(void *ctx, struct vm_page *page);
 size_t pq_reclaim_scan(struct pq *pq, struct vm_page **out, size_t max,
 		       pq_accept_fn accept, void *ctx);
+/*
+ * The zero-page scanner's walk: the oldest generation of the anonymous
+ * queue from its head, each page looked at moved to that generation's
+ * tail (so successive calls go round it; within one generation pages are
+ * equally old), until max pages are picked, *budget pages are looked at
+ * (*budget is decreased by the pages looked at), or the walk comes back to
+ * its first page.  Touched pages get their
+ * second chance as in a reclaim scan (to the newest generation, bit
+ * cleared); pick(ctx, page) runs under the pq lock as pq_reclaim_scan's
+ * accept.  Returns the number of pages written to out.
+ */
+size_t pq_zero_scan(struct pq *pq, struct vm_page **out, size_t max,
+		    size_t *budget, pq_accept_fn pick, void *ctx);
 /* Move a queued page to the newest end of the queue it is on (a page the
  * reclaimer looked at and left). */
 void pq_requeue(struct pq *pq, struct vm_page *page);

@@ -160,6 +160,52 @@ accept_page(void *ctx, struct vm_page *p)
 }
 
 /*
+ * Lock candidate c's hierarchy exclusively and check that c's page is
+ * still where the scan saw it: queued, owned by a node of that hierarchy
+ * whose slot holds it, unpinned, unshared, not alwaysneed.  True with the
+ * lock held and *np, *offp set; false with the lock held too.
+ */
+static bool
+cand_lock(struct vm *vm, struct cand *c, struct cow_node **np, uint64_t *offp)
+{
+	struct vm_page *p = c->p;
+	struct cow_node *n = NULL;
+	uint64_t off = 0;
+	bool ok;
+
+	hier_wlock(c->h);
+	pq_lock(vm->pq);
+	ok = pq_queued(p) && p->state == VM_PAGE_OBJECT && p->owner != NULL &&
+	    ((struct cow_node *)p->owner)->h == c->h;
+	if (ok) {
+		n = p->owner;
+		off = p->offset;
+	}
+	pq_unlock(vm->pq);
+	/* Owner and slot are stable now: they change only under h's lock. */
+	if (!ok || plist_lookup(&n->pages, off) != plist_from_page(p) ||
+	    p->pin_count > 0 || atomic_load(&p->share) != 0 ||
+	    (p->flags & (VM_PAGE_F_SHARED | VM_PAGE_F_ALWAYSNEED)))
+		return false;
+	*np = n;
+	*offp = off;
+	return true;
+}
+
+/* n's page p at off reads zero: a marker where a parent or the store
+ * would show through, else nothing; the page is freed.  Exclusive lock. */
+static void
+zero_dedup(struct vm *vm, struct cow_node *n, uint64_t off, struct vm_page *p)
+{
+	if (n->h->pops != NULL || (n->parent != NULL && off < n->parent_limit))
+		plist_set(&n->pages, off, PLIST_MARKER, NULL);	/* in place */
+	else
+		plist_remove(&n->pages, off);
+	vm_page_free(vm, p);
+	atomic_fetch_add_explicit(&vm->zero_deduped, 1, memory_order_relaxed);
+}
+
+/*
  * Reclaim candidate c: evicted to the store, a zero marker, a compressed
  * slot, or nothing.  Returns the pages freed (0 or 1).  Drops c's
  * hierarchy reference.
@@ -172,22 +218,9 @@ evict_page(struct vm *vm, struct cand *c)
 	struct cow_node *n = NULL;
 	uint64_t off = 0, freed = 0;
 	uint32_t hnd = ZSTORE_NONE;
-	bool ok;
 	int r;
 
-	hier_wlock(h);
-	pq_lock(vm->pq);
-	ok = pq_queued(p) && p->state == VM_PAGE_OBJECT && p->owner != NULL &&
-	    ((struct cow_node *)p->owner)->h == h;
-	if (ok) {
-		n = p->owner;
-		off = p->offset;
-	}
-	pq_unlock(vm->pq);
-	/* Owner and slot are stable now: they change only under h's lock. */
-	if (!ok || plist_lookup(&n->pages, off) != plist_from_page(p) ||
-	    p->pin_count > 0 || atomic_load(&p->share) != 0 ||
-	    (p->flags & (VM_PAGE_F_SHARED | VM_PAGE_F_ALWAYSNEED)))
+	if (!cand_lock(vm, c, &n, &off))
 		goto out;
 	if (h->pops != NULL) {
 		/* The store's page: drop it (written back first if dirty). */
@@ -215,14 +248,7 @@ evict_page(struct vm *vm, struct cand *c)
 	else
 		r = zstore_is_zero(vm_page_addr(vm, p)) ? ZSTORE_ZERO : -E2BIG;
 	if (r == ZSTORE_ZERO) {
-		/* Reads zero: a marker where a parent or the store would
-		 * show through. */
-		if (h->pops != NULL || (n->parent != NULL && off < n->parent_limit))
-			plist_set(&n->pages, off, PLIST_MARKER, NULL);
-		else
-			plist_remove(&n->pages, off);
-		vm_page_free(vm, p);
-		atomic_fetch_add_explicit(&vm->zero_deduped, 1, memory_order_relaxed);
+		zero_dedup(vm, n, off, p);
 		freed = 1;
 	} else if (r == 0) {
 		plist_set(&n->pages, off, plist_from_comp(hnd), NULL);
@@ -275,6 +301,76 @@ vm_reclaim_pages(struct vm *vm, uint64_t want)
 	return got;
 }
 
+/* ---- the zero-page scanner ---------------------------------------------- */
+
+/*
+ * Zero pages are found by reclaim when it reaches them, but only under
+ * pressure.  The scanner finds them in idle memory too (Zircon's zero
+ * page scanner): every tick of the reclaimer thread it looks at up to
+ * ZSCAN_LOOK pages of the oldest anonymous generation (pages untouched for
+ * a few ticks) and swaps the all-zero ones for zero markers.  A page found
+ * not zero is flagged ZSCANNED and passed over until it is written again,
+ * so idle memory is read once, not every tick.
+ */
+#define ZSCAN_LOOK	4096	/* pages looked at per tick, at most (16 MiB) */
+
+/* Under the pq lock: worth a zero check?  Pins the hierarchy if so. */
+static bool
+zscan_pick(void *ctx, struct vm_page *p)
+{
+	if (p->flags & (VM_PAGE_F_NOCOMP | VM_PAGE_F_ZSCANNED))
+		return false;
+	return accept_page(ctx, p);
+}
+
+/* Zero-check the scanner's picks: a marker for each all-zero one, the
+ * ZSCANNED flag for the others.  Returns the pages freed. */
+static uint64_t
+zscan_batch(struct vm *vm, struct scan_ctx *sc)
+{
+	uint64_t freed = 0;
+	size_t i;
+
+	for (i = 0; i < sc->n; i++) {
+		struct cand *c = &sc->c[i];
+		struct cow_node *n;
+		uint64_t off;
+
+		if (cand_lock(vm, c, &n, &off)) {
+			atomic_fetch_add_explicit(&vm->zero_scanned, 1,
+			    memory_order_relaxed);
+			if (zstore_is_zero(vm_page_addr(vm, c->p)) &&
+			    !(c->p->flags & VM_PAGE_F_DIRTY)) {
+				zero_dedup(vm, n, off, c->p);
+				freed++;
+			} else {
+				vm_page_flag_set(c->p, VM_PAGE_F_ZSCANNED);
+			}
+		}
+		hier_unlock(c->h);
+		hier_put(c->h);
+	}
+	return freed;
+}
+
+uint64_t
+vm_zero_scan(struct vm *vm)
+{
+	struct vm_page *out[RECLAIM_BATCH];
+	size_t budget = ZSCAN_LOOK;
+	uint64_t freed = 0;
+
+	while (budget > 0) {
+		struct scan_ctx sc = { .n = 0 };
+
+		if (pq_zero_scan(vm->pq, out, RECLAIM_BATCH, &budget, zscan_pick,
+		    &sc) == 0)
+			break;
+		freed += zscan_batch(vm, &sc);
+	}
+	return freed;
+}
+
 /* ---- the reclaimer thread ----------------------------------------------- */
 
 static void
@@ -315,6 +411,7 @@ reclaimer_main(void *arg)
 		pthread_mutex_unlock(&vm->rlock);
 		if (now_ms() - last >= RECLAIM_TICK_MS) {
 			pq_rotate(vm->pq);
+			vm_zero_scan(vm);
 			last = now_ms();
 		}
 		free = pmm_free_count(vm->pmm);

@@ -27,6 +27,12 @@ vm_test_age(struct vm *vm)
 }
 
 uint64_t
+vm_test_zero_scan(struct vm *vm)
+{
+	return vm_zero_scan(vm);
+}
+
+uint64_t
 vmo_test_depth(struct vmo *v)
 {
 	struct cow_node *n;

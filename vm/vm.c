@@ -182,6 +182,7 @@ vm_get_stats(struct vm *vm, struct vm_stats *st)
 	st->compressed = atomic_load(&vm->compressed);
 	st->decompressed = atomic_load(&vm->decompressed);
 	st->zero_deduped = atomic_load(&vm->zero_deduped);
+	st->zero_scanned = atomic_load(&vm->zero_scanned);
 	st->incompressible = atomic_load(&vm->incompressible);
 	st->reclaim_direct = atomic_load(&vm->reclaim_direct);
 	st->reclaim_bg = atomic_load(&vm->reclaim_bg);

@@ -69,6 +69,7 @@ struct vm {
 	_Atomic uint64_t compressed;	/* (A) pages put in the compressed store */
 	_Atomic uint64_t decompressed;	/* (A) pages brought back from it */
 	_Atomic uint64_t zero_deduped;	/* (A) all-zero pages swapped for markers */
+	_Atomic uint64_t zero_scanned;	/* (A) pages the zero scanner looked at */
 	_Atomic uint64_t incompressible;/* (A) pages left resident: did not fit */
 	_Atomic uint64_t reclaim_direct;/* (A) vm_reserve calls that reclaimed */
 	_Atomic uint64_t reclaim_bg;	/* (A) background reclaim passes */
@@ -203,6 +204,7 @@ int pager_shrink_keep(struct vmo *v, uint64_t size);
 void pager_shrink_cut(struct vmo *v, uint64_t size);
 void pager_unlist(struct hier *h);
 int pager_evict(struct vm *vm, struct cow_node *n, uint64_t off, struct vm_page *p);
+uint64_t vm_zero_scan(struct vm *vm);
 void vm_reserve(struct vm *vm, uint64_t pages);
 
 /* reclaim.c: anonymous pages (page queues, compressed store, zero pages). */

@@ -43,5 +43,8 @@ void vmo_test_dump(struct vmo *vmo);
 uint64_t vm_test_reclaim(struct vm *vm, uint64_t pages);
 /* One aging tick of the page queues (the reclaimer thread's timer). */
 void vm_test_age(struct vm *vm);
+/* One pass of the idle zero-page scanner (the reclaimer thread runs one
+ * per tick); returns the pages it swapped for zero markers. */
+uint64_t vm_test_zero_scan(struct vm *vm);
 
 #endif /* VM_TESTING_H */

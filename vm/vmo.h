@@ -79,6 +79,7 @@ struct vm_stats {
 	uint64_t compressed;	/* anonymous pages put in the compressed store */
 	uint64_t decompressed;	/* pages brought back from it */
 	uint64_t zero_deduped;	/* all-zero anonymous pages swapped for markers */
+	uint64_t zero_scanned;	/* pages the idle zero-page scanner looked at */
 	uint64_t incompressible;/* pages compression left resident */
 	uint64_t zstore_pages;	/* pages in the compressed store now */
 	uint64_t zstore_bytes;	/* memory it holds (payload + per-entry cost) */

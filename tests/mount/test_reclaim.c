@@ -402,6 +402,49 @@ test_zero_dedup(void **state)
 	check_limit("end");
 }
 
+/* ---- 3b. the idle zero-page scanner ------------------------------------- */
+
+/*
+ * No pressure at all (size=64M, 4 MiB written): zero pages still become
+ * markers within a few reclaimer ticks, non-zero pages stay.
+ */
+static void
+test_zero_scanner_idle(void **state)
+{
+	uint64_t dedup = 0, com;
+	int fd;
+
+	(void)state;
+	mkvmo("zs");
+	fd = open_data("zs", O_WRONLY);
+	memset(wbuf, 0, CHUNK);
+	for (uint64_t o = 0; o < 4 * MiB; o += CHUNK)
+		assert_int_equal(pwrite(fd, wbuf, CHUNK, (off_t)o), (ssize_t)CHUNK);
+	memset(wbuf, 0x5a, CHUNK);
+	assert_int_equal(pwrite(fd, wbuf, CHUNK, (off_t)(4 * MiB)), (ssize_t)CHUNK);
+	close_data(fd);
+	assert_int_equal(vmo_u64("zs", "user.vmo.committed"), 5 * MiB);
+	/* Pages reach the oldest generation after a few 1 s ticks. */
+	for (int i = 0; i < 40 && dedup < 1024; i++) {
+		usleep(250 * 1000);
+		dedup = ml_stat(&M, "zero_deduped");
+	}
+	show("after idling");
+	assert_int_equal(dedup, 1024);
+	assert_true(ml_stat(&M, "zero_scanned") >= 1280);
+	assert_int_equal(ml_stat(&M, "reclaimed"), 0);
+	com = vmo_u64("zs", "user.vmo.committed");
+	assert_int_equal(com, 1 * MiB);
+	fd = open_data("zs", O_RDONLY);
+	assert_int_equal(pread(fd, rbuf, CHUNK, 0), (ssize_t)CHUNK);
+	for (size_t i = 0; i < CHUNK; i++)
+		if (rbuf[i] != 0)
+			fail_msg("byte %zu not zero", i);
+	assert_int_equal(pread(fd, rbuf, CHUNK, (off_t)(4 * MiB)), (ssize_t)CHUNK);
+	assert_memory_equal(rbuf, wbuf, CHUNK);
+	close_data(fd);
+}
+
 /* ---- 4. hints and pins decide what is reclaimed ------------------------- */
 
 static void
@@ -559,6 +602,14 @@ setup_plain(void **state)
 }
 
 static int
+setup_roomy(void **state)
+{
+	(void)state;
+	t0 = now_s();
+	return ml_mount(&M, "size=64M");
+}
+
+static int
 teardown(void **state)
 {
 	int r = 0;
@@ -595,6 +646,8 @@ main(void)
 		    setup_plain, teardown),
 		cmocka_unit_test_setup_teardown(test_zero_dedup,
 		    setup_plain, teardown),
+		cmocka_unit_test_setup_teardown(test_zero_scanner_idle,
+		    setup_roomy, teardown),
 		cmocka_unit_test_setup_teardown(test_hints,
 		    setup_compress, teardown),
 		cmocka_unit_test_setup_teardown(test_clone_under_pressure,

@@ -477,6 +477,10 @@ run_model(bool compress)
 			    (unsigned long long)got);
 			if (rnd(4) == 0)
 				vm_test_age(vm);
+			if (rnd(3) == 0) {
+				got = vm_test_zero_scan(vm);
+				TRACE("zero scan -> %llu\n", (unsigned long long)got);
+			}
 		}
 		for (i = 0; i < nm; i++)
 			if (m[i].alive)

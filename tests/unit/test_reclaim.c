@@ -190,6 +190,59 @@ test_commit_pin_make_room(void **state)
 	vm_destroy(vm);
 }
 
+/*
+ * The idle zero-page scanner (one pass per reclaimer tick): without any
+ * pressure and without compress, written zero pages of idle memory become
+ * zero markers; non-zero pages are read once, not every pass, until they
+ * are written again.
+ */
+static void
+test_zero_scanner(void **state)
+{
+	struct vm_config cfg = { .limit_bytes = 1024 * (uint64_t)P, .ncpu = 1 };
+	static unsigned char zero[64 * P];
+	struct vm *vm = NULL;
+	struct vm_stats st, st2;
+	struct vmo *a;
+	int i;
+
+	(void)state;
+	assert_int_equal(vm_create(&cfg, &vm), 0);
+	a = vt_vmo(vm, 0);
+	assert_int_equal(vmo_write(a, zero, 0, sizeof(zero)), (ssize_t)sizeof(zero));
+	vt_fill(a, 64 * P, 64 * P, 4);
+	attr(a, 128 * P, 128 * P);
+	/* Touched pages get their second chance first: a few ticks. */
+	for (i = 0; i < 12; i++) {
+		vm_test_age(vm);
+		vm_test_zero_scan(vm);
+	}
+	vm_get_stats(vm, &st);
+	assert_int_equal(st.zero_deduped, 64);
+	assert_int_equal(st.zero_scanned, 128);
+	attr(a, 64 * P, 64 * P);
+	vt_expect(a, 0, 64 * P, -1);
+	vt_expect(a, 64 * P, 64 * P, 4);
+	for (i = 0; i < 8; i++) {		/* nothing new to look at */
+		vm_test_age(vm);
+		vm_test_zero_scan(vm);
+	}
+	vm_get_stats(vm, &st2);
+	assert_int_equal(st2.zero_scanned, st.zero_scanned);
+	/* A page written zero again is looked at again. */
+	assert_int_equal(vmo_write(a, zero, 100 * P, P), P);
+	for (i = 0; i < 12; i++) {
+		vm_test_age(vm);
+		vm_test_zero_scan(vm);
+	}
+	vm_get_stats(vm, &st2);
+	assert_int_equal(st2.zero_scanned, st.zero_scanned + 1);
+	assert_int_equal(st2.zero_deduped, 65);
+	vt_expect(a, 100 * P, P, -1);
+	vmo_unref(a);
+	vm_destroy(vm);
+}
+
 int
 main(void)
 {
@@ -198,6 +251,7 @@ main(void)
 		cmocka_unit_test(test_read_iov_without_pages),
 		cmocka_unit_test(test_store_nomem),
 		cmocka_unit_test(test_commit_pin_make_room),
+		cmocka_unit_test(test_zero_scanner),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -103,6 +103,8 @@ reclaim_loop(void *arg)
 		rc->got += vm_test_reclaim(rc->vm, 16);
 		if (++n % 64 == 0)
 			vm_test_age(rc->vm);
+		if (n % 16 == 0)
+			vm_test_zero_scan(rc->vm);
 	}
 	return NULL;
 }
