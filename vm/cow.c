@@ -898,8 +898,7 @@ cow_merge(struct vm *vm, struct cow_node *h)
 
 	assert(h->hidden && h->nchildren == 1);
 	if (c->parent_off == 0 &&
-	    c->pages.npages + c->pages.nmarkers + c->pages.ncomp + c->pages.nstore <
-	    h->pages.npages + h->pages.nmarkers + h->pages.ncomp + h->pages.nstore &&
+	    plist_nslots(&c->pages) < plist_nslots(&h->pages) &&
 	    cow_absorb(vm, h, c))
 		return;
 	if (plist_foreach(&h->pages, c->parent_off, c->parent_off + c->parent_limit,

@@ -89,6 +89,11 @@ struct plist {
 void plist_init(struct plist *pl, uint64_t skew);
 /* The list must be empty (asserted); frees nothing else. */
 void plist_fini(struct plist *pl);
+/* Non-empty slots, of every kind. */
+static inline uint64_t plist_nslots(const struct plist *pl)
+{
+	return pl->npages + pl->nmarkers + pl->ncomp + pl->nstore;
+}
 static inline bool plist_is_empty(const struct plist *pl)
 {
 	return pl->npages == 0 && pl->nmarkers == 0 && pl->ncomp == 0 &&

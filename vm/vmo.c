@@ -1571,7 +1571,7 @@ vindex_build(struct vindex *vi, struct cow_node *x)
 		if (c->vmo != NULL && !LIST_EMPTY(&c->vmo->slices))
 			return false;
 		nvis++;
-		nslots += c->pages.npages + c->pages.nmarkers + c->pages.ncomp;
+		nslots += plist_nslots(&c->pages);
 	}
 	vi->starts = vm_malloc((nvis + 1) * sizeof(uint64_t));
 	vi->ends = vm_malloc((nvis + 1) * sizeof(uint64_t));
