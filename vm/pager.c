@@ -81,9 +81,19 @@ cow_lookup_top(struct cow_node *n, uint64_t off, struct cow_node **top,
 }
 
 /*
- * Does top's slot at off show the store's bytes: a PLIST_STORE slot, or
- * nothing at all in pnode; below the extent either way (past it the store
- * reads zero).  Locked.
+ * Does top's slot at off show the store's bytes: a PLIST_STORE slot
+ * (always: it was made from a page the store holds), or nothing at all in
+ * pnode below the extent (past it a gap reads zero).  Locked.
+ *
+ * The extent.  pnode's gaps read the store below h->pextent.  It starts
+ * at the store's size, shrinks with the VMO, and grows only while nobody
+ * but the VMO sees pnode (pnode is the VMO's own node): a clone taken
+ * while the VMO was larger than the store sees zero in pnode's gaps past
+ * the extent, and must go on seeing zero after the VMO writes bytes there
+ * and writes them back.  Pages the VMO evicts past the extent leave
+ * PLIST_STORE slots, which need no extent.  The store reads zero in
+ * pnode's gaps past the extent anyway: whatever the VMO ever wrote there
+ * sits in a slot of its chain.
  */
 bool
 pager_in_store(struct cow_node *top, uint64_t off)
@@ -91,10 +101,11 @@ pager_in_store(struct cow_node *top, uint64_t off)
 	struct hier *h = top->h;
 	plist_slot_t s;
 
-	if (h->pops == NULL || off >= h->pextent)
+	if (h->pops == NULL)
 		return false;
 	s = plist_lookup(&top->pages, off);
-	return s == PLIST_STORE || (s == PLIST_EMPTY && top == h->pnode);
+	return s == PLIST_STORE ||
+	    (s == PLIST_EMPTY && top == h->pnode && off < h->pextent);
 }
 
 /* A page just read from the store into top's slot at off. */
@@ -291,7 +302,7 @@ keep_store_cb(void *ctx, uint64_t o, plist_slot_t *slot)
 	struct vm_page *p;
 	uint64_t n;
 
-	if (*slot != PLIST_STORE || o >= kc->end)
+	if (*slot != PLIST_STORE)
 		return 0;
 	n = cow_viewers(kc->top, o, false);
 	if (n > 0 && kc->except != NULL && sees_store(kc->except, kc->top, o))
@@ -319,15 +330,17 @@ pager_keep(struct hier *h, uint64_t s, uint64_t e, struct vmo *except)
 	    .except = except };
 	struct cow_node *n;
 
-	if (h->pops == NULL || h->pnode == NULL || s >= h->pextent)
+	if (h->pops == NULL || h->pnode == NULL)
 		return 0;
-	plist_foreach_with_gaps(&h->pnode->pages, s, e, NULL, keep_gap, &kc);
+	if (s < h->pextent)
+		plist_foreach_with_gaps(&h->pnode->pages, s, e, NULL, keep_gap, &kc);
+	/* PLIST_STORE slots read the store wherever they are. */
 	for (n = h->pvmo != NULL ? h->pvmo->cow : NULL; n != NULL && kc.err == 0;
 	    n = n->parent) {
 		if (n->pages.nstore == 0)
 			continue;
 		kc.top = n;
-		plist_foreach(&n->pages, s, e, keep_store_cb, &kc);
+		plist_foreach(&n->pages, s, COW_END, keep_store_cb, &kc);
 	}
 	return kc.err;
 }
@@ -462,9 +475,11 @@ pager_unlist(struct hier *h)
  * Evicted pages.  A page of a pager-backed hierarchy that the pager VMO P
  * itself sees, at the very offset it sits at in its node (P's chain of
  * nodes has no offsets), holds the store's bytes once it is clean; so it
- * can be dropped, and the slot says where the bytes are: in pnode nothing
- * (a gap reads the store), in any other node of P's chain PLIST_STORE --
- * P's own leaf after a clone, or a hidden node between it and pnode.
+ * can be dropped, and the slot says where the bytes are: in pnode below
+ * the extent nothing (a gap reads the store), anywhere else PLIST_STORE --
+ * P's own leaf after a clone, a hidden node between it and pnode, or
+ * pnode past the extent (pager_in_store says why the extent cannot grow
+ * while clones see pnode).
  * Such a slot is paged in, in place, by whoever reads it (cow_lookup_top
  * stops there), so a clone that shares it reads what P read.
  *
@@ -509,13 +524,12 @@ pager_evict(struct vm *vm, struct cow_node *n, uint64_t off, struct vm_page *p)
 		vm_page_flag_clear(p, VM_PAGE_F_DIRTY);
 		pq_mark_clean(vm->pq, p);
 		atomic_fetch_add_explicit(&vm->written_back, 1, memory_order_relaxed);
-		/* The store holds this page now: it is inside the extent. */
-		if (h->pextent < off + VM_PAGE_SIZE)
+		/* The extent may grow while only the VMO sees pnode. */
+		if (n == h->pnode && n == h->pvmo->cow && h->pextent < off + VM_PAGE_SIZE)
 			h->pextent = off + VM_PAGE_SIZE;
 	}
-	if (off >= h->pextent)
-		return 0;	/* a clean page past the store's end: zero */
-	if (n == h->pnode)
+	/* A gap reads the store only in pnode, below the extent. */
+	if (n == h->pnode && off < h->pextent)
 		plist_remove(&n->pages, off);
 	else
 		plist_set(&n->pages, off, PLIST_STORE, NULL);	/* in place */
@@ -589,7 +603,10 @@ vmo_writeback(struct vmo *v)
 	if (err == 0)
 		err = h->pops->resize(h->pctx, v->size);
 	if (err == 0) {
-		h->pextent = v->size;
+		/* pager_in_store: the extent grows only while nobody but
+		 * the VMO sees pnode. */
+		if (h->pnode == v->cow || h->pextent > v->size)
+			h->pextent = v->size;
 		err = h->pops->sync(h->pctx);
 	}
 	if (err != 0)	/* try again next time */

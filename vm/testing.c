@@ -72,7 +72,8 @@ dump_cb(void *ctx, uint64_t off, plist_slot_t *slot)
 {
 	(void)ctx;
 	fprintf(stderr, " %llu%s", (unsigned long long)(off / VM_PAGE_SIZE),
-	    *slot == PLIST_MARKER ? "m" : plist_is_comp(*slot) ? "z" :
+	    *slot == PLIST_MARKER ? "m" : *slot == PLIST_STORE ? "s" :
+	    plist_is_comp(*slot) ? "z" :
 	    (plist_page(*slot)->pin_count ? "p" : ""));
 	return 0;
 }

@@ -154,13 +154,13 @@ vmo_leaf(struct vmo *v, uint64_t *base)
  * copying on write only if that page shows anything.  Locked (excl).
  */
 static int
-zero_in_page(struct vm *vm, struct cow_node *n, uint64_t start, uint64_t end)
+zero_prep(struct vm *vm, struct cow_node *n, uint64_t start, uint64_t end,
+    struct vm_page **pp)
 {
 	uint64_t pg = vm_page_trunc(start), oo;
 	struct cow_node *owner;
-	struct vm_page *p;
-	int err;
 
+	*pp = NULL;
 	if (end <= start)
 		return 0;
 	assert(end - pg <= VM_PAGE_SIZE);
@@ -173,10 +173,47 @@ zero_in_page(struct vm *vm, struct cow_node *n, uint64_t start, uint64_t end)
 		    PLIST_EMPTY || top == NULL || !pager_in_store(top, oo))
 			return 0;
 	}
-	err = cow_get_writable(vm, n, pg, COW_FILL, &p, NULL);
-	if (err != 0)
+	/* A private copy with the same bytes: nothing visible changes
+	 * until the caller zeroes it. */
+	return cow_get_writable(vm, n, pg, COW_FILL, pp, NULL);
+}
+
+static void
+zero_apply(struct vm *vm, struct vm_page *p, uint64_t start, uint64_t end)
+{
+	if (p != NULL)
+		memset((char *)vm_page_addr(vm, p) + (start - vm_page_trunc(start)),
+		    0, end - start);
+}
+
+static int
+zero_in_page(struct vm *vm, struct cow_node *n, uint64_t start, uint64_t end)
+{
+	struct vm_page *p;
+	int err;
+
+	if ((err = zero_prep(vm, n, start, end, &p)) == 0)
+		zero_apply(vm, p, start, end);
+	return err;
+}
+
+/*
+ * Zero two partial pages, [s1, e1) and [s2, e2), all or nothing: both
+ * pages are made writable before either is zeroed.  Locked (excl).
+ */
+static int
+zero_two_partials(struct vm *vm, struct cow_node *n, uint64_t s1, uint64_t e1,
+    uint64_t s2, uint64_t e2)
+{
+	struct vm_page *p1, *p2;
+	int err;
+
+	if ((err = zero_prep(vm, n, s1, e1, &p1)) != 0 ||
+	    (err = zero_prep(vm, n, s2, e2, &p2)) != 0)
 		return err;
-	memset((char *)vm_page_addr(vm, p) + (start - pg), 0, end - start);
+	/* The second prep cannot have moved the first page: they differ. */
+	zero_apply(vm, p1, s1, e1);
+	zero_apply(vm, p2, s2, e2);
 	return 0;
 }
 
@@ -401,6 +438,8 @@ read_page_in(struct vmo *v, uint64_t off, size_t len)
 
 	if (len > v->size - (off < v->size ? off : v->size))
 		len = off < v->size ? v->size - off : 0;
+	if (len == 0)
+		return 0;	/* nothing to read: nothing to page in */
 	/* Reclaim by another thread can take a page between the page-in and
 	 * our shared lock: look again, a few times. */
 	for (tries = 0; tries < 8; tries++) {
@@ -783,6 +822,10 @@ vmo_write_iov(struct vmo *v, uint64_t off, size_t len,
 		settle_fresh(v, leaf, base, off, off + (ret > 0 ? (uint64_t)ret : 0), pos);
 	if (ret > 0)
 		note_written(v, off + (uint64_t)ret);
+	/* fn filled less: pages made for it past the (new) end go again. */
+	if (v->kind != VMO_SLICE && vm_page_roundup(v->size) < vm_page_roundup(pos))
+		cow_free_pages(v->vm, leaf, base + vm_page_roundup(v->size),
+		    base + vm_page_roundup(pos));
 out:
 	hier_unlock(v->h);
 	if (b.iov != stack_iov)
@@ -820,14 +863,15 @@ vmo_resize(struct vmo *v, uint64_t size)
 		err = -EBUSY;
 		goto out;
 	}
+	/* Pager-backed: keep what clones see before anything goes (it may
+	 * fail; paging in for clones changes no byte anyone sees). */
+	if ((err = pager_shrink_keep(v, size)) != 0)
+		goto out;
 	if (size != newp) {
 		err = zero_in_page(v->vm, n, size, newp < v->size ? newp : v->size);
 		if (err != 0)
 			goto out;
 	}
-	/* Pager-backed: keep what clones see before anything goes. */
-	if ((err = pager_shrink_keep(v, size)) != 0)
-		goto out;
 	cow_free_pages(v->vm, n, newp, COW_END);
 	if (n->parent != NULL && n->parent_limit > newp) {
 		lim = n->parent_limit;
@@ -1042,14 +1086,14 @@ vmo_zero(struct vmo *v, uint64_t off, uint64_t len)
 	if (ws >= we) {			/* inside one page, or two partials */
 		uint64_t mid = ws < be ? ws : be;
 
-		err = zero_in_page(v->vm, leaf, base + bo, base + mid);
-		if (err == 0 && mid < be)
-			err = zero_in_page(v->vm, leaf, base + mid, base + be);
+		err = zero_two_partials(v->vm, leaf, base + bo, base + mid,
+		    base + mid, base + (mid < be ? be : mid));
 		goto out;
 	}
-	if (bo < ws && (err = zero_in_page(v->vm, leaf, base + bo, base + ws)) != 0)
-		goto out;
-	if (we < be && (err = zero_in_page(v->vm, leaf, base + we, base + be)) != 0)
+	/* The partial head and tail first, all or nothing: then the whole
+	 * pages (which need no new page unless pager-backed or pinned). */
+	if ((err = zero_two_partials(v->vm, leaf, base + bo, base + ws,
+	    base + we, base + be)) != 0)
 		goto out;
 	if (!cow_any_pinned(leaf, base + ws, base + we)) {
 		if (store_backed(v)) {
@@ -1063,9 +1107,10 @@ vmo_zero(struct vmo *v, uint64_t off, uint64_t len)
 	for (pos = ws; err == 0 && pos < we; pos += VM_PAGE_SIZE) {
 		struct vm_page *p = plist_page(plist_lookup(&leaf->pages, base + pos));
 
-		if (p != NULL && p->pin_count > 0)
+		if (p != NULL && p->pin_count > 0) {
 			memset(vm_page_addr(v->vm, p), 0, VM_PAGE_SIZE);
-		else
+			pager_note_dirty(leaf, p);	/* the store must read zero */
+		} else
 			err = drop_range(v->vm, leaf, base + pos, base + pos + VM_PAGE_SIZE);
 	}
 out:

@@ -134,7 +134,10 @@ uint64_t vmo_slice_offset(const struct vmo *vmo);
 
 /*
  * Byte-granular read of [off, off+len), clipped to the content size.
- * Returns bytes read (0 at or past the end) or -EINVAL.  Never allocates.
+ * Returns bytes read (0 at or past the end) or an error.  Anonymous VMOs
+ * never allocate (a compressed page is decompressed into buf).  A
+ * pager-backed hierarchy pages the range in first: -ENOSPC when no page
+ * can be had, or the store's error.
  */
 ssize_t vmo_read(struct vmo *vmo, void *buf, uint64_t off, size_t len);
 
@@ -184,8 +187,9 @@ int vmo_resize(struct vmo *vmo, uint64_t size);
  * off+len overflows or off is past the page-rounded size.
  *
  * commit:   allocate every page touching the range (rounds out, as Zircon);
- *           on a clone, private copies.  -ENOSPC part way keeps what was
- *           committed.
+ *           on a clone, private copies.  A range longer than one
+ *           reservation (1,024 pages) makes room again as it goes;
+ *           -ENOSPC part way keeps what was committed.
  * decommit: free the pages wholly or partly in the range (rounds out); the
  *           range reads zero afterwards (on a clone, markers hide the
  *           parent's pages).  -EBUSY if any page in it is pinned.  On a
@@ -194,7 +198,9 @@ int vmo_resize(struct vmo *vmo, uint64_t size);
  *           between them, so it can stop part way with an error.
  * zero:     zero the bytes exactly; whole pages are freed or marked,
  *           partial pages and pinned pages zeroed in place (pager-backed:
- *           as decommit).
+ *           as decommit).  The partial pages at either end are made
+ *           writable before either is zeroed: -ENOSPC there changes
+ *           nothing.
  * pin/unpin: commit and count a pin on each page (rounds out); unpin of an
  *           unpinned page is -EINVAL and unpins nothing.
  */
