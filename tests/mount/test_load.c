@@ -3,10 +3,11 @@
  * carries a header (file, block, version) and bytes derived from it, so
  * any block read at any time must be self-consistent (or never written:
  * all zero).  At the end every file must hold exactly each block's last
- * version.  LOAD_SECONDS (default 4) sets the duration.  Run twice: with
- * room to spare, and under -o size=4M,compress with 8 MiB of files
+ * version.  LOAD_SECONDS (default 4) sets the duration.  Run three times:
+ * with room to spare; under -o size=4M,compress with 8 MiB of files
  * (blocks that LZ4 shrinks), so reclaim compresses and brings pages back
- * under the readers', writers' and clone makers' feet.
+ * under the readers', writers' and clone makers' feet; and the same on a
+ * backed mount, where the files' pages are evicted and paged in again.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -225,11 +226,84 @@ test_load_compress_tight(void **state)
 	packable = 0;
 }
 
+/*
+ * The same on a backed mount, size=4M with 8 MiB of files and compress:
+ * the files' pages are written back and evicted, the clones' old bytes
+ * compressed, under every thread's feet.  After unmounting, the files in
+ * the backing directory hold each block's last version.
+ */
+static char bkdir[64];
+
+static void
+test_load_backed_tight(void **state)
+{
+	char *b = malloc(BS), path[128];
+	int f, blk, fd;
+
+	(void)state;
+	packable = 1;
+	run_load();
+	printf("load backing,size=4M,compress: evicted %llu, written back %llu, "
+	    "paged in %llu, compressed %llu\n",
+	    (unsigned long long)ml_stat(&M, "evicted"),
+	    (unsigned long long)ml_stat(&M, "written_back"),
+	    (unsigned long long)ml_stat(&M, "paged_in"),
+	    (unsigned long long)ml_stat(&M, "compressed"));
+	assert_true(ml_stat(&M, "evicted") > 0 && ml_stat(&M, "paged_in") > 0);
+	assert_int_equal(ml_umount(&M), 0);
+	for (f = 0; f < NF; f++) {
+		snprintf(path, sizeof(path), "%s/f%d", bkdir, f);
+		fd = open(path, O_RDONLY);
+		assert_true(fd >= 0);
+		for (blk = 0; blk < NB; blk++) {
+			struct hdr h;
+
+			assert_int_equal(pread(fd, b, BS, (off_t)blk * BS), BS);
+			memcpy(&h, b, sizeof(h));
+			if (checkblock(b, (uint32_t)f, (uint32_t)blk) != 0 ||
+			    h.version != last[f][blk])
+				fail_msg("backing file %d block %d: version %u, want %u",
+				    f, blk, h.version, last[f][blk]);
+		}
+		close(fd);
+	}
+	packable = 0;
+	free(b);
+}
+
 static int
 setup(void **state)
 {
 	(void)state;
 	return ml_mount(&M, "size=512M");
+}
+
+static int
+setup_backed_tight(void **state)
+{
+	char opts[128];
+
+	(void)state;
+	strcpy(bkdir, "/tmp/vmofs-loadbk.XXXXXX");
+	if (!mkdtemp(bkdir))
+		return -1;
+	snprintf(opts, sizeof(opts), "backing=%s,size=4M,compress", bkdir);
+	return ml_mount(&M, opts);
+}
+
+static int
+teardown_backed(void **state)
+{
+	char cmd[128];
+	int r = 0;
+
+	(void)state;
+	if (M.active)
+		r = ml_umount(&M);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", bkdir);
+	if (system(cmd) != 0)
+		r = -1;
+	return r;
 }
 
 static int
@@ -253,6 +327,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_compress_tight,
 		    setup_tight, teardown),
+		cmocka_unit_test_setup_teardown(test_load_backed_tight,
+		    setup_backed_tight, teardown_backed),
 	};
 
 	ml_watchdog(100);
