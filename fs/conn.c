@@ -40,10 +40,20 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+/*
+ * FUSE_DIRECT_IO_ALLOW_MMAP (protocol 7.39, kernel 6.6; bit 36, so bit 4
+ * of flags2): shared mmap of a direct_io file goes through the page cache
+ * instead of failing with ENODEV.  Neither libfuse 3.14 nor bookworm's
+ * <linux/fuse.h> (7.38) knows it; asked for only with -o direct_io.
+ */
+#define VMOFS_DIO_ALLOW_MMAP2	(1u << (36 - 32))
+
 static struct {
 	uint64_t init_unique;	/* unique of the INIT request; 0: none seen */
 	bool	 offered;	/* the kernel offers KILLPRIV_V2 */
 	bool	 killpriv;	/* negotiated */
+	bool	 dio_offered;	/* the kernel offers DIRECT_IO_ALLOW_MMAP */
+	bool	 dio_mmap;	/* negotiated */
 } conn;
 
 static ssize_t
@@ -60,6 +70,9 @@ conn_read(int fd, void *buf, size_t len, void *userdata)
 
 		conn.init_unique = h->unique;
 		conn.offered = (in->flags & FUSE_HANDLE_KILLPRIV_V2) != 0;
+		conn.dio_offered = (in->flags & FUSE_INIT_EXT) &&
+		    n >= (ssize_t)(sizeof(*h) + offsetof(struct fuse_init_in, flags2) +
+		    sizeof(uint32_t)) && (in->flags2 & VMOFS_DIO_ALLOW_MMAP2);
 	}
 	return n;
 }
@@ -81,6 +94,12 @@ conn_writev(int fd, struct iovec *iov, int count, void *userdata)
 			out->flags |= FUSE_HANDLE_KILLPRIV_V2;
 			__atomic_store_n(&conn.killpriv, true, __ATOMIC_RELEASE);
 		}
+		if (h->error == 0 && vfs.direct_io && conn.dio_offered &&
+		    iov[1].iov_len >= offsetof(struct fuse_init_out, flags2) +
+		    sizeof(uint32_t) && (out->flags & FUSE_INIT_EXT)) {
+			out->flags2 |= VMOFS_DIO_ALLOW_MMAP2;
+			__atomic_store_n(&conn.dio_mmap, true, __ATOMIC_RELEASE);
+		}
 	}
 	return writev(fd, iov, count);
 }
@@ -101,6 +120,12 @@ bool
 conn_killpriv(void)
 {
 	return __atomic_load_n(&conn.killpriv, __ATOMIC_ACQUIRE);
+}
+
+bool
+conn_dio_mmap(void)
+{
+	return __atomic_load_n(&conn.dio_mmap, __ATOMIC_ACQUIRE);
 }
 
 /*

@@ -134,8 +134,11 @@ io_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		goto out_err;
 	}
 	fi->fh = (uintptr_t)v;
-	fi->keep_cache = 1;
 	fi->noflush = 1;
+	if (vfs.direct_io)
+		fi->direct_io = 1;	/* -o direct_io: no kernel page cache */
+	else
+		fi->keep_cache = 1;
 	if (fuse_reply_open(req, fi) != 0) {
 		vfs_lock();
 		v->nopen--;

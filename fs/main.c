@@ -35,6 +35,7 @@ struct vopts {
 	char	*size;
 	char	*backing;
 	int	 compress;
+	int	 direct_io;
 	int	 foreground;
 	int	 help;
 	int	 version;
@@ -50,6 +51,7 @@ static const struct fuse_opt vopt_spec[] = {
 	VOPT("size=%s", size, 0),
 	VOPT("backing=%s", backing, 0),
 	VOPT("compress", compress, 1),
+	VOPT("direct_io", direct_io, 1),
 	FUSE_OPT_KEY("-f", KEY_FG),
 	FUSE_OPT_KEY("-d", KEY_DEBUG),
 	FUSE_OPT_KEY("debug", KEY_DEBUG),
@@ -101,6 +103,8 @@ usage(const char *prog)
 	    " (default 50%%)\n"
 	    "    -o backing=DIR     persistent mode: VMO NAME is the file DIR/NAME\n"
 	    "    -o compress        compress cold anonymous pages under memory pressure\n"
+	    "    -o direct_io       data files bypass the kernel page cache (faster\n"
+	    "                       large writes, slower small reads; docs/usage.md)\n"
 	    "    -o OPT             any FUSE mount option\n", prog, prog);
 }
 
@@ -254,6 +258,7 @@ main(int argc, char **argv)
 
 	vcfg.limit_bytes = limit;
 	vcfg.compress = o.compress != 0;
+	vfs.direct_io = o.direct_io != 0;
 	if ((r = vm_create(&vcfg, &vfs.vm)) != 0) {
 		fprintf(stderr, "vmofs: cannot create the VM (size %llu): %s\n",
 		    (unsigned long long)limit, strerror(-r));

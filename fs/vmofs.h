@@ -141,6 +141,7 @@ struct vfs {
 	uint64_t	 nvnodes;		/* (N) */
 	double		 timeout;		/* (c) entry/attr timeout, seconds */
 	int		 backing_fd;		/* (c) DIR of backing=DIR, or -1 */
+	bool		 direct_io;		/* (c) -o direct_io: data bypasses the page cache */
 };
 
 extern struct vfs vfs;
@@ -256,6 +257,7 @@ void backing_size_changed(struct vnode *v);
 enum kp_why { KP_WRITE, KP_TRUNC, KP_CHOWN };
 int conn_setup(struct fuse_session *se);
 bool conn_killpriv(void);
+bool conn_dio_mmap(void);
 bool conn_kill_priv(struct vmeta *m, const struct fuse_ctx *ctx,
     enum kp_why why);				/* (N) */
 

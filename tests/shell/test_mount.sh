@@ -204,6 +204,40 @@ test_compress_option() {
 	    sed -n 's/^compressed: //p')" 1 "pages compressed"
 }
 
+# -o direct_io (docs/usage.md): data files bypass the kernel page cache
+# (nothing of a file read is cached: fincore), every returned write is in
+# a clone taken after it, and shared mmap still works and stays coherent
+# with read() and with clones after msync.
+test_direct_io_option() {
+	mount_or_skip -o size=64M,direct_io
+	mkdir "$MNT/a"
+	head -c $((8 * 1048576 + 123)) /dev/urandom >r
+	dd if=r of="$MNT/a/data" bs=1M status=none
+	cmp r "$MNT/a/data"
+	cp r r0
+	dd if=r0 of="$MNT/a/data" bs=4k count=100 seek=7 skip=3 conv=notrunc status=none
+	dd if=r0 of=r bs=4k count=100 seek=7 skip=3 conv=notrunc status=none
+	cmp r "$MNT/a/data"
+	mkdir "$MNT/a/clones/c"
+	cmp r "$MNT/a/clones/c/data"
+	cat "$MNT/a/data" >/dev/null
+	vt_eq 0 "$(fincore -n -b -o RES "$MNT/a/data" | tr -d ' ')" "bytes cached after a read"
+	python3 - "$MNT/a/data" "$MNT/a/clones" <<'PY'
+import mmap, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+m = mmap.mmap(fd, 1 << 20, mmap.MAP_SHARED)
+m[0:5] = b"hello"
+assert open(sys.argv[1], "rb").read(5) == b"hello", "read() sees the mmap write"
+m.flush()
+os.mkdir(sys.argv[2] + "/d")
+assert open(sys.argv[2] + "/d/data", "rb").read(5) == b"hello", "clone after msync"
+os.pwrite(fd, b"WORLD", 0)
+assert m[0:5] == b"WORLD", "mmap sees pwrite"
+m.close()
+os.close(fd)
+PY
+}
+
 test_remount_cycles() {
 	local i
 	for i in 1 2 3; do
@@ -216,4 +250,5 @@ test_remount_cycles() {
 vt_main test_bad_options test_help_version test_size_option \
 	test_size_limit_enospc test_daemonize_and_unmount test_debug_foreground \
 	test_mount_t_fuse_vmofs test_backing_persists \
-	test_backing_sigkill_keeps_fsynced test_compress_option test_remount_cycles
+	test_backing_sigkill_keeps_fsynced test_compress_option test_direct_io_option \
+	test_remount_cycles
