@@ -7,7 +7,8 @@
 #   passthrough_ll   libfuse's example over a tmpfs, built here from the
 #                    source libfuse3-dev ships, into BUILD_DIR/bench/
 #   vmofs[:NAME]     BUILD_DIR/vmofs -f -o size=4G[,OPTS], one per entry of
-#                    VMOFS_CONFIGS ("NAME:OPTS ...", default "default:")
+#                    VMOFS_CONFIGS ("NAME:OPTS ...", default "default:
+#                    direct_io:direct_io": every speed option)
 # Workloads: sequential write/read (fio psync, 1 MiB and 4 KiB blocks, cold
 # and warm reads), random 4 KiB reads/writes (1 and 2 jobs), metadata
 # (mkdir + write 4 KiB + stat, stat, rm -r), clone time vs cp, and the
@@ -48,7 +49,7 @@ else
 fi
 : "${BENCH_PEERS:=tmpfs passthrough_ll vmofs}"
 : "${BENCH_WORKLOADS:=seq rand meta clone heavy}"
-: "${VMOFS_CONFIGS:=default:}"
+: "${VMOFS_CONFIGS:=default: direct_io:direct_io}"
 : "${BENCH_DOCS:=1}"
 MOUNT_SIZE=4G                         # every peer's size= at the main mounts
 HEAVY_CAP=$((3 * 1024 * 1024 * 1024)) # bytes of copies the 4G tmpfs may hold
