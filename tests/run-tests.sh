@@ -4,21 +4,24 @@
 #   "tests: N passed, N failed"
 # Usage: tests/run-tests.sh [--unit-only] BUILD_DIR...
 #
-# Mount tests get VMOFS_BIN/VMOCTL_BIN for their build dir.  After each
-# mounting program, anything it left mounted under /tmp/vmofs-test.* is
-# aborted through fusectl and unmounted, and its daemon killed, so one
-# broken test can never hang or poison the rest.
+# Mount tests get VMOFS_BIN/VMOCTL_BIN for their build dir, and
+# VMOFS_TEST_TAG=vmofs-test-PID: they mount under /tmp/TAG.XXXXXX.  After
+# each mounting program, anything it left mounted there is aborted through
+# fusectl and unmounted, and its daemon killed, so one broken test can never
+# hang or poison the rest -- and a second run beside this one keeps its
+# own mounts.
 set -u
 cd "$(dirname "$0")/.."
 unit_only=0
 if [ "${1:-}" = "--unit-only" ]; then unit_only=1; shift; fi
 TMO=${TEST_TIMEOUT:-300}
+export VMOFS_TEST_TAG=vmofs-test-$$
 passed=0 failed=0 programs_failed=()
 
 cleanup_mounts() {
 	local m
 	mountpoint -q /sys/fs/fuse/connections || mount -t fusectl none /sys/fs/fuse/connections 2>/dev/null
-	for m in $(awk '$2 ~ /^\/tmp\/vmofs-test/ {print $2}' /proc/mounts); do
+	for m in $(awk -v p="/tmp/$VMOFS_TEST_TAG." 'index($2, p) == 1 {print $2}' /proc/mounts); do
 		echo "run-tests: $m left mounted: aborting its connection" >&2
 		local dev
 		dev=$(stat -c '%d' "$m" 2>/dev/null || true)
@@ -26,7 +29,7 @@ cleanup_mounts() {
 			echo 1 > "/sys/fs/fuse/connections/$dev/abort"
 		fusermount3 -u -z "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
 	done
-	pkill -9 -f 'vmofs .*/tmp/vmofs-test' 2>/dev/null || true
+	pkill -9 -f "vmofs .*/tmp/$VMOFS_TEST_TAG\\." 2>/dev/null || true
 }
 
 # run NAME CMD...: run one program, parse cmocka's summary.

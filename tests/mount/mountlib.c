@@ -9,6 +9,7 @@
 
 #include "mountlib.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -178,6 +179,20 @@ ml_watchdog(unsigned sec)
 	alarm(sec);
 }
 
+void
+ml_dir_template(char *buf, size_t len)
+{
+	const char *tag = getenv("VMOFS_TEST_TAG");
+	size_t i;
+
+	if (tag == NULL || *tag == '\0' || strlen(tag) > 32)
+		tag = "vmofs-test";
+	for (i = 0; tag[i] != '\0'; i++)	/* a plain name, nothing else */
+		if (!isalnum((unsigned char)tag[i]) && tag[i] != '-' && tag[i] != '_')
+			tag = "vmofs-test";
+	snprintf(buf, len, "/tmp/%s.XXXXXX", tag);
+}
+
 int
 ml_mount(struct ml_mount *m, const char *opts)
 {
@@ -189,7 +204,7 @@ ml_mount(struct ml_mount *m, const char *opts)
 		atexit(ml_umount_all);
 		ml_atexit_done = 1;
 	}
-	strcpy(m->dir, "/tmp/vmofs-test.XXXXXX");
+	ml_dir_template(m->dir, sizeof(m->dir));
 	if (!mkdtemp(m->dir)) {
 		perror("mkdtemp");
 		return -1;

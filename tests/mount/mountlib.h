@@ -1,9 +1,9 @@
 /*
  * mountlib.h - mount a fresh vmofs for a test, and always take it down.
  *
- * ml_mount() starts "$VMOFS_BIN -f [-o OPTS] DIR" on a new
- * mkdtemp("/tmp/vmofs-test.XXXXXX") directory as a child process and
- * waits until the mount shows in /proc/mounts.  ml_umount() runs
+ * ml_mount() starts "$VMOFS_BIN -f [-o OPTS] DIR" on a new mkdtemp
+ * directory (ml_dir_template: "/tmp/vmofs-test.XXXXXX") as a child
+ * process and waits until the mount shows in /proc/mounts.  ml_umount() runs
  * fusermount3 -u, waits for the daemon (bounded), and when the
  * connection is stuck aborts it through /sys/fs/fuse/connections/N/abort,
  * kills the daemon and detaches the mount.  Every mount is registered:
@@ -23,6 +23,13 @@ struct ml_mount {
 	dev_t	dev;
 	int	active;
 };
+
+/*
+ * A fresh mount-point template, "/tmp/TAG.XXXXXX" for mkdtemp: TAG is
+ * $VMOFS_TEST_TAG (set per run by tests/run-tests.sh, so that its cleanup
+ * between programs touches its own mounts only) or "vmofs-test".
+ */
+void ml_dir_template(char *buf, size_t len);
 
 /* Mount with opts ("" or NULL for none); 0 or -1 (message printed). */
 int ml_mount(struct ml_mount *m, const char *opts);

@@ -471,10 +471,11 @@ test_bad_options(void **state)
 		  "option backing=/nonexistent/vmofs-backing" },
 		{ "bogus_option", "bogus_option" },
 	};
-	char dir[] = "/tmp/vmofs-test.XXXXXX", err[1024];
+	char dir[64], err[1024];
 	size_t i;
 
 	(void)state;
+	ml_dir_template(dir, sizeof(dir));
 	assert_non_null(mkdtemp(dir));
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char *argv[] = { (char *)ml_bin(), "-f", "-o",
@@ -506,7 +507,7 @@ test_bad_options(void **state)
 static void
 test_source_form_and_daemon(void **state)
 {
-	char dir[] = "/tmp/vmofs-test.XXXXXX", err[1024], line[4096];
+	char dir[64], err[1024], line[4096];
 	char *argv[] = { (char *)ml_bin(), "vmofs", dir, "-o", "size=64M",
 		NULL };
 	char *um[] = { "fusermount3", "-u", dir, NULL };
@@ -515,6 +516,7 @@ test_source_form_and_daemon(void **state)
 	int found = 0, i;
 
 	(void)state;
+	ml_dir_template(dir, sizeof(dir));
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(ml_run(argv, err, sizeof(err)), 0);
 	assert_true(ml_is_mounted(dir));

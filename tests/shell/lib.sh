@@ -4,7 +4,7 @@
 #
 #     . "$(dirname "$0")/lib.sh"
 #     test_clone_is_snapshot() {
-#         vt_mount -o size=64M          # fresh mount in /tmp/vmofs-test.XXXXXX
+#         vt_mount -o size=64M          # fresh mount in /tmp/$VT_TAG.XXXXXX
 #         mkdir "$MNT/a"
 #         ...
 #         vt_eq "$(cat "$MNT/a/data")" hello "a's bytes"
@@ -41,6 +41,9 @@ export VMOFS_BIN VMOCTL_BIN LC_ALL=C
 
 VT_SKIP=77		# exit status of a skipped test subshell
 VT_WORK=$(mktemp -d /tmp/vmofs-shell.XXXXXX)
+# Mount points: /tmp/$VT_TAG.XXXXXX (tests/run-tests.sh sets one per run).
+VT_TAG=${VMOFS_TEST_TAG:-vmofs-test}
+[[ $VT_TAG =~ ^[A-Za-z0-9_-]{1,32}$ ]] || VT_TAG=vmofs-test
 VT_STATE=$VT_WORK/mounts	# one "MOUNTPOINT PID LOG" line per live mount
 : >"$VT_STATE"
 
@@ -131,7 +134,7 @@ vt__abort_all() {
 }
 
 # vt_mount [VMOFS-OPTIONS...]: mount a fresh vmofs with `vmofs -f` in a new
-# /tmp/vmofs-test.XXXXXX and wait until it is mounted.  Sets MNT (the mount
+# /tmp/$VT_TAG.XXXXXX and wait until it is mounted.  Sets MNT (the mount
 # point), VT_PID (the daemon) and VT_LOG (its stdout and stderr).
 vt_mount() {
 	local i
@@ -139,7 +142,7 @@ vt_mount() {
 		echo "vt_mount: VMOFS_BIN=$VMOFS_BIN is not an executable" >&2
 		return 1
 	fi
-	MNT=$(mktemp -d /tmp/vmofs-test.XXXXXX)
+	MNT=$(mktemp -d "/tmp/$VT_TAG.XXXXXX")
 	VT_LOG=$VT_WORK/vmofs.$(basename "$MNT").log
 	"$VMOFS_BIN" -f "$@" "$MNT" </dev/null >"$VT_LOG" 2>&1 &
 	VT_PID=$!
@@ -374,7 +377,7 @@ vt__on_exit() {
 bad_mount() {
 	local text=$1 mnt out rc
 	shift
-	mnt=$(mktemp -d /tmp/vmofs-test.XXXXXX)
+	mnt=$(mktemp -d "/tmp/$VT_TAG.XXXXXX")
 	echo "$mnt 0 -" >>"$VT_STATE"
 	if out=$(timeout 10 "$VMOFS_BIN" -f "$@" "$mnt" 2>&1 </dev/null); then
 		vt_fail "vmofs $* succeeded"

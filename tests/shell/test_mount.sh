@@ -73,7 +73,7 @@ test_size_limit_enospc() {
 
 test_daemonize_and_unmount() {
 	local mnt pid i
-	mnt=$(mktemp -d /tmp/vmofs-test.XXXXXX)
+	mnt=$(mktemp -d "/tmp/$VT_TAG.XXXXXX")
 	echo "$mnt 0 -" >>"$VT_STATE"
 	# Without -f, vmofs returns once mounted and serves in the background.
 	timeout 10 "$VMOFS_BIN" -o size=16M "$mnt" </dev/null
@@ -113,7 +113,7 @@ test_mount_t_fuse_vmofs() {
 	local mnt src
 	[ "$(id -u)" = 0 ] || vt_skip "mount(8) needs root"
 	command -v mount.fuse3 >/dev/null || vt_skip "mount.fuse3 is not installed"
-	mnt=$(mktemp -d /tmp/vmofs-test.XXXXXX)
+	mnt=$(mktemp -d "/tmp/$VT_TAG.XXXXXX")
 	echo "$mnt 0 -" >>"$VT_STATE"
 	# mount(8) runs mount.fuse3, which runs "vmofs SOURCE MNT -o OPTS" through
 	# /bin/sh with a PATH of its own: "vmofs" is found once `make install`
