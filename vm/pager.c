@@ -235,8 +235,7 @@ pager_populate(struct vmo *v, uint64_t off, uint64_t len)
 	hier_wlock(v->h);
 	if (v->h->pops == NULL)
 		goto out;
-	leaf = v->kind == VMO_SLICE ? v->root->cow : v->cow;
-	base = v->kind == VMO_SLICE ? v->slice_off : 0;
+	leaf = vmo_leaf(v, &base);
 	end = off + len < off ? UINT64_MAX : off + len;
 	for (pg = vm_page_trunc(off); pg < end && err == 0; pg += VM_PAGE_SIZE) {
 		uint64_t n = 1, t2;

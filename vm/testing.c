@@ -39,8 +39,7 @@ vmo_test_depth(struct vmo *v)
 	uint64_t d = 0, base;
 
 	hier_rlock(v->h);
-	n = v->kind == VMO_SLICE ? v->root->cow : v->cow;
-	(void)base;
+	n = vmo_leaf(v, &base);
 	for (; n != NULL; n = n->parent)
 		d++;
 	hier_runlock(v->h);
@@ -98,7 +97,8 @@ dump_node(struct cow_node *n, int depth)
 void
 vmo_test_dump(struct vmo *v)
 {
-	struct cow_node *n = v->kind == VMO_SLICE ? v->root->cow : v->cow;
+	uint64_t base;
+	struct cow_node *n = vmo_leaf(v, &base);
 
 	while (n->parent != NULL)
 		n = n->parent;
@@ -185,10 +185,10 @@ uint64_t
 vmo_test_check(struct vmo *v)
 {
 	struct cow_node *n;
-	uint64_t cnt;
+	uint64_t cnt, base;
 
 	hier_rlock(v->h);
-	n = v->kind == VMO_SLICE ? v->root->cow : v->cow;
+	n = vmo_leaf(v, &base);
 	while (n->parent != NULL)
 		n = n->parent;
 	cnt = check_node(n);
@@ -199,10 +199,10 @@ vmo_test_check(struct vmo *v)
 uint64_t
 vmo_test_plist_bytes(struct vmo *v)
 {
-	uint64_t b;
+	uint64_t b, base;
 
 	hier_rlock(v->h);
-	b = plist_node_bytes(&(v->kind == VMO_SLICE ? v->root->cow : v->cow)->pages);
+	b = plist_node_bytes(&vmo_leaf(v, &base)->pages);
 	hier_runlock(v->h);
 	return b;
 }
@@ -253,7 +253,7 @@ vm_test_check_refs(struct vm *vm, struct vmo **v, int n)
 	struct refs_ctx rc = { .vm = vm };
 	struct cow_node **roots;
 	int i, j, nr = 0;
-	uint64_t k;
+	uint64_t k, base;
 
 	pmm_get_stats(vm->pmm, &ps);
 	rc.refs = calloc(ps.total_pages, sizeof(uint32_t));
@@ -264,7 +264,7 @@ vm_test_check_refs(struct vm *vm, struct vmo **v, int n)
 
 		if (v[i] == NULL)
 			continue;
-		r = v[i]->kind == VMO_SLICE ? v[i]->root->cow : v[i]->cow;
+		r = vmo_leaf(v[i], &base);
 		while (r->parent != NULL)
 			r = r->parent;
 		for (j = 0; j < nr && roots[j] != r; j++)

@@ -143,6 +143,19 @@ struct vmo {
 	uint64_t	nmade;		/* (H) length of made */
 };
 
+/* The leaf node holding v's bytes and the offset of v's byte 0 there (a
+ * slice's bytes are its root's).  Locked, or a kind that cannot change. */
+static inline struct cow_node *
+vmo_leaf(struct vmo *v, uint64_t *base)
+{
+	if (v->kind == VMO_SLICE) {
+		*base = v->slice_off;
+		return v->root->cow;
+	}
+	*base = 0;
+	return v->cow;
+}
+
 /* Locking helpers with assertion support. */
 static inline void hier_rlock(struct hier *h) { pthread_rwlock_rdlock(&h->lock); }
 static inline void hier_wlock(struct hier *h)

@@ -137,17 +137,6 @@ err_out1:
 	return -ENOMEM;
 }
 
-/* The leaf node holding v's bytes and the offset of v's byte 0 there. */
-static struct cow_node *
-vmo_leaf(struct vmo *v, uint64_t *base)
-{
-	if (v->kind == VMO_SLICE) {
-		*base = v->slice_off;
-		return v->root->cow;
-	}
-	*base = 0;
-	return v->cow;
-}
 
 /*
  * Zero bytes [start, end) of one page of leaf n (a page's worth at most),
