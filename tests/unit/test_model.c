@@ -403,19 +403,7 @@ check_all(struct vm *vm)
 	for (i = 0; i < nm; i++)
 		if (m[i].alive)
 			vs[n++] = m[i].v;
-	for (i = 0; i < n; i++) {
-		struct vmo_attr x, y;
-
-		vmo_test_check(vs[i]);
-		/* The viewer index must agree with the definition. */
-		assert_int_equal(vmo_get_attr(vs[i], &x), 0);
-		vm_test_set_vindex(false);
-		assert_int_equal(vmo_get_attr(vs[i], &y), 0);
-		vm_test_set_vindex(true);
-		assert_memory_equal(&x, &y, sizeof(x));
-	}
-	vm_test_check_refs(vm, vs, n);
-	vt_scaled_sum(vm, vs, n);
+	vt_check_vmos(vm, vs, n);
 }
 
 /*

@@ -47,8 +47,8 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "pager.h"
 #include "vmtest.h"
+#include "memstore.h"
 
 #define CAP	(64 * P)		/* model capacity per VMO */
 #define NPG	(CAP / P)
@@ -56,83 +56,7 @@
 #define MAXC	6			/* live clones at most */
 #define NSLOT	(MAXC + 1)		/* slot 0: P */
 
-/* ---- the in-memory store ------------------------------------------------ */
-
-struct store {
-	unsigned char	b[SCAP];	/* zero past size, always */
-	uint64_t	size;
-	bool		dead;		/* detached: nobody may call */
-	struct store	*next;		/* all stores, freed at the end */
-};
-
-static void
-st_alive(struct store *s)
-{
-	if (s->dead)
-		fail_msg("pager op on store %p after vmo_pager_detach/unref", (void *)s);
-}
-
-static int
-st_read(void *ctx, uint64_t off, void *page)
-{
-	struct store *s = ctx;
-
-	st_alive(s);
-	assert_true(off % P == 0);
-	memset(page, 0, P);
-	if (off < s->size)
-		memcpy(page, s->b + off, s->size - off < P ? s->size - off : P);
-	return 0;
-}
-
-static int
-st_write(void *ctx, uint64_t off, const void *buf, size_t len)
-{
-	struct store *s = ctx;
-
-	st_alive(s);
-	assert_true(len <= P && off + len <= SCAP);
-	memcpy(s->b + off, buf, len);
-	if (off + len > s->size)
-		s->size = off + len;
-	return 0;
-}
-
-static int
-st_resize(void *ctx, uint64_t size)
-{
-	struct store *s = ctx;
-
-	st_alive(s);
-	assert_true(size <= SCAP);
-	if (size < s->size)
-		memset(s->b + size, 0, s->size - size);
-	s->size = size;
-	return 0;
-}
-
-static int
-st_sync(void *ctx)
-{
-	st_alive(ctx);
-	return 0;
-}
-
-static int
-st_readv(void *ctx, uint64_t off, const struct iovec *iov, int n)
-{
-	int i;
-
-	for (i = 0; i < n; i++) {
-		assert_int_equal(iov[i].iov_len, P);
-		st_read(ctx, off + (uint64_t)i * P, iov[i].iov_base);
-	}
-	return 0;
-}
-
-/* Both ways of paging in: runs through readv, and page by page. */
-static const struct pager_ops ops_v = { st_read, st_write, st_resize, st_sync, st_readv };
-static const struct pager_ops ops_1 = { st_read, st_write, st_resize, st_sync, NULL };
+/* The in-memory store: tests/unit/memstore.h, SCAP bytes each. */
 
 /* ---- the model ---------------------------------------------------------- */
 
@@ -145,8 +69,8 @@ struct mvmo {
 };
 
 static struct mvmo m[NSLOT];
-static struct store *pst;		/* P's store; NULL once detached */
-static struct store *stores;		/* every store made */
+static struct memstore *pst;		/* P's store; NULL once detached */
+static struct memstore *stores;		/* every store made */
 static unsigned char *sm;		/* store model: last writeback's bytes */
 static uint64_t sm_size;
 static bool sm_valid;			/* P's bytes unchanged since: store == sm */
@@ -218,13 +142,12 @@ pinned_in(int i, uint64_t s, uint64_t e)
 }
 
 /* A fresh store of random bytes, not page aligned half the time. */
-static struct store *
+static struct memstore *
 mkstore(void)
 {
-	struct store *s = calloc(1, sizeof(*s));
+	struct memstore *s = memstore_new(SCAP);
 	uint64_t k;
 
-	assert_non_null(s);
 	s->size = 4 * P + rnd(44) * P + (rnd(2) ? rnd(P) : 0);
 	for (k = 0; k < s->size; k++)
 		s->b[k] = (unsigned char)rnd(256);
@@ -242,7 +165,7 @@ new_p(void)
 	memset(m[0].b, 0, CAP);
 	memcpy(m[0].b, pst->b, pst->size);
 	m[0].size = pst->size;
-	assert_int_equal(vmo_create_paged(vm, pst->size, rnd(2) ? &ops_v : &ops_1,
+	assert_int_equal(vmo_create_paged(vm, pst->size, rnd(2) ? &memstore_ops_v : &memstore_ops_1,
 	    pst, &m[0].v), 0);
 	assert_int_equal(vmo_kind(m[0].v), VMO_PAGER);
 	m[0].alive = true;
@@ -437,18 +360,7 @@ check_all(void)
 	for (i = 0; i < NSLOT; i++)
 		if (m[i].alive)
 			vs[n++] = m[i].v;
-	for (i = 0; i < n; i++) {
-		struct vmo_attr x, y;
-
-		vmo_test_check(vs[i]);
-		assert_int_equal(vmo_get_attr(vs[i], &x), 0);
-		vm_test_set_vindex(false);
-		assert_int_equal(vmo_get_attr(vs[i], &y), 0);
-		vm_test_set_vindex(true);
-		assert_memory_equal(&x, &y, sizeof(x));
-	}
-	vm_test_check_refs(vm, vs, n);
-	vt_scaled_sum(vm, vs, n);
+	vt_check_vmos(vm, vs, n);
 	assert_true(vm_test_used_pages(vm) <= limit_pages);
 }
 
@@ -889,7 +801,7 @@ run_model(uint64_t seed, long steps)
 	 * what vm_reserve sees, or a seed would not replay. */
 	struct vm_config cfg = { .ncpu = 1, .pcache_reserve = 8 };
 	struct vm_stats st;
-	struct store *s;
+	struct memstore *s;
 	long n;
 	int i, op, every;
 
@@ -981,7 +893,7 @@ run_model(uint64_t seed, long steps)
 	vm_destroy(vm);
 	while ((s = stores) != NULL) {
 		stores = s->next;
-		free(s);
+		memstore_free(s);
 	}
 	free(sm);
 }
@@ -1046,12 +958,12 @@ test_clone_past_extent(void **state)
 	(void)state;
 	for (w = 0; w < sizeof(ways) / sizeof(ways[0]); w++) {
 		struct vm *v = vt_vm(ways[w].limit);
-		struct store *s = calloc(1, sizeof(*s));
+		struct memstore *s = memstore_new(SCAP);
 		struct vmo *p, *c;
 
 		s->size = 2 * P;
 		memset(s->b, 0x11, s->size);
-		assert_int_equal(vmo_create_paged(v, s->size, &ops_v, s, &p), 0);
+		assert_int_equal(vmo_create_paged(v, s->size, &memstore_ops_v, s, &p), 0);
 		assert_int_equal(vmo_resize(p, 4 * P), 0);	/* pages 2, 3 read zero */
 		assert_int_equal(vmo_clone(p, 0, VMO_WHOLE, &c), 0);
 		memset(buf, 0xaa, P);
@@ -1064,7 +976,7 @@ test_clone_past_extent(void **state)
 		vmo_unref(p);
 		assert_int_equal(vm_test_used_pages(v), 0);
 		vm_destroy(v);
-		free(s);
+		memstore_free(s);
 	}
 }
 
@@ -1081,7 +993,7 @@ static void
 test_attr_store_slots(void **state)
 {
 	struct vm *v = vt_vm(256);
-	struct store *s = calloc(1, sizeof(*s));
+	struct memstore *s = memstore_new(SCAP);
 	struct vmo *p, *c[3];
 	unsigned char buf[P];
 	struct vmo_attr a;
@@ -1090,7 +1002,7 @@ test_attr_store_slots(void **state)
 	(void)state;
 	s->size = 8 * P;
 	memset(s->b, 0x11, s->size);
-	assert_int_equal(vmo_create_paged(v, s->size, &ops_v, s, &p), 0);
+	assert_int_equal(vmo_create_paged(v, s->size, &memstore_ops_v, s, &p), 0);
 	for (i = 0; i < 3; i++)		/* pnode: P's leaf and three clones */
 		assert_int_equal(vmo_clone(p, 0, VMO_WHOLE, &c[i]), 0);
 	memset(buf, 0xaa, P);
@@ -1103,7 +1015,7 @@ test_attr_store_slots(void **state)
 	vmo_unref(p);
 	assert_int_equal(vm_test_used_pages(v), 0);
 	vm_destroy(v);
-	free(s);
+	memstore_free(s);
 }
 
 /*
@@ -1119,13 +1031,13 @@ static void
 test_zero_pinned_clean(void **state)
 {
 	struct vm *v = vt_vm(16);
-	struct store *s = calloc(1, sizeof(*s));
+	struct memstore *s = memstore_new(SCAP);
 	struct vmo *p;
 
 	(void)state;
 	s->size = 4 * P;
 	memset(s->b, 0x11, s->size);
-	assert_int_equal(vmo_create_paged(v, s->size, &ops_v, s, &p), 0);
+	assert_int_equal(vmo_create_paged(v, s->size, &memstore_ops_v, s, &p), 0);
 	assert_int_equal(vmo_pin(p, P, P), 0);
 	assert_int_equal(vmo_writeback(p), 0);		/* page 1 clean */
 	assert_int_equal(vmo_zero(p, 0, 4 * P), 0);
@@ -1138,7 +1050,7 @@ test_zero_pinned_clean(void **state)
 	vmo_unref(p);
 	assert_int_equal(vm_test_used_pages(v), 0);
 	vm_destroy(v);
-	free(s);
+	memstore_free(s);
 }
 
 /*
@@ -1153,14 +1065,14 @@ static void
 test_shrink_nospc(void **state)
 {
 	struct vm *v = vt_vm(8);
-	struct store *s = calloc(1, sizeof(*s));
+	struct memstore *s = memstore_new(SCAP);
 	struct vmo *p, *c;
 	int err;
 
 	(void)state;
 	s->size = 16 * P;			/* twice the limit */
 	memset(s->b, 0x11, s->size);
-	assert_int_equal(vmo_create_paged(v, s->size, &ops_v, s, &p), 0);
+	assert_int_equal(vmo_create_paged(v, s->size, &memstore_ops_v, s, &p), 0);
 	assert_int_equal(vmo_clone(p, 0, VMO_WHOLE, &c), 0);	/* sees all */
 	err = vmo_resize(p, P + P / 2);		/* keeping 14 pages: no room */
 	if (err == 0) {
@@ -1174,7 +1086,7 @@ test_shrink_nospc(void **state)
 	vmo_unref(p);
 	assert_int_equal(vm_test_used_pages(v), 0);
 	vm_destroy(v);
-	free(s);
+	memstore_free(s);
 }
 
 /*
@@ -1189,7 +1101,7 @@ static void
 test_read_past_end(void **state)
 {
 	struct vm *v = vt_vm(16);
-	struct store *s = calloc(1, sizeof(*s));
+	struct memstore *s = memstore_new(SCAP);
 	struct vmo *p, *a = vt_vmo(v, 16 * P);
 	unsigned char b[8];
 	uint64_t n;
@@ -1197,7 +1109,7 @@ test_read_past_end(void **state)
 	(void)state;
 	s->size = P + P / 2;
 	memset(s->b, 0x11, s->size);
-	assert_int_equal(vmo_create_paged(v, s->size, &ops_v, s, &p), 0);
+	assert_int_equal(vmo_create_paged(v, s->size, &memstore_ops_v, s, &p), 0);
 	for (n = 0; n < 16 && vmo_pin(a, n * P, P) == 0; n++)	/* fill memory */
 		;
 	assert_int_equal(vmo_read(p, b, s->size, 1), 0);
@@ -1207,7 +1119,7 @@ test_read_past_end(void **state)
 	vmo_unref(p);
 	assert_int_equal(vm_test_used_pages(v), 0);
 	vm_destroy(v);
-	free(s);
+	memstore_free(s);
 }
 
 /*

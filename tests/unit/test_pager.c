@@ -7,88 +7,16 @@
 #include <errno.h>
 #include <unistd.h>
 
-#include "pager.h"
 #include "vmtest.h"
+#include "memstore.h"
 
 #define SCAP (1024 * P)
 
-struct store {
-	unsigned char	b[SCAP];
-	uint64_t	size;
-	int		reads, writes, syncs;
-	int		fail_read, fail_write;	/* next op fails with -EIO */
-};
-
-static int
-st_read(void *ctx, uint64_t off, void *page)
-{
-	struct store *s = ctx;
-
-	s->reads++;
-	if (s->fail_read) {
-		s->fail_read = 0;
-		return -EIO;
-	}
-	memset(page, 0, P);
-	if (off < s->size)
-		memcpy(page, s->b + off, s->size - off < P ? s->size - off : P);
-	return 0;
-}
-
-static int
-st_write(void *ctx, uint64_t off, const void *buf, size_t len)
-{
-	struct store *s = ctx;
-
-	if (s->fail_write) {
-		s->fail_write = 0;
-		return -EIO;
-	}
-	assert_true(off + len <= SCAP);
-	memcpy(s->b + off, buf, len);
-	if (off + len > s->size)
-		s->size = off + len;
-	s->writes++;
-	return 0;
-}
-
-static int
-st_resize(void *ctx, uint64_t size)
-{
-	struct store *s = ctx;
-
-	assert_true(size <= SCAP);
-	if (size < s->size)
-		memset(s->b + size, 0, s->size - size);
-	s->size = size;
-	return 0;
-}
-
-static int
-st_sync(void *ctx)
-{
-	((struct store *)ctx)->syncs++;
-	return 0;
-}
-
-static int
-st_readv(void *ctx, uint64_t off, const struct iovec *iov, int n)
-{
-	int i, err;
-
-	for (i = 0; i < n; i++)
-		if ((err = st_read(ctx, off + (uint64_t)i * P, iov[i].iov_base)) != 0)
-			return err;
-	return 0;
-}
-
-/* Both ways of paging in: page by page, and runs through readv. */
-static const struct pager_ops ops = { st_read, st_write, st_resize, st_sync, st_readv };
-
-static struct store *
+/* A store of SCAP bytes holding size bytes of a pattern of seed. */
+static struct memstore *
 mkstore(uint64_t size, unsigned seed)
 {
-	struct store *s = calloc(1, sizeof(*s));
+	struct memstore *s = memstore_new(SCAP);
 	uint64_t i;
 
 	s->size = size;
@@ -112,13 +40,13 @@ static void
 test_lazy(void **state)
 {
 	struct vm *vm = vt_vm(256);
-	struct store *s = mkstore(10 * P + 100, 1);
+	struct memstore *s = mkstore(10 * P + 100, 1);
 	struct vmo *v;
 	struct vmo_attr a;
 	uint64_t r;
 
 	(void)state;
-	assert_int_equal(vmo_create_paged(vm, s->size, &ops, s, &v), 0);
+	assert_int_equal(vmo_create_paged(vm, s->size, &memstore_ops_v, s, &v), 0);
 	assert_int_equal(vmo_kind(v), VMO_PAGER);
 	assert_int_equal(vmo_size(v), 10 * P + 100);
 	assert_int_equal(vmo_get_attr(v, &a), 0);
@@ -137,7 +65,7 @@ test_lazy(void **state)
 	assert_int_equal(s->reads, 11);
 	vmo_unref(v);
 	assert_int_equal(vm_test_used_pages(vm), 0);
-	free(s);
+	memstore_free(s);
 	vm_destroy(vm);
 }
 
@@ -146,12 +74,12 @@ static void
 test_writeback(void **state)
 {
 	struct vm *vm = vt_vm(256);
-	struct store *s = mkstore(8 * P, 2);
+	struct memstore *s = mkstore(8 * P, 2);
 	unsigned char buf[100];
 	struct vmo *v;
 
 	(void)state;
-	assert_int_equal(vmo_create_paged(vm, s->size, &ops, s, &v), 0);
+	assert_int_equal(vmo_create_paged(vm, s->size, &memstore_ops_v, s, &v), 0);
 	memset(buf, 0xab, sizeof(buf));
 	assert_int_equal(vmo_write(v, buf, 3 * P + 10, sizeof(buf)), sizeof(buf));
 	assert_true(vmo_dirty_pages(v) > 0);
@@ -190,7 +118,7 @@ test_writeback(void **state)
 	for (int i = 0; i < (int)P; i++)
 		assert_int_equal(s->b[P + i], 0);
 	vmo_unref(v);
-	free(s);
+	memstore_free(s);
 	vm_destroy(vm);
 }
 
@@ -203,14 +131,14 @@ static void
 test_snapshot(void **state)
 {
 	struct vm *vm = vt_vm(256);
-	struct store *s = mkstore(16 * P, 3);
+	struct memstore *s = mkstore(16 * P, 3);
 	static unsigned char orig[16 * P];
 	unsigned char buf[P];
 	struct vmo *v, *c, *c2;
 
 	(void)state;
 	memcpy(orig, s->b, sizeof(orig));
-	assert_int_equal(vmo_create_paged(vm, s->size, &ops, s, &v), 0);
+	assert_int_equal(vmo_create_paged(vm, s->size, &memstore_ops_v, s, &v), 0);
 	expect_store(v, 0, P, orig);			/* one page read before */
 	assert_int_equal(vmo_clone(v, 0, VMO_WHOLE, &c), 0);
 	assert_int_equal(vmo_clone(v, 4 * P, 4 * P, &c2), 0);
@@ -235,7 +163,7 @@ test_snapshot(void **state)
 	vt_expect(v, 3 * P, 5 * P, -1);
 	vmo_unref(v);
 	assert_int_equal(vm_test_used_pages(vm), 0);
-	free(s);
+	memstore_free(s);
 	vm_destroy(vm);
 }
 
@@ -244,16 +172,16 @@ static void
 test_detach(void **state)
 {
 	struct vm *vm = vt_vm(256);
-	struct store *s = mkstore(8 * P, 4);
+	struct memstore *s = mkstore(8 * P, 4);
 	static unsigned char orig[8 * P];
 	struct vmo *v, *c, *v2, *c2;
 
 	(void)state;
 	memcpy(orig, s->b, sizeof(orig));
-	assert_int_equal(vmo_create_paged(vm, s->size, &ops, s, &v), 0);
+	assert_int_equal(vmo_create_paged(vm, s->size, &memstore_ops_v, s, &v), 0);
 	assert_int_equal(vmo_clone(v, 0, VMO_WHOLE, &c), 0);
 	assert_int_equal(vmo_pager_detach(v), 0);
-	memset(s->b, 0xee, sizeof(s->b));		/* the store is gone */
+	memset(s->b, 0xee, s->cap);		/* the store is gone */
 	expect_store(c, 0, 8 * P, orig);
 	expect_store(v, 0, 8 * P, orig);		/* an open fd keeps working */
 	assert_int_equal(vmo_writeback(v), 0);		/* nothing to write to */
@@ -261,14 +189,14 @@ test_detach(void **state)
 	vmo_unref(c);
 	/* The VMO going away without a detach does the same. */
 	memcpy(s->b, orig, sizeof(orig));
-	assert_int_equal(vmo_create_paged(vm, s->size, &ops, s, &v2), 0);
+	assert_int_equal(vmo_create_paged(vm, s->size, &memstore_ops_v, s, &v2), 0);
 	assert_int_equal(vmo_clone(v2, 0, VMO_WHOLE, &c2), 0);
 	vmo_unref(v2);
-	memset(s->b, 0xee, sizeof(s->b));
+	memset(s->b, 0xee, s->cap);
 	expect_store(c2, 0, 8 * P, orig);
 	vmo_unref(c2);
 	assert_int_equal(vm_test_used_pages(vm), 0);
-	free(s);
+	memstore_free(s);
 	vm_destroy(vm);
 }
 
@@ -283,7 +211,7 @@ test_reclaim(void **state)
 {
 	enum { LIM = 256, NP = 1024 };
 	struct vm *vm = vt_vm(LIM);
-	struct store *s = mkstore(NP * P, 5);
+	struct memstore *s = mkstore(NP * P, 5);
 	static unsigned char orig[NP * P], buf[16 * P];
 	struct vm_stats st;
 	struct vmo *v, *c;
@@ -291,7 +219,7 @@ test_reclaim(void **state)
 
 	(void)state;
 	memcpy(orig, s->b, sizeof(orig));
-	assert_int_equal(vmo_create_paged(vm, s->size, &ops, s, &v), 0);
+	assert_int_equal(vmo_create_paged(vm, s->size, &memstore_ops_v, s, &v), 0);
 	/* Read all of it, 64 KiB at a time. */
 	for (i = 0; i < NP; i += 16)
 		expect_store(v, i * P, 16 * P, orig + i * P);
@@ -345,7 +273,7 @@ test_reclaim(void **state)
 	/* An empty store grown by writes under pressure: evicted dirty pages
 	 * are in the store, and read back from it. */
 	s->size = 0;
-	assert_int_equal(vmo_create_paged(vm, 0, &ops, s, &v), 0);
+	assert_int_equal(vmo_create_paged(vm, 0, &memstore_ops_v, s, &v), 0);
 	for (i = 0; i < NP; i += 16) {
 		memset(buf, (int)(i / 16 + 1), sizeof(buf));
 		assert_int_equal(vmo_write(v, buf, i * P, 16 * P), 16 * P);
@@ -359,7 +287,7 @@ test_reclaim(void **state)
 	}
 	vmo_unref(v);
 	assert_int_equal(vm_test_used_pages(vm), 0);
-	free(s);
+	memstore_free(s);
 	vm_destroy(vm);
 }
 
@@ -377,7 +305,7 @@ test_clone_evict(void **state)
 {
 	enum { LIM = 256, NP = 512, OW = 150 };
 	struct vm *vm = vt_vm(LIM);
-	struct store *s = mkstore(NP * P, 6);
+	struct memstore *s = mkstore(NP * P, 6);
 	static unsigned char orig[NP * P], now[NP * P], buf[16 * P];
 	struct vm_stats st0, st;
 	struct vmo *v, *c, *c2;
@@ -385,7 +313,7 @@ test_clone_evict(void **state)
 
 	(void)state;
 	memcpy(orig, s->b, sizeof(orig));
-	assert_int_equal(vmo_create_paged(vm, s->size, &ops, s, &v), 0);
+	assert_int_equal(vmo_create_paged(vm, s->size, &memstore_ops_v, s, &v), 0);
 	for (i = 0; i < NP; i += 16)		/* fill memory with clean pages */
 		expect_store(v, i * P, 16 * P, orig + i * P);
 	assert_int_equal(vmo_clone(v, 0, VMO_WHOLE, &c), 0);
@@ -434,13 +362,13 @@ test_clone_evict(void **state)
 	vm_test_reclaim(vm, LIM);
 	expect_store(c2, 0, 64 * P, now);
 	assert_int_equal(vmo_pager_detach(v), 0);
-	memset(s->b, 0xee, sizeof(s->b));
+	memset(s->b, 0xee, s->cap);
 	expect_store(c2, 0, 64 * P, now);
 	vmo_test_check(v);
 	vmo_unref(c2);
 	vmo_unref(v);
 	assert_int_equal(vm_test_used_pages(vm), 0);
-	free(s);
+	memstore_free(s);
 	vm_destroy(vm);
 }
 
@@ -450,17 +378,17 @@ static void
 test_no_share(void **state)
 {
 	struct vm *vm = vt_vm(256);
-	struct store *s = mkstore(8 * P, 7);
+	struct memstore *s = mkstore(8 * P, 7);
 	struct vmo *v, *a;
 
 	(void)state;
-	assert_int_equal(vmo_create_paged(vm, s->size, &ops, s, &v), 0);
+	assert_int_equal(vmo_create_paged(vm, s->size, &memstore_ops_v, s, &v), 0);
 	assert_int_equal(vmo_create(vm, 8 * P, 0, &a), 0);
 	assert_int_equal(vmo_share_range(a, 0, v, 0, 4 * P), -EXDEV);
 	assert_int_equal(vmo_share_range(v, 0, a, 0, 4 * P), -EXDEV);
 	vmo_unref(a);
 	vmo_unref(v);
-	free(s);
+	memstore_free(s);
 	vm_destroy(vm);
 }
 

@@ -99,4 +99,29 @@ vt_scaled_sum(struct vm *vm, struct vmo **v, int n)
 		    (unsigned long long)used);
 }
 
+/*
+ * The model tests' full check of the live VMOs vs[0..n): every hierarchy
+ * invariant (vm/testing.c), attribution through the viewer index equal to
+ * attribution by definition, slot references against share counts, and
+ * the scaled sum against the pages in use.
+ */
+static inline void
+vt_check_vmos(struct vm *vm, struct vmo **vs, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		struct vmo_attr x, y;
+
+		vmo_test_check(vs[i]);
+		assert_int_equal(vmo_get_attr(vs[i], &x), 0);
+		vm_test_set_vindex(false);
+		assert_int_equal(vmo_get_attr(vs[i], &y), 0);
+		vm_test_set_vindex(true);
+		assert_memory_equal(&x, &y, sizeof(x));
+	}
+	vm_test_check_refs(vm, vs, n);
+	vt_scaled_sum(vm, vs, n);
+}
+
 #endif
