@@ -935,7 +935,29 @@ test_model_pager_seeds(void **state)
 }
 
 
-/* ---- reproductions -------------------------------------------------------- */
+/* ---- regression tests ---------------------------------------------------- */
+
+/* Their P: a pager-backed VMO in v over store s, filled with size bytes
+ * of 0x11. */
+static struct vmo *
+rt_paged(struct vm *v, struct memstore *s, uint64_t size)
+{
+	struct vmo *p;
+
+	s->size = size;
+	memset(s->b, 0x11, size);
+	assert_int_equal(vmo_create_paged(v, size, &memstore_ops_v, s, &p), 0);
+	return p;
+}
+
+/* Their end: every page back, the VM and the store gone. */
+static void
+rt_end(struct vm *v, struct memstore *s)
+{
+	assert_int_equal(vm_test_used_pages(v), 0);
+	vm_destroy(v);
+	memstore_free(s);
+}
 
 /*
  * Regression test for a bug the model found (seed 1, step 12): a clone
@@ -961,9 +983,7 @@ test_clone_past_extent(void **state)
 		struct memstore *s = memstore_new(SCAP);
 		struct vmo *p, *c;
 
-		s->size = 2 * P;
-		memset(s->b, 0x11, s->size);
-		assert_int_equal(vmo_create_paged(v, s->size, &memstore_ops_v, s, &p), 0);
+		p = rt_paged(v, s, 2 * P);
 		assert_int_equal(vmo_resize(p, 4 * P), 0);	/* pages 2, 3 read zero */
 		assert_int_equal(vmo_clone(p, 0, VMO_WHOLE, &c), 0);
 		memset(buf, 0xaa, P);
@@ -974,9 +994,7 @@ test_clone_past_extent(void **state)
 		vt_expect(c, 3 * P, P, -1);			/* the snapshot: zeros */
 		vmo_unref(c);
 		vmo_unref(p);
-		assert_int_equal(vm_test_used_pages(v), 0);
-		vm_destroy(v);
-		memstore_free(s);
+		rt_end(v, s);
 	}
 }
 
@@ -1000,9 +1018,7 @@ test_attr_store_slots(void **state)
 	int i;
 
 	(void)state;
-	s->size = 8 * P;
-	memset(s->b, 0x11, s->size);
-	assert_int_equal(vmo_create_paged(v, s->size, &memstore_ops_v, s, &p), 0);
+	p = rt_paged(v, s, 8 * P);
 	for (i = 0; i < 3; i++)		/* pnode: P's leaf and three clones */
 		assert_int_equal(vmo_clone(p, 0, VMO_WHOLE, &c[i]), 0);
 	memset(buf, 0xaa, P);
@@ -1013,9 +1029,7 @@ test_attr_store_slots(void **state)
 	for (i = 0; i < 3; i++)
 		vmo_unref(c[i]);
 	vmo_unref(p);
-	assert_int_equal(vm_test_used_pages(v), 0);
-	vm_destroy(v);
-	memstore_free(s);
+	rt_end(v, s);
 }
 
 /*
@@ -1035,9 +1049,7 @@ test_zero_pinned_clean(void **state)
 	struct vmo *p;
 
 	(void)state;
-	s->size = 4 * P;
-	memset(s->b, 0x11, s->size);
-	assert_int_equal(vmo_create_paged(v, s->size, &memstore_ops_v, s, &p), 0);
+	p = rt_paged(v, s, 4 * P);
 	assert_int_equal(vmo_pin(p, P, P), 0);
 	assert_int_equal(vmo_writeback(p), 0);		/* page 1 clean */
 	assert_int_equal(vmo_zero(p, 0, 4 * P), 0);
@@ -1048,9 +1060,7 @@ test_zero_pinned_clean(void **state)
 	vm_test_reclaim(v, 100);
 	vt_expect(p, 0, 4 * P, -1);			/* and so does P, evicted */
 	vmo_unref(p);
-	assert_int_equal(vm_test_used_pages(v), 0);
-	vm_destroy(v);
-	memstore_free(s);
+	rt_end(v, s);
 }
 
 /*
@@ -1070,9 +1080,7 @@ test_shrink_nospc(void **state)
 	int err;
 
 	(void)state;
-	s->size = 16 * P;			/* twice the limit */
-	memset(s->b, 0x11, s->size);
-	assert_int_equal(vmo_create_paged(v, s->size, &memstore_ops_v, s, &p), 0);
+	p = rt_paged(v, s, 16 * P);			/* twice the limit */
 	assert_int_equal(vmo_clone(p, 0, VMO_WHOLE, &c), 0);	/* sees all */
 	err = vmo_resize(p, P + P / 2);		/* keeping 14 pages: no room */
 	if (err == 0) {
@@ -1084,9 +1092,7 @@ test_shrink_nospc(void **state)
 	}
 	vmo_unref(c);
 	vmo_unref(p);
-	assert_int_equal(vm_test_used_pages(v), 0);
-	vm_destroy(v);
-	memstore_free(s);
+	rt_end(v, s);
 }
 
 /*
@@ -1107,9 +1113,7 @@ test_read_past_end(void **state)
 	uint64_t n;
 
 	(void)state;
-	s->size = P + P / 2;
-	memset(s->b, 0x11, s->size);
-	assert_int_equal(vmo_create_paged(v, s->size, &memstore_ops_v, s, &p), 0);
+	p = rt_paged(v, s, P + P / 2);
 	for (n = 0; n < 16 && vmo_pin(a, n * P, P) == 0; n++)	/* fill memory */
 		;
 	assert_int_equal(vmo_read(p, b, s->size, 1), 0);
@@ -1117,9 +1121,7 @@ test_read_past_end(void **state)
 	assert_int_equal(vmo_unpin(a, 0, n * P), 0);
 	vmo_unref(a);
 	vmo_unref(p);
-	assert_int_equal(vm_test_used_pages(v), 0);
-	vm_destroy(v);
-	memstore_free(s);
+	rt_end(v, s);
 }
 
 /*
