@@ -180,6 +180,13 @@ ml_watchdog(unsigned sec)
 }
 
 void
+ml_mkdir(const char *p)
+{
+	if (mkdir(p, 0755) != 0)
+		fail_msg("mkdir %s: %s", p, strerror(errno));
+}
+
+void
 ml_dir_template(char *buf, size_t len)
 {
 	const char *tag = getenv("VMOFS_TEST_TAG");

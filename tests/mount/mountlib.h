@@ -31,6 +31,9 @@ struct ml_mount {
  */
 void ml_dir_template(char *buf, size_t len);
 
+/* mkdir(p, 0755), failing the test with errno's text if it fails. */
+void ml_mkdir(const char *p);
+
 /* Mount with opts ("" or NULL for none); 0 or -1 (message printed). */
 int ml_mount(struct ml_mount *m, const char *opts);
 /* 0, or -1 if the daemon was stuck or did not exit cleanly (status 0). */

@@ -47,13 +47,6 @@ teardown(void **state)
 	return ml_umount(&M);
 }
 
-static void
-must_mkdir(const char *p)
-{
-	if (mkdir(p, 0755) != 0)
-		fail_msg("mkdir %s: %s", p, strerror(errno));
-}
-
 static uint64_t
 vnodes(void)
 {
@@ -95,16 +88,16 @@ test_listing_stable_under_change(void **state)
 
 	(void)state;
 	for (i = 0; i < N; i++)
-		must_mkdir(P("k%d", i));
+		ml_mkdir(P("k%d", i));
 	assert_true((fd = open(P("."), O_RDONLY | O_DIRECTORY)) >= 0);
 	do {
 		got = dents_once(fd, buf, sizeof(buf), seen, N + 400);
 		assert_true(got >= 0);
 		/* remove one that was listed or not, add one past the end */
 		if (churn < 100) {
-			must_mkdir(P("k%d", N + churn));
+			ml_mkdir(P("k%d", N + churn));
 			assert_int_equal(ml_sh("rm -r %s", P("k%d", N + churn)), 0);
-			must_mkdir(P("k%d", N + 100 + churn));
+			ml_mkdir(P("k%d", N + 100 + churn));
 			churn++;
 		}
 	} while (got > 0);
@@ -132,9 +125,9 @@ test_readdirplus_references(void **state)
 	assert_int_equal(ml_sh("echo 2 > /proc/sys/vm/drop_caches"), 0);
 	base = vnodes();
 	for (i = 0; i < 100; i++) {
-		must_mkdir(P("rp%d", i));
+		ml_mkdir(P("rp%d", i));
 		if (i % 10 == 0)
-			must_mkdir(P("rp%d/clones/c", i));
+			ml_mkdir(P("rp%d/clones/c", i));
 	}
 	assert_int_equal(ml_sh("ls -lR %s > /dev/null", P(".")), 0);
 	assert_int_equal(ml_sh("find %s -ls > /dev/null", P(".")), 0);
@@ -190,7 +183,7 @@ as_nobody(const char *p, int what)
 static const char *
 suid_file(const char *name, mode_t mode)
 {
-	must_mkdir(P("%s", name));
+	ml_mkdir(P("%s", name));
 	assert_int_equal(chmod(P("%s", name), 0777), 0);
 	assert_int_equal(chmod(P("%s/data", name), mode), 0);
 	return P("%s/data", name);

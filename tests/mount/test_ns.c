@@ -38,13 +38,6 @@ teardown(void **state)
 	return ml_umount(&M);
 }
 
-static void
-must_mkdir(const char *p)
-{
-	if (mkdir(p, 0755) != 0)
-		fail_msg("mkdir %s: %s", p, strerror(errno));
-}
-
 static int
 mkdir_err(const char *p)
 {
@@ -81,7 +74,7 @@ test_mkdir_layout(void **state)
 	struct stat st;
 
 	(void)state;
-	must_mkdir(P("a"));
+	ml_mkdir(P("a"));
 	assert_int_equal(stat(P("a"), &st), 0);
 	assert_true(S_ISDIR(st.st_mode));
 	assert_string_equal(listing(P("a")), "clones data info slices");
@@ -104,7 +97,7 @@ static void
 test_create_refused(void **state)
 {
 	(void)state;
-	must_mkdir(P("cr"));
+	ml_mkdir(P("cr"));
 	assert_int_equal(open(P("cr/file"), O_CREAT | O_WRONLY, 0644), -1);
 	assert_int_equal(errno, EPERM);
 	assert_int_equal(open(P("file"), O_CREAT | O_WRONLY, 0644), -1);
@@ -133,14 +126,14 @@ test_clone_whole_and_window(void **state)
 	struct stat st;
 
 	(void)state;
-	must_mkdir(P("c"));
+	ml_mkdir(P("c"));
 	ml_fill(buf, sizeof(buf), 1);
 	assert_int_equal(ml_write_at(P("c/data"), buf, sizeof(buf), 0), 0);
-	must_mkdir(P("c/clones/whole"));
+	ml_mkdir(P("c/clones/whole"));
 	assert_int_equal(ml_read_at(P("c/clones/whole/data"), got, sizeof(got), 0),
 	    sizeof(got));
 	assert_memory_equal(buf, got, sizeof(buf));
-	must_mkdir(P("c/clones/win@4K+8K"));
+	ml_mkdir(P("c/clones/win@4K+8K"));
 	assert_int_equal(stat(P("c/clones/win/data"), &st), 0);
 	assert_int_equal(st.st_size, 8192);
 	assert_int_equal(ml_read_at(P("c/clones/win/data"), got, 8192, 0), 8192);
@@ -148,20 +141,20 @@ test_clone_whole_and_window(void **state)
 	assert_string_equal(listing(P("c/clones")), "whole win");
 	assert_int_equal(stat(P("c/clones/win@4K+8K"), &st), -1);
 	/* hex and decimal forms */
-	must_mkdir(P("c/clones/hex@0x1000+0x2000"));
+	ml_mkdir(P("c/clones/hex@0x1000+0x2000"));
 	assert_int_equal(stat(P("c/clones/hex/data"), &st), 0);
 	assert_int_equal(st.st_size, 0x2000);
-	must_mkdir(P("c/clones/dec@8192+100"));
+	ml_mkdir(P("c/clones/dec@8192+100"));
 	assert_int_equal(stat(P("c/clones/dec/data"), &st), 0);
 	assert_int_equal(st.st_size, 100);
 	/* a window past the end reads zero there */
-	must_mkdir(P("c/clones/past@12K+8K"));
+	ml_mkdir(P("c/clones/past@12K+8K"));
 	assert_int_equal(ml_read_at(P("c/clones/past/data"), got, 8192, 0), 8192);
 	assert_memory_equal(buf + 12288, got, 4096);
 	for (int i = 4096; i < 8192; i++)
 		assert_int_equal(got[i], 0);
 	/* clone of a clone */
-	must_mkdir(P("c/clones/whole/clones/gc"));
+	ml_mkdir(P("c/clones/whole/clones/gc"));
 	assert_int_equal(ml_read_at(P("c/clones/whole/clones/gc/data"), got,
 	    sizeof(got), 0), sizeof(got));
 	assert_memory_equal(buf, got, sizeof(buf));
@@ -178,7 +171,7 @@ test_bad_ranges(void **state)
 	size_t i;
 
 	(void)state;
-	must_mkdir(P("br"));
+	ml_mkdir(P("br"));
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int e = mkdir_err(P("br/clones/%s", bad[i]));
 
@@ -198,11 +191,11 @@ test_clone_is_snapshot(void **state)
 	char a[8192], b[8192], got[8192];
 
 	(void)state;
-	must_mkdir(P("snap"));
+	ml_mkdir(P("snap"));
 	ml_fill(a, sizeof(a), 2);
 	ml_fill(b, sizeof(b), 3);
 	assert_int_equal(ml_write_at(P("snap/data"), a, sizeof(a), 0), 0);
-	must_mkdir(P("snap/clones/s1"));
+	ml_mkdir(P("snap/clones/s1"));
 	assert_int_equal(ml_write_at(P("snap/data"), b, 4096, 0), 0);
 	assert_int_equal(ml_read_at(P("snap/clones/s1/data"), got, 8192, 0), 8192);
 	assert_memory_equal(got, a, 8192);
@@ -226,10 +219,10 @@ test_slice_rules(void **state)
 	int fd;
 
 	(void)state;
-	must_mkdir(P("sl"));
+	ml_mkdir(P("sl"));
 	ml_fill(a, sizeof(a), 4);
 	assert_int_equal(ml_write_at(P("sl/data"), a, sizeof(a), 0), 0);
-	must_mkdir(P("sl/slices/s@4K+8K"));
+	ml_mkdir(P("sl/slices/s@4K+8K"));
 	assert_int_equal(stat(P("sl/slices/s/data"), &st), 0);
 	assert_int_equal(st.st_size, 8192);
 	assert_int_equal(ml_read_at(P("sl/slices/s/data"), got, 8192, 0), 8192);
@@ -247,7 +240,7 @@ test_slice_rules(void **state)
 	assert_int_equal(errno, EBUSY);
 	assert_int_equal(truncate(P("sl/data"), 12288), 0);
 	/* slice of a slice is a slice of the root */
-	must_mkdir(P("sl/slices/s/slices/ss@4K+4K"));
+	ml_mkdir(P("sl/slices/s/slices/ss@4K+4K"));
 	assert_int_equal(ml_write_at(P("sl/slices/s/slices/ss/data"), "HELLO", 5, 0),
 	    0);
 	assert_int_equal(ml_read_at(P("sl/data"), got, 5, 8192), 5);
@@ -264,11 +257,11 @@ test_rmdir_and_rm_r(void **state)
 	struct stat st;
 
 	(void)state;
-	must_mkdir(P("rm"));
-	must_mkdir(P("rm/clones/c1"));
-	must_mkdir(P("rm/clones/c1/clones/c2"));
+	ml_mkdir(P("rm"));
+	ml_mkdir(P("rm/clones/c1"));
+	ml_mkdir(P("rm/clones/c1/clones/c2"));
 	assert_int_equal(ml_write_at(P("rm/data"), "abc", 3, 0), 0);
-	must_mkdir(P("rm/slices/s@0+4K"));
+	ml_mkdir(P("rm/slices/s@0+4K"));
 	assert_int_equal(rmdir(P("rm")), -1);
 	assert_int_equal(errno, ENOTEMPTY);
 	assert_int_equal(rmdir(P("rm/clones/c1")), -1);
@@ -286,7 +279,7 @@ test_rmdir_and_rm_r(void **state)
 	assert_int_equal(stat(P("rm"), &st), -1);
 	assert_int_equal(errno, ENOENT);
 	/* the name can be reused, and is a fresh VMO */
-	must_mkdir(P("rm"));
+	ml_mkdir(P("rm"));
 	assert_int_equal(stat(P("rm/data"), &st), 0);
 	assert_int_equal(st.st_size, 0);
 	assert_int_equal(rmdir(P("rm")), 0);
@@ -300,8 +293,8 @@ test_rename(void **state)
 	struct stat st;
 
 	(void)state;
-	must_mkdir(P("rn1"));
-	must_mkdir(P("rn2"));
+	ml_mkdir(P("rn1"));
+	ml_mkdir(P("rn2"));
 	assert_int_equal(ml_write_at(P("rn1/data"), "one", 3, 0), 0);
 	assert_int_equal(rename(P("rn1"), P("rn3")), 0);
 	assert_int_equal(stat(P("rn1"), &st), -1);
@@ -313,7 +306,7 @@ test_rename(void **state)
 	assert_int_equal(rename(P("rn4"), P("rn2")), -1);
 	assert_int_equal(errno, ENOTEMPTY);
 	/* across directories, or the fixed entries: EPERM */
-	must_mkdir(P("rn2/clones/c"));
+	ml_mkdir(P("rn2/clones/c"));
 	assert_int_equal(rename(P("rn2/clones/c"), P("rn5")), -1);
 	assert_int_equal(errno, EPERM);
 	assert_int_equal(rename(P("rn2/clones/c"), P("rn2/clones/d")), 0);
@@ -378,7 +371,7 @@ test_unlinked_open_keeps_working(void **state)
 	int fd;
 
 	(void)state;
-	must_mkdir(P("ul"));
+	ml_mkdir(P("ul"));
 	ml_fill(buf, sizeof(buf), 5);
 	fd = open(P("ul/data"), O_RDWR);
 	assert_true(fd >= 0);
@@ -392,7 +385,7 @@ test_unlinked_open_keeps_working(void **state)
 	assert_int_equal(st.st_size, 8192);
 	assert_int_equal(close(fd), 0);
 	/* the name is free again */
-	must_mkdir(P("ul"));
+	ml_mkdir(P("ul"));
 	assert_int_equal(stat(P("ul/data"), &st), 0);
 	assert_int_equal(st.st_size, 0);
 }
@@ -408,9 +401,9 @@ test_info_format(void **state)
 	size_t i = 0;
 
 	(void)state;
-	must_mkdir(P("inf"));
+	ml_mkdir(P("inf"));
 	assert_int_equal(ml_write_at(P("inf/data"), "hello", 5, 0), 0);
-	must_mkdir(P("inf/clones/c"));
+	ml_mkdir(P("inf/clones/c"));
 	n = ml_read_at(P("inf/info"), buf, sizeof(buf) - 1, 0);
 	assert_true(n > 0);
 	buf[n] = '\0';
@@ -445,7 +438,7 @@ test_statfs(void **state)
 	int i;
 
 	(void)state;
-	must_mkdir(P("sf"));
+	ml_mkdir(P("sf"));
 	assert_int_equal(statvfs(M.dir, &a), 0);
 	assert_int_equal(a.f_bsize, 4096);
 	assert_int_equal(a.f_blocks, 256 * 256);	/* size=256M */
@@ -561,12 +554,12 @@ test_forget_exact(void **state)
 	base = vnodes();
 	for (i = 0; i < 200; i++) {
 		snprintf(p, sizeof(p), "fg%d", i);
-		must_mkdir(P("%s", p));
+		ml_mkdir(P("%s", p));
 		assert_int_equal(ml_write_at(P("%s/data", p), "x", 1, 0), 0);
 		assert_int_equal(stat(P("%s/info", p), &st), 0);
 		if (i % 10 == 0) {
-			must_mkdir(P("%s/clones/c", p));
-			must_mkdir(P("%s/slices/s@0+4K", p));
+			ml_mkdir(P("%s/clones/c", p));
+			ml_mkdir(P("%s/slices/s@0+4K", p));
 			assert_int_equal(stat(P("%s/clones/c/data", p), &st), 0);
 		}
 	}
