@@ -53,7 +53,6 @@ static struct {
 	bool	 offered;	/* the kernel offers KILLPRIV_V2 */
 	bool	 killpriv;	/* negotiated */
 	bool	 dio_offered;	/* the kernel offers DIRECT_IO_ALLOW_MMAP */
-	bool	 dio_mmap;	/* negotiated */
 } conn;
 
 static ssize_t
@@ -94,11 +93,15 @@ conn_writev(int fd, struct iovec *iov, int count, void *userdata)
 			out->flags |= FUSE_HANDLE_KILLPRIV_V2;
 			__atomic_store_n(&conn.killpriv, true, __ATOMIC_RELEASE);
 		}
-		if (h->error == 0 && vfs.direct_io && conn.dio_offered &&
-		    iov[1].iov_len >= offsetof(struct fuse_init_out, flags2) +
-		    sizeof(uint32_t) && (out->flags & FUSE_INIT_EXT)) {
-			out->flags2 |= VMOFS_DIO_ALLOW_MMAP2;
-			__atomic_store_n(&conn.dio_mmap, true, __ATOMIC_RELEASE);
+		if (h->error == 0 && vfs.direct_io) {
+			if (conn.dio_offered && (out->flags & FUSE_INIT_EXT) &&
+			    iov[1].iov_len >= offsetof(struct fuse_init_out, flags2) +
+			    sizeof(uint32_t))
+				out->flags2 |= VMOFS_DIO_ALLOW_MMAP2;
+			else
+				vfs_log(LOG_WARNING, "direct_io: the kernel has no "
+				    "FUSE_DIRECT_IO_ALLOW_MMAP (Linux 6.6+): shared "
+				    "mmap of data files fails with ENODEV");
 		}
 	}
 	return writev(fd, iov, count);
@@ -122,11 +125,6 @@ conn_killpriv(void)
 	return __atomic_load_n(&conn.killpriv, __ATOMIC_ACQUIRE);
 }
 
-bool
-conn_dio_mmap(void)
-{
-	return __atomic_load_n(&conn.dio_mmap, __ATOMIC_ACQUIRE);
-}
 
 /*
  * (N) Clear the setuid/setgid bits of m as the kernel would

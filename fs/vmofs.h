@@ -257,7 +257,6 @@ void backing_size_changed(struct vnode *v);
 enum kp_why { KP_WRITE, KP_TRUNC, KP_CHOWN };
 int conn_setup(struct fuse_session *se);
 bool conn_killpriv(void);
-bool conn_dio_mmap(void);
 bool conn_kill_priv(struct vmeta *m, const struct fuse_ctx *ctx,
     enum kp_why why);				/* (N) */
 
