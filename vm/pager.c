@@ -83,7 +83,11 @@ cow_lookup_top(struct cow_node *n, uint64_t off, struct cow_node **top,
 /*
  * Does top's slot at off show the store's bytes: a PLIST_STORE slot
  * (always: it was made from a page the store holds), or nothing at all in
- * pnode below the extent (past it a gap reads zero).  Locked.
+ * pnode below the extent (past it a gap reads zero).  The caller knows
+ * the slot is empty or PLIST_STORE (cow_lookup_top stopped there), so a
+ * lookup is needed only away from pnode's store range, in a node that
+ * has PLIST_STORE slots at all: reads of a backed file do not look the
+ * slot up twice.  Locked.
  *
  * The extent.  pnode's gaps read the store below h->pextent.  It starts
  * at the store's size, shrinks with the VMO, and grows only while nobody
@@ -99,13 +103,13 @@ bool
 pager_in_store(struct cow_node *top, uint64_t off)
 {
 	struct hier *h = top->h;
-	plist_slot_t s;
 
 	if (h->pops == NULL)
 		return false;
-	s = plist_lookup(&top->pages, off);
-	return s == PLIST_STORE ||
-	    (s == PLIST_EMPTY && top == h->pnode && off < h->pextent);
+	if (top == h->pnode && off < h->pextent)
+		return true;
+	return top->pages.nstore != 0 &&
+	    plist_lookup(&top->pages, off) == PLIST_STORE;
 }
 
 /* A page just read from the store into top's slot at off. */
@@ -148,7 +152,8 @@ pager_page_in(struct vm *vm, struct cow_node *top, uint64_t off)
 	int err;
 
 	HIER_ASSERT_WLOCKED(h);
-	assert(pager_in_store(top, off));
+	assert(pager_in_store(top, off) &&
+	    !plist_has_data(plist_lookup(&top->pages, off)));
 	if ((err = pager_read_page(vm, h, off, &p)) != 0)
 		return err;
 	/* Replacing a PLIST_STORE slot allocates nothing; a new one may. */
