@@ -1,7 +1,7 @@
 /*
  * memstore.h - an in-memory backing store behind struct pager_ops, for the
  * pager tests (test_pager.c, test_model_pager.c).  The store is cap bytes,
- * zero past size; it counts its calls, can fail the next read or write
+ * zero past size; it counts its calls, can fail the next reads or writes
  * with -EIO, and once marked dead (its VMO detached or gone) fails the
  * test on any call.  Include after vmtest.h.
  */
@@ -17,7 +17,7 @@ struct memstore {
 	unsigned char	*b;		/* cap bytes, zero past size */
 	uint64_t	cap, size;
 	int		reads, writes, syncs;	/* calls so far */
-	int		fail_read, fail_write;	/* the next one fails: -EIO */
+	int		fail_read, fail_write;	/* so many next ones fail: -EIO */
 	bool		dead;		/* detached: nobody may call */
 	struct memstore	*next;		/* for the caller's lists */
 };
@@ -57,8 +57,8 @@ ms_read(void *ctx, uint64_t off, void *page)
 	ms_alive(s);
 	assert_true(off % P == 0);
 	s->reads++;
-	if (s->fail_read) {
-		s->fail_read = 0;
+	if (s->fail_read > 0) {
+		s->fail_read--;
 		return -EIO;
 	}
 	memset(page, 0, P);
@@ -73,8 +73,8 @@ ms_write(void *ctx, uint64_t off, const void *buf, size_t len)
 	struct memstore *s = ctx;
 
 	ms_alive(s);
-	if (s->fail_write) {
-		s->fail_write = 0;
+	if (s->fail_write > 0) {
+		s->fail_write--;
 		return -EIO;
 	}
 	assert_true(len <= P && off + len <= s->cap);

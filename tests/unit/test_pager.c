@@ -392,6 +392,49 @@ test_no_share(void **state)
 	vm_destroy(vm);
 }
 
+/*
+ * Reclaim meets a store that fails the write of a dirty page: the page
+ * stays, still dirty, with its bytes; the next writeback puts it in the
+ * store, and then it can go.
+ */
+static void
+test_evict_write_error(void **state)
+{
+	struct vm *vm = vt_vm(256);
+	struct memstore *s = mkstore(4 * P, 8);
+	unsigned char buf[P];
+	struct vm_stats st0, st;
+	struct vmo *v;
+
+	(void)state;
+	assert_int_equal(vmo_create_paged(vm, s->size, &memstore_ops_v, s, &v), 0);
+	memset(buf, 0x3c, P);
+	assert_int_equal(vmo_write(v, buf, P, P), P);
+	assert_int_equal(vmo_dirty_pages(v), 1);
+	vm_get_stats(vm, &st0);
+	s->fail_write = 1000;		/* every write, for now */
+	for (int i = 0; i < 4; i++)	/* touched pages need a second look */
+		vm_test_reclaim(vm, 16);
+	vm_get_stats(vm, &st);
+	assert_int_equal(st.written_back, st0.written_back);
+	assert_int_not_equal(s->b[P], 0x3c);		/* not in the store */
+	expect_store(v, P, P, buf);			/* still in memory */
+	assert_true(s->fail_write < 1000);		/* it was tried */
+	vmo_test_check(v);				/* still dirty, queued so */
+	s->fail_write = 0;
+	assert_int_equal(vmo_writeback(v), 0);
+	assert_memory_equal(s->b + P, buf, P);
+	for (int i = 0; i < 2; i++)	/* touched again by the read */
+		vm_test_reclaim(vm, 16);
+	vm_get_stats(vm, &st);
+	assert_true(st.evicted > st0.evicted);
+	expect_store(v, P, P, buf);			/* paged in again */
+	vmo_unref(v);
+	assert_int_equal(vm_test_used_pages(vm), 0);
+	memstore_free(s);
+	vm_destroy(vm);
+}
+
 int
 main(void)
 {
@@ -403,6 +446,7 @@ main(void)
 		cmocka_unit_test(test_reclaim),
 		cmocka_unit_test(test_clone_evict),
 		cmocka_unit_test(test_no_share),
+		cmocka_unit_test(test_evict_write_error),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
