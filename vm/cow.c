@@ -239,8 +239,8 @@ cow_viewers(struct cow_node *x, uint64_t off, bool with_slices)
  * what lets the reclaimer follow page->owner (pq.h, pq_lock).  Pages
  * shared by copy_file_range stay off the queues.
  */
-static void
-page_settle(struct vm_page *p, struct cow_node *n, uint64_t off)
+void
+cow_page_settle(struct vm_page *p, struct cow_node *n, uint64_t off)
 {
 	struct vm *vm = n->h->vm;
 
@@ -286,7 +286,7 @@ cow_decompress(struct vm *vm, struct cow_node *n, uint64_t off)
 	}
 	/* Replacing a slot allocates nothing. */
 	plist_set(&n->pages, off, plist_from_page(p), NULL);
-	page_settle(p, n, off);
+	cow_page_settle(p, n, off);
 	zstore_free(vm->zs, hnd);
 	vm_zs_balance(vm);
 	atomic_fetch_add_explicit(&vm->decompressed, 1, memory_order_relaxed);
@@ -365,7 +365,7 @@ cow_get_writable(struct vm *vm, struct cow_node *n, uint64_t off,
 			 * slot that let go of it; set it right (and queue it). */
 			if (up->flags & VM_PAGE_F_SHARED) {
 				vm_page_flag_clear(up, VM_PAGE_F_SHARED);
-				page_settle(up, n, off);
+				cow_page_settle(up, n, off);
 			}
 			return hand_out(vm, n, up, out);
 		}
@@ -408,7 +408,7 @@ cow_get_writable(struct vm *vm, struct cow_node *n, uint64_t off,
 		/* Once shared, now in one slot: the backlink is right again. */
 		if (up->flags & VM_PAGE_F_SHARED)
 			vm_page_flag_clear(up, VM_PAGE_F_SHARED);
-		page_settle(up, n, off);
+		cow_page_settle(up, n, off);
 		atomic_fetch_add_explicit(&vm->cow_moves, 1, memory_order_relaxed);
 		return hand_out(vm, n, up, out);
 	}
@@ -433,7 +433,7 @@ copy:
 		vm_page_free(vm, p);
 		return err;
 	}
-	page_settle(p, n, off);
+	cow_page_settle(p, n, off);
 	if (owner == n) {
 		vm_page_unref(vm, up);
 	} else if (sole) {
@@ -642,8 +642,8 @@ pinmove_cb(void *ctx, uint64_t off, plist_slot_t *slot)
 		return 1;
 	}
 	memcpy(vm_page_addr(pm->vm, q), vm_page_addr(pm->vm, p), VM_PAGE_SIZE);
-	page_settle(q, pm->n, off);
-	page_settle(p, pm->l, off);
+	cow_page_settle(q, pm->n, off);
+	cow_page_settle(p, pm->l, off);
 	*slot = plist_from_page(q);
 	return 0;
 }
@@ -658,7 +658,7 @@ pinundo_cb(void *ctx, uint64_t off, plist_slot_t *slot)
 
 	/* The slot exists in n: replacing it allocates nothing. */
 	plist_set(&pm->n->pages, off, *slot, &old);
-	page_settle(p, pm->n, off);
+	cow_page_settle(p, pm->n, off);
 	vm_page_free(pm->vm, q);
 	*slot = PLIST_EMPTY;
 	return 0;
@@ -805,7 +805,7 @@ merge_cb(void *ctx, uint64_t off, plist_slot_t *slot)
 		if (err != 0)
 			return err;
 		if (plist_is_page(*slot))
-			page_settle(plist_page(*slot), mc->c, co);
+			cow_page_settle(plist_page(*slot), mc->c, co);
 	} else {
 		cow_slot_drop(mc->vm, *slot);
 	}
@@ -830,7 +830,7 @@ absorb_cb(void *ctx, uint64_t off, plist_slot_t *slot)
 		return err;
 	cow_slot_drop(ac->vm, old);
 	if (plist_is_page(*slot))
-		page_settle(plist_page(*slot), ac->h, off);
+		cow_page_settle(plist_page(*slot), ac->h, off);
 	*slot = PLIST_EMPTY;
 	return 0;
 }

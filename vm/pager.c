@@ -112,21 +112,6 @@ pager_in_store(struct cow_node *top, uint64_t off)
 	    plist_lookup(&top->pages, off) == PLIST_STORE;
 }
 
-/* A page just read from the store into top's slot at off. */
-static void
-pager_settle(struct vm *vm, struct cow_node *top, uint64_t off, struct vm_page *p)
-{
-	p->state = VM_PAGE_OBJECT;
-	p->owner = top;
-	p->offset = off;
-	pq_insert(vm->pq, p, PQ_PAGER_CLEAN);
-}
-
-/*
- * Read the store's page at off into top (pager_in_store(top, off): pnode
- * without a slot there, or a node with a PLIST_STORE slot).  0, -ENOSPC,
- * -ENOMEM, or the store's error.  Exclusive lock.
- */
 /* A fresh page holding the store's bytes at off.  0 or an error. */
 static int
 pager_read_page(struct vm *vm, struct hier *h, uint64_t off, struct vm_page **out)
@@ -161,7 +146,7 @@ pager_page_in(struct vm *vm, struct cow_node *top, uint64_t off)
 		vm_page_free(vm, p);
 		return err;
 	}
-	pager_settle(vm, top, off, p);
+	cow_page_settle(p, top, off);
 	atomic_fetch_add_explicit(&vm->paged_in, 1, memory_order_relaxed);
 	return 0;
 }
@@ -198,7 +183,7 @@ pager_page_in_run(struct vm *vm, struct cow_node *top, uint64_t off, uint64_t n)
 			if ((err = plist_set(&top->pages, off + i * VM_PAGE_SIZE,
 			    plist_from_page(pages[i]), NULL)) != 0)
 				break;
-			pager_settle(vm, top, off + i * VM_PAGE_SIZE, pages[i]);
+			cow_page_settle(pages[i], top, off + i * VM_PAGE_SIZE);
 		}
 		atomic_fetch_add_explicit(&vm->paged_in, i, memory_order_relaxed);
 	} else {
@@ -316,7 +301,7 @@ keep_store_cb(void *ctx, uint64_t o, plist_slot_t *slot)
 	if ((kc->err = pager_read_page(kc->vm, kc->top->h, o, &p)) != 0)
 		return 1;
 	*slot = plist_from_page(p);
-	pager_settle(kc->vm, kc->top, o, p);
+	cow_page_settle(p, kc->top, o);
 	atomic_fetch_add_explicit(&kc->vm->paged_in, 1, memory_order_relaxed);
 	return 0;
 }

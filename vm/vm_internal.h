@@ -203,6 +203,9 @@ int cow_mark_zero(struct vm *vm, struct cow_node *n, uint64_t start, uint64_t en
 bool cow_any_pinned(struct cow_node *n, uint64_t start, uint64_t end);
 
 /* pager.c: the store behind a pager-backed hierarchy. */
+/* Page p, fresh or moved, now sits at n's offset off: owner, offset and
+ * its page queue (a fresh page of a backed hierarchy joins as clean). */
+void cow_page_settle(struct vm_page *p, struct cow_node *n, uint64_t off);
 plist_slot_t cow_lookup_top(struct cow_node *n, uint64_t off,
     struct cow_node **top, uint64_t *top_off);
 bool pager_in_store(struct cow_node *top, uint64_t off);
