@@ -179,6 +179,18 @@ ml_watchdog(unsigned sec)
 	alarm(sec);
 }
 
+int
+ml_mount_backed(struct ml_mount *m, char *dir, const char *opts)
+{
+	char o[512];
+
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(o, sizeof(o), "backing=%s%s%s", dir, opts && *opts ? "," : "",
+	    opts ? opts : "");
+	return ml_mount(m, o);
+}
+
 void
 ml_mkdir(const char *p)
 {

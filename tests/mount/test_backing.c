@@ -199,13 +199,8 @@ test_concurrent_writeback(void **state)
 static int
 setup(void **state)
 {
-	char opts[128];
-
 	(void)state;
-	if (!mkdtemp(bkdir))
-		return -1;
-	snprintf(opts, sizeof(opts), "backing=%s,size=256M", bkdir);
-	return ml_mount(&M, opts);
+	return ml_mount_backed(&M, bkdir, "size=256M");
 }
 
 static int

@@ -697,14 +697,9 @@ setup_anon_tight(void **state)
 static int
 setup_backed_tight(void **state)
 {
-	char opts[128];
-
 	(void)state;
 	strcpy(bkdir, "/tmp/vmofs-fsxbk.XXXXXX");
-	if (!mkdtemp(bkdir))
-		return -1;
-	snprintf(opts, sizeof(opts), "backing=%s,size=%s", bkdir, BK_SIZE);
-	return ml_mount(&M, opts);
+	return ml_mount_backed(&M, bkdir, "size=" BK_SIZE);
 }
 
 static int

@@ -281,28 +281,20 @@ setup(void **state)
 static int
 setup_backed_tight(void **state)
 {
-	char opts[128];
-
 	(void)state;
 	strcpy(bkdir, "/tmp/vmofs-loadbk.XXXXXX");
-	if (!mkdtemp(bkdir))
-		return -1;
-	snprintf(opts, sizeof(opts), "backing=%s,size=4M,compress", bkdir);
-	return ml_mount(&M, opts);
+	return ml_mount_backed(&M, bkdir, "size=4M,compress");
 }
 
 static int
 teardown_backed(void **state)
 {
-	char cmd[128];
 	int r = 0;
 
 	(void)state;
 	if (M.active)
 		r = ml_umount(&M);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", bkdir);
-	if (system(cmd) != 0)
-		r = -1;
+	ml_sh("rm -rf %s", bkdir);
 	return r;
 }
 
