@@ -6,14 +6,17 @@
  *
  * Options beside libfuse's: -f (foreground), -d (debug, implies -f),
  * -o size=BYTES|N% (page limit; default 50% of RAM), -o backing=DIR
- * (persistent mode, backing.c) and -o compress (cold anonymous pages
- * go to libvm's LZ4 store under pressure).  Every problem found before
+ * (persistent mode, backing.c), -o compress (cold anonymous pages go to
+ * libvm's LZ4 store under pressure), and the speed options -o direct_io
+ * (data opens bypass the kernel page cache) and -o prealloc (the page
+ * arena is faulted in at start and kept).  Every problem found before
  * the mount is one line on stderr and exit status 1; nothing is mounted.
  * default_permissions is always on: the kernel enforces the modes and
  * owners we store.
  *
  * Order: parse -> vm -> vnode table -> backing files -> session -> mount
- * -> daemonise -> notifier and writeback threads -> multithreaded loop;
+ * -> daemonise -> prealloc -> notifier and writeback threads ->
+ * multithreaded loop;
  * teardown unwinds in reverse through the err_outN ladder: when the loop
  * ends (unmount, SIGTERM, SIGINT) every backed VMO is written back before
  * the mount goes.  Threads start after fuse_daemonize (fork).
@@ -27,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 struct vfs vfs;
@@ -36,6 +40,7 @@ struct vopts {
 	char	*backing;
 	int	 compress;
 	int	 direct_io;
+	int	 prealloc;
 	int	 foreground;
 	int	 help;
 	int	 version;
@@ -52,6 +57,7 @@ static const struct fuse_opt vopt_spec[] = {
 	VOPT("backing=%s", backing, 0),
 	VOPT("compress", compress, 1),
 	VOPT("direct_io", direct_io, 1),
+	VOPT("prealloc", prealloc, 1),
 	FUSE_OPT_KEY("-f", KEY_FG),
 	FUSE_OPT_KEY("-d", KEY_DEBUG),
 	FUSE_OPT_KEY("debug", KEY_DEBUG),
@@ -105,6 +111,8 @@ usage(const char *prog)
 	    "    -o compress        compress cold anonymous pages under memory pressure\n"
 	    "    -o direct_io       data files bypass the kernel page cache (faster\n"
 	    "                       large writes, slower small reads; docs/usage.md)\n"
+	    "    -o prealloc        hold the whole size in memory from the start\n"
+	    "                       (no first-touch cost on writes; docs/usage.md)\n"
 	    "    -o OPT             any FUSE mount option\n", prog, prog);
 }
 
@@ -176,6 +184,49 @@ vfs_tune_bdi(const char *mnt)
 	}
 }
 
+/* MemAvailable from /proc/meminfo, in bytes; 0 if unknown. */
+static uint64_t
+vfs_mem_available(void)
+{
+	unsigned long long kb = 0;
+	char line[256];
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return (uint64_t)kb * 1024;
+}
+
+/*
+ * -o prealloc: fault the arena in, after the fork of fuse_daemonize (which
+ * would make every page copy-on-write again) and before the loop serves a
+ * request, so the first writes find their pages ready.  On failure the
+ * mount goes on without it (pages come from the OS as they are used).
+ */
+static void
+vfs_prealloc(uint64_t limit)
+{
+	struct timespec t0, t1;
+	int r;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = vm_prealloc(vfs.vm);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (r != 0) {
+		vfs_log(LOG_WARNING, "prealloc: cannot fault in %llu MiB: %s; "
+		    "going on without it", (unsigned long long)(limit >> 20),
+		    strerror(-r));
+		return;
+	}
+	vfs_log(LOG_INFO, "prealloc: %llu MiB resident in %.1f s",
+	    (unsigned long long)(limit >> 20), (double)(t1.tv_sec - t0.tv_sec) +
+	    (t1.tv_nsec - t0.tv_nsec) / 1e9);
+}
+
 /* Check the options that need no libfuse; 0 or exit status. */
 static int
 vfs_check_opts(struct vopts *o, const char *prog, uint64_t *limit)
@@ -200,6 +251,17 @@ vfs_check_opts(struct vopts *o, const char *prog, uint64_t *limit)
 	} else {
 		*limit = (uint64_t)sysconf(_SC_PHYS_PAGES) *
 		    (uint64_t)sysconf(_SC_PAGESIZE) / 2;
+	}
+	if (o->prealloc) {
+		uint64_t avail = vfs_mem_available();
+
+		if (avail != 0 && *limit > avail) {
+			fprintf(stderr, "vmofs: option prealloc: size %llu MiB "
+			    "is more than the memory available now (%llu MiB)\n",
+			    (unsigned long long)(*limit >> 20),
+			    (unsigned long long)(avail >> 20));
+			return 1;
+		}
 	}
 	if (stat(vfs.mountpoint, &st) != 0) {
 		fprintf(stderr, "vmofs: mountpoint %s: %s\n", vfs.mountpoint,
@@ -284,6 +346,8 @@ main(int argc, char **argv)
 		goto err_out5;
 	if (!vfs.foreground)
 		openlog("vmofs", LOG_PID, LOG_DAEMON);
+	if (o.prealloc)
+		vfs_prealloc(limit);
 	if ((r = notify_start()) != 0) {
 		vfs_log(LOG_ERR, "cannot start the notifier: %s", strerror(-r));
 		goto err_out5;

@@ -65,5 +65,13 @@ uint64_t pmm_free_count(struct pmm *pmm);
  * frees madvise() the excess back to the OS.  Default 8192 (32 MiB).
  */
 void pmm_set_release_threshold(struct pmm *pmm, uint64_t pages);
+/*
+ * Fault the whole arena in now and keep every free page resident from then
+ * on (the threshold no longer applies).  0, -EOPNOTSUPP (no
+ * MADV_POPULATE_WRITE: Linux before 5.14), -ENOMEM (the OS has not the
+ * memory) or another madvise errno; after an error nothing changed but
+ * some pages may be resident early.
+ */
+int pmm_prealloc(struct pmm *pmm);
 
 #endif /* VM_PMM_H */

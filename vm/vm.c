@@ -90,6 +90,12 @@ vm_destroy(struct vm *vm)
 	free(vm);
 }
 
+int
+vm_prealloc(struct vm *vm)
+{
+	return pmm_prealloc(vm->pmm);
+}
+
 /*
  * One page for an object, state VM_PAGE_ALLOC, contents undefined.
  * 0 or -ENOSPC (limit reached, or injected failure).

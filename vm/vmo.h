@@ -55,6 +55,14 @@ void vm_destroy(struct vm *vm);
  * daemon starts it after daemonising).  0 or -errno; a second call is 0.
  */
 int vm_reclaimer_start(struct vm *vm);
+/*
+ * Fault the whole page arena in now and keep freed pages resident from
+ * then on, so that no write waits for the OS to provide memory (mount
+ * option prealloc).  Takes seconds per GiB.  Call after any fork.  0,
+ * -EOPNOTSUPP (Linux before 5.14) or -ENOMEM; on error the VM works as
+ * without it.
+ */
+int vm_prealloc(struct vm *vm);
 
 /* Allocator and VM-wide counters, for user.vmofs.stats and vmoctl stats. */
 struct vm_stats {

@@ -238,6 +238,40 @@ os.close(fd)
 PY
 }
 
+# -o prealloc (docs/usage.md): from the first request served, the daemon
+# holds the whole size resident, also when it daemonises (the arena is
+# faulted in after the fork); it keeps the memory when files go (nothing
+# released to the OS); a size above the available memory is refused.
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+test_prealloc_option() {
+	local mnt pid avail
+	mount_or_skip -o size=48M,prealloc
+	mkdir "$MNT/a"
+	vt_ge "$(rss_kib "$VT_PID")" $((48 * 1024)) "VmRSS (KiB), size=48M,prealloc"
+	head -c $((20 * 1048576 + 77)) /dev/urandom >r
+	cp r "$MNT/a/data"
+	cmp r "$MNT/a/data"
+	rm -r "$MNT/a"
+	vt_eq 0 "$(getfattr --only-values -n user.vmofs.stats "$MNT" 2>/dev/null |
+	    sed -n 's/^pmm_released: //p')" "pages released to the OS"
+	vt_ge "$(rss_kib "$VT_PID")" $((48 * 1024)) "VmRSS (KiB) after rm -r"
+	vt_umount
+	mnt=$(mktemp -d "/tmp/$VT_TAG.XXXXXX")
+	echo "$mnt 0 -" >>"$VT_STATE"
+	timeout 10 "$VMOFS_BIN" -o size=32M,prealloc "$mnt" </dev/null
+	pid=$(vt__daemon_of "$mnt")
+	[ -n "$pid" ] || vt_fail "no daemon serving $mnt"
+	echo "$mnt $pid -" >>"$VT_STATE"
+	ls "$mnt" >/dev/null
+	vt_ge "$(rss_kib "$pid")" $((32 * 1024)) "VmRSS (KiB) of the daemonised vmofs"
+	fusermount3 -u "$mnt"
+	vt__wait_gone "$pid" 50 || vt_fail "daemon $pid alive 5 s after unmount"
+	rmdir "$mnt"
+	avail=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
+	bad_mount "prealloc" -o "prealloc,size=$((avail * 2))K"
+}
+
 test_remount_cycles() {
 	local i
 	for i in 1 2 3; do
@@ -251,4 +285,4 @@ vt_main test_bad_options test_help_version test_size_option \
 	test_size_limit_enospc test_daemonize_and_unmount test_debug_foreground \
 	test_mount_t_fuse_vmofs test_backing_persists \
 	test_backing_sigkill_keeps_fsynced test_compress_option test_direct_io_option \
-	test_remount_cycles
+	test_prealloc_option test_remount_cycles

@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdbool.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -401,6 +403,63 @@ test_release(void **state)
 	free(pg);
 }
 
+/* mincore: is the page at a resident? */
+static bool
+page_resident(void *a)
+{
+	unsigned char v = 0;
+
+	assert_int_equal(mincore(a, P, &v), 0);
+	return v & 1;
+}
+
+/*
+ * pmm_prealloc: every page is resident before it is handed out, pages in
+ * use keep their bytes, and nothing is released afterwards whatever the
+ * threshold says.
+ */
+static void
+test_prealloc(void **state)
+{
+	enum { N = 600, K = 10 };
+	struct vm_page **pg = calloc(N, sizeof(*pg));
+	struct pmm *pmm = mk(N);
+	size_t i;
+	int r;
+
+	(void)state;
+	assert_int_equal(pmm_alloc_batch(pmm, K, pg), K);
+	for (i = 0; i < K; i++)
+		memset(pmm_page_addr(pmm, pg[i]), 0x5a, P);
+	r = pmm_prealloc(pmm);
+	if (r == -EOPNOTSUPP) {
+		pmm_free_batch(pmm, pg, K);
+		pmm_destroy(pmm);
+		free(pg);
+		skip();		/* Linux before 5.14 */
+	}
+	assert_int_equal(r, 0);
+	for (i = 0; i < K; i++) {
+		unsigned char *a = pmm_page_addr(pmm, pg[i]);
+
+		assert_int_equal(a[0], 0x5a);
+		assert_int_equal(a[P - 1], 0x5a);
+	}
+	assert_int_equal(pmm_alloc_batch(pmm, N - K, pg + K), N - K);
+	for (i = 0; i < N; i++)
+		assert_true(page_resident(pmm_page_addr(pmm, pg[i])));
+	pmm_set_release_threshold(pmm, 16);
+	pmm_free_batch(pmm, pg, N);
+	assert_int_equal(stats(pmm).released, 0);
+	assert_int_equal(stats(pmm).resident_free, N);
+	for (i = 0; i < N; i++)
+		assert_true(page_resident(pmm_page_addr(pmm, pg[i])));
+	pmm_set_release_threshold(pmm, 0);
+	assert_int_equal(stats(pmm).released, 0);
+	pmm_destroy(pmm);
+	free(pg);
+}
+
 /*
  * Fault injection: fail the Nth page allocation for N = 1, 2, ... until
  * a batch goes through with no failure; after each failure every page is
@@ -535,6 +594,7 @@ main(void)
 		cmocka_unit_test(test_asserts),
 		cmocka_unit_test(test_counters),
 		cmocka_unit_test(test_release),
+		cmocka_unit_test(test_prealloc),
 		cmocka_unit_test(test_fault_batch),
 		cmocka_unit_test(test_threads),
 	};
