@@ -8,7 +8,7 @@
 #                    source libfuse3-dev ships, into BUILD_DIR/bench/
 #   vmofs[:NAME]     BUILD_DIR/vmofs -f -o size=4G[,OPTS], one per entry of
 #                    VMOFS_CONFIGS ("NAME:OPTS ...", default "default:
-#                    direct_io:direct_io": every speed option)
+#                    prealloc:prealloc fast:direct_io,prealloc")
 # Workloads: sequential write/read (fio psync, 1 MiB and 4 KiB blocks, cold
 # and warm reads), random 4 KiB reads/writes (1 and 2 jobs), metadata
 # (mkdir + write 4 KiB + stat, stat, rm -r), clone time vs cp, and the
@@ -49,7 +49,7 @@ else
 fi
 : "${BENCH_PEERS:=tmpfs passthrough_ll vmofs}"
 : "${BENCH_WORKLOADS:=seq rand meta clone heavy}"
-: "${VMOFS_CONFIGS:=default: direct_io:direct_io}"
+: "${VMOFS_CONFIGS:=default: prealloc:prealloc fast:direct_io,prealloc}"
 : "${BENCH_DOCS:=1}"
 MOUNT_SIZE=4G                         # every peer's size= at the main mounts
 HEAVY_CAP=$((3 * 1024 * 1024 * 1024)) # bytes of copies the 4G tmpfs may hold
@@ -447,6 +447,25 @@ clone_one() {
 	rm_dir "$p" cl
 }
 
+# park_peers / unpark_peers: a vmofs with -o prealloc holds its whole size
+# from mount to unmount; unmount those while tmpfs needs most of the RAM
+# (the big clone: the file and a copy), and mount them again after.
+PARKED=()
+park_peers() {
+	local p
+	for p in "${PEERS[@]}"; do
+		[[ ",${VOPTS[$p]:-}," = *,prealloc,* ]] && [ -z "${DOWN[$p]:-}" ] || continue
+		log "$p: unmounted while tmpfs needs the memory (prealloc holds $MOUNT_SIZE)"
+		unmount_mnt "${MNT[$p]}"
+		PARKED+=("$p")
+	done
+}
+unpark_peers() {
+	local p
+	for p in "${PARKED[@]}"; do start_peer "$p"; done
+	PARKED=()
+}
+
 wl_clone() {
 	local s nb row p need avail q
 	for s in $BENCH_CLONE_SIZES; do
@@ -464,6 +483,7 @@ wl_clone() {
 		# memory allows (tmpfs needs the file and one copy)
 		for p in "${PEERS[@]}"; do
 			[ "${KIND[$p]}" = passthrough_ll ] && continue
+			if [ "${KIND[$p]}" = tmpfs ]; then park_peers; else unpark_peers; fi
 			need=$((nb + (2 << 30)))
 			[ "${KIND[$p]}" = tmpfs ] && need=$((2 * nb + (2 << 30)))
 			avail=$(($(awk '/^MemAvailable:/ {print $2}' /proc/meminfo) * 1024))
@@ -483,7 +503,11 @@ wl_clone() {
 					fail "$row" "$p" "$ERR"
 				fi
 			else
-				local opts="size=$((nb + (1 << 30)))${VOPTS[$p]:+,${VOPTS[$p]}}"
+				# without prealloc: a clone copies no data, so its time
+				# does not depend on it, and 9 GiB held would not fit
+				local opts=${VOPTS[$p]:-}
+				opts=$(printf ',%s,' "$opts" | sed 's/,prealloc,/,/g; s/^,//; s/,$//')
+				opts="size=$((nb + (1 << 30)))${opts:+,$opts}"
 				if mount_fuse "$WORK/$q.log" "${MNT[$p]}" "$BUILD/vmofs" -f -o "$opts" "${MNT[$p]}"; then
 					PID[$p]=$LASTPID
 					clone_one "$p" "$row" "$nb"
@@ -497,6 +521,7 @@ wl_clone() {
 			unmount_mnt "${MNT[$p]}"
 			MNT[$p]=$keep_m PID[$p]=$keep_pid
 		done
+		unpark_peers
 	done
 }
 
