@@ -493,6 +493,11 @@ pq_scan_list(struct pq *pq, struct vm_page_list *l, struct vm_page **out,
 		b = pq_bits(p);
 		pq_move(pq, p, pq_home(b), b, false);
 		pq->st.second_chances++;
+		/* Moved to the tail of this very list, and it was the last:
+		 * the walk would end here without the lap every other
+		 * touched page gets; look at it once more, untouched now. */
+		if (next == NULL && TAILQ_LAST(l, vm_page_list) == p)
+			next = p;
 	}
 }
 

@@ -225,6 +225,33 @@ test_one_gen(void **state)
 	pq_destroy(pq);
 }
 
+/*
+ * A touched page gets its second chance and, like any other, comes round
+ * again in the same scan: also the last page of its list, where the walk
+ * used to end with it (one scan then found nothing on a queue holding one
+ * evictable page).  A dirty pager page is its own home.
+ */
+static void
+test_last_touched(void **state)
+{
+	struct pq *pq = mk(4);
+	struct vm_page *out[4];
+
+	(void)state;
+	pq_insert(pq, &pg[0], PQ_ANON);
+	pq_touch(pq, &pg[0]);
+	assert_int_equal(pq_reclaim_candidates(pq, out, 4), 1);
+	assert_ptr_equal(out[0], &pg[0]);
+	pq_insert(pq, &pg[1], PQ_PAGER_DIRTY);
+	pq_touch(pq, &pg[1]);
+	pq_touch(pq, &pg[0]);
+	assert_int_equal(pq_reclaim_candidates(pq, out, 4), 2);
+	assert_ptr_equal(out[0], &pg[1]);
+	assert_ptr_equal(out[1], &pg[0]);
+	remove_all(pq);
+	pq_destroy(pq);
+}
+
 /* Hints and pins set and reversed, in every order that matters. */
 static void
 test_hints(void **state)
@@ -554,6 +581,7 @@ main(void)
 		cmocka_unit_test(test_order),
 		cmocka_unit_test(test_touch_rotate),
 		cmocka_unit_test(test_one_gen),
+		cmocka_unit_test(test_last_touched),
 		cmocka_unit_test(test_hints),
 		cmocka_unit_test(test_random),
 		cmocka_unit_test(test_threads),
