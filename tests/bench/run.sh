@@ -59,6 +59,7 @@ SEQ_BYTES=$(bytes "$BENCH_SEQ_SIZE")
 RAND_BYTES=$(bytes "$BENCH_RAND_SIZE")
 MOUNT_BYTES=$(bytes $MOUNT_SIZE)
 T0=$SECONDS
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)  # before any mount: the machine as found
 
 log() { printf '[bench %3ds] %s\n' $((SECONDS - T0)) "$*" >&2; }
 
@@ -621,7 +622,7 @@ main() {
 		printf '#libfuse\t%s\n' "$(pkg-config --modversion fuse3 2>/dev/null)"
 		printf '#fio\t%s\n' "$(fio --version 2>/dev/null)"
 		printf '#commit\t%s\n' "$(git -C "$ROOT" describe --always --dirty 2>/dev/null)"
-		printf '#loadavg\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+		printf '#loadavg\t%s\n' "$LOAD0"
 		printf '#reps\t%s\n' "$BENCH_REPS"
 		printf '#clone_reps\t%s\n' "$BENCH_CLONE_REPS"
 		printf '#drop_caches\t%s\n' "$([ $CAN_DROP = 1 ] && echo yes || echo 'no (not permitted: cold = warm)')"
