@@ -191,6 +191,15 @@ ml_mount_backed(struct ml_mount *m, char *dir, const char *opts)
 	return ml_mount(m, o);
 }
 
+int
+ml_umount_backed(struct ml_mount *m, const char *dir)
+{
+	int r = ml_umount(m);
+
+	ml_sh("rm -rf %s", dir);
+	return r;
+}
+
 void
 ml_mkdir(const char *p)
 {

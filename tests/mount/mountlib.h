@@ -34,9 +34,11 @@ void ml_dir_template(char *buf, size_t len);
 /*
  * A backed mount: a fresh backing directory from template dir (a writable
  * "/tmp/NAME.XXXXXX", filled in by mkdtemp), then ml_mount with
- * "backing=DIR,opts".  0 or -1.  The caller removes dir when done.
+ * "backing=DIR,opts".  0 or -1.  ml_umount_backed undoes both.
  */
 int ml_mount_backed(struct ml_mount *m, char *dir, const char *opts);
+/* ml_umount (if still mounted), then remove the backing directory dir. */
+int ml_umount_backed(struct ml_mount *m, const char *dir);
 
 /* mkdir(p, 0755), failing the test with errno's text if it fails. */
 void ml_mkdir(const char *p);

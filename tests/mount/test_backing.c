@@ -206,13 +206,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	int r = 0;
-
 	(void)state;
-	if (M.active)
-		r = ml_umount(&M);
-	ml_sh("rm -rf %s", bkdir);
-	return r;
+	return ml_umount_backed(&M, bkdir);
 }
 
 int

@@ -705,24 +705,17 @@ setup_backed_tight(void **state)
 static int
 teardown(void **state)
 {
-	int r = 0, j;
-
 	(void)state;
-	for (j = 0; j < nf; j++)	/* after a failure: let it unmount */
-		close(F[j].fd);
-	nf = 0;
-	if (M.active)
-		r = ml_umount(&M);
-	return r;
+	finish();	/* after a failure files are still open: let it unmount */
+	return ml_umount(&M);
 }
 
 static int
 teardown_backed(void **state)
 {
-	int r = teardown(state);
-
-	ml_sh("rm -rf %s", bkdir);
-	return r;
+	(void)state;
+	finish();
+	return ml_umount_backed(&M, bkdir);
 }
 
 int

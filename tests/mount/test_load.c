@@ -72,8 +72,23 @@ checkblock(const char *b, uint32_t f, uint32_t blk)
 	return memcmp(want, b, BS) ? -1 : 0;
 }
 
-static void match_ends(const char *b, uint32_t f, uint32_t blk, uint32_t v,
-    int *head, int *tail);
+/* Bytes at the head and at the tail of b equal to version v of (f, blk);
+ * version 0 is a block never written: zeros. */
+static void
+match_ends(const char *b, uint32_t f, uint32_t blk, uint32_t v, int *head,
+    int *tail)
+{
+	char want[BS];
+
+	if (v == 0)
+		memset(want, 0, BS);
+	else
+		mkblock(want, f, blk, v);
+	for (*head = 0; *head < BS && b[*head] == want[*head]; (*head)++)
+		;
+	for (*tail = 0; *tail < BS && b[BS - 1 - *tail] == want[BS - 1 - *tail]; (*tail)++)
+		;
+}
 
 /* Say what an inconsistent block holds: its header, and for versions
  * near the header's, how many leading bytes match (a torn read shows
@@ -96,24 +111,6 @@ diagnose(const char *b, uint32_t f, uint32_t blk)
 	for (i = 0; i < BS && !b[i]; i++)
 		;
 	fprintf(stderr, "load:   first nonzero byte at %d\n", i);
-}
-
-/* Bytes at the head and at the tail of b equal to version v of (f, blk);
- * version 0 is a block never written: zeros. */
-static void
-match_ends(const char *b, uint32_t f, uint32_t blk, uint32_t v, int *head,
-    int *tail)
-{
-	char want[BS];
-
-	if (v == 0)
-		memset(want, 0, BS);
-	else
-		mkblock(want, f, blk, v);
-	for (*head = 0; *head < BS && b[*head] == want[*head]; (*head)++)
-		;
-	for (*tail = 0; *tail < BS && b[BS - 1 - *tail] == want[BS - 1 - *tail]; (*tail)++)
-		;
 }
 
 /*
@@ -372,13 +369,8 @@ setup_backed_tight(void **state)
 static int
 teardown_backed(void **state)
 {
-	int r = 0;
-
 	(void)state;
-	if (M.active)
-		r = ml_umount(&M);
-	ml_sh("rm -rf %s", bkdir);
-	return r;
+	return ml_umount_backed(&M, bkdir);
 }
 
 static int

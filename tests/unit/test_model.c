@@ -35,12 +35,7 @@ static uint64_t rng;
 static int trace;
 #define TRACE(...) do { if (trace) fprintf(stderr, __VA_ARGS__); } while (0)
 
-static uint64_t
-rnd(uint64_t n)
-{
-	rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
-	return n ? rng % n : 0;
-}
+static uint64_t rnd(uint64_t n) { return vt_rnd(&rng, n); }
 
 static uint64_t msize(int i) { return m[i].slice ? m[i].slen : m[i].size; }
 static uint64_t proundup(uint64_t x) { return (x + P - 1) / P * P; }
@@ -141,18 +136,7 @@ step_write(int i)
 	uint64_t off = rnd(CAP - 3 * P), len = 1 + rnd(3 * P), k;
 	ssize_t r;
 
-	if (rnd(2)) {
-		for (k = 0; k < len; k++)
-			buf[k] = (unsigned char)rnd(256);
-	} else {		/* runs: compressible */
-		unsigned char c = (unsigned char)rnd(256);
-
-		for (k = 0; k < len; k++) {
-			if (rnd(64) == 0)
-				c = (unsigned char)rnd(256);
-			buf[k] = c;
-		}
-	}
+	vt_mixed_bytes(buf, len, &rng);
 	TRACE("write %d off %llu len %llu\n", i, (unsigned long long)off, (unsigned long long)len);
 	r = vmo_write(m[i].v, buf, off, len);
 	if (m[i].slice) {

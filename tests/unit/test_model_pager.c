@@ -88,12 +88,7 @@ static struct {
 	unsigned long resize_nospc, unverified;
 } cnt;
 
-static uint64_t
-rnd(uint64_t n)
-{
-	rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
-	return n ? rng % n : 0;
-}
+static uint64_t rnd(uint64_t n) { return vt_rnd(&rng, n); }
 
 static uint64_t proundup(uint64_t x) { return (x + P - 1) / P * P; }
 static uint64_t min64(uint64_t a, uint64_t b) { return a < b ? a : b; }
@@ -401,22 +396,11 @@ static void
 step_write(int i)
 {
 	unsigned char buf[3 * P];
-	uint64_t off = rnd(min64(m[i].size + 2 * P, CAP - 3 * P)), k;
+	uint64_t off = rnd(min64(m[i].size + 2 * P, CAP - 3 * P));
 	size_t len = 1 + rnd(3 * P);
 	ssize_t r;
 
-	if (rnd(2)) {
-		for (k = 0; k < len; k++)
-			buf[k] = (unsigned char)rnd(256);
-	} else {		/* runs: compressible */
-		unsigned char c = (unsigned char)rnd(256);
-
-		for (k = 0; k < len; k++) {
-			if (rnd(64) == 0)
-				c = (unsigned char)rnd(256);
-			buf[k] = c;
-		}
-	}
+	vt_mixed_bytes(buf, len, &rng);
 	if (rnd(4) == 0) {
 		/* By callback, which may fill less than it is given. */
 		struct fill_ctx fc = { buf, rnd(4) == 0 ? rnd(len + 1) : len };

@@ -124,4 +124,36 @@ vt_check_vmos(struct vm *vm, struct vmo **vs, int n)
 	vt_scaled_sum(vm, vs, n);
 }
 
+/* xorshift64 on *state: a number in [0, n), 0 when n is 0. */
+static inline uint64_t
+vt_rnd(uint64_t *state, uint64_t n)
+{
+	uint64_t x = *state;
+
+	x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+	*state = x;
+	return n ? x % n : 0;
+}
+
+/* len bytes for the model tests' writes: random, or (half the time) runs
+ * of one byte, which compress. */
+static inline void
+vt_mixed_bytes(unsigned char *buf, size_t len, uint64_t *state)
+{
+	size_t k;
+
+	if (vt_rnd(state, 2)) {
+		for (k = 0; k < len; k++)
+			buf[k] = (unsigned char)vt_rnd(state, 256);
+	} else {
+		unsigned char c = (unsigned char)vt_rnd(state, 256);
+
+		for (k = 0; k < len; k++) {
+			if (vt_rnd(state, 64) == 0)
+				c = (unsigned char)vt_rnd(state, 256);
+			buf[k] = c;
+		}
+	}
+}
+
 #endif
