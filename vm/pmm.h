@@ -5,7 +5,8 @@
  * The arena is reserved address space (mmap MAP_NORESERVE) the size of the
  * mount's limit; pages are touched as they are first used, and when many
  * free pages are resident, freed memory goes back to the OS (madvise), so
- * an idle mount with a 12 GiB limit does not cost 12 GiB.
+ * an idle mount with a 12 GiB limit does not cost 12 GiB -- unless
+ * pmm_prealloc asked for the whole arena up front.
  *
  * All functions are thread safe (one internal mutex; the per-CPU cache in
  * pcache.h sits in front to keep it cold).
