@@ -90,6 +90,8 @@ match_ends(const char *b, uint32_t f, uint32_t blk, uint32_t v, int *head,
 		;
 }
 
+static const char zmap[64];
+
 /* Say what an inconsistent block holds: its header, and for versions
  * near the header's, how many leading bytes match (a torn read shows
  * one version's head and another's tail). */
@@ -111,6 +113,29 @@ diagnose(const char *b, uint32_t f, uint32_t blk)
 	for (i = 0; i < BS && !b[i]; i++)
 		;
 	fprintf(stderr, "load:   first nonzero byte at %d\n", i);
+	/* Per 64 bytes: which version they are (0: zeros, ?: none near). */
+	{
+		char map[BS / 64 + 1], w[5][BS];
+		uint32_t v0 = h.version > 2 ? h.version - 2 : 0;
+
+		for (int k = 0; k < 5; k++) {
+			if (v0 + k == 0)
+				memset(w[k], 0, BS);
+			else
+				mkblock(w[k], f, blk, v0 + k);
+		}
+		for (i = 0; i < BS / 64; i++) {
+			map[i] = '?';
+			if (!memcmp(b + 64 * i, zmap, 64))
+				map[i] = '0';
+			for (int k = 0; k < 5; k++)
+				if (!memcmp(b + 64 * i, w[k] + 64 * i, 64))
+					map[i] = (char)('a' + k);
+		}
+		map[BS / 64] = '\0';
+		fprintf(stderr, "load:   64-byte map (a = version %u, b = %u, ...): %s\n",
+		    v0, v0 + 1, map);
+	}
 }
 
 /*
