@@ -72,18 +72,24 @@ checkblock(const char *b, uint32_t f, uint32_t blk)
 	return memcmp(want, b, BS) ? -1 : 0;
 }
 
-/* Bytes at the head and at the tail of b equal to version v of (f, blk);
- * version 0 is a block never written: zeros. */
+/* Version v of block (f, blk); version 0 is a block never written: zeros. */
+static void
+version_block(char *want, uint32_t f, uint32_t blk, uint32_t v)
+{
+	if (v == 0)
+		memset(want, 0, BS);
+	else
+		mkblock(want, f, blk, v);
+}
+
+/* Bytes at the head and at the tail of b equal to version v of (f, blk). */
 static void
 match_ends(const char *b, uint32_t f, uint32_t blk, uint32_t v, int *head,
     int *tail)
 {
 	char want[BS];
 
-	if (v == 0)
-		memset(want, 0, BS);
-	else
-		mkblock(want, f, blk, v);
+	version_block(want, f, blk, v);
 	for (*head = 0; *head < BS && b[*head] == want[*head]; (*head)++)
 		;
 	for (*tail = 0; *tail < BS && b[BS - 1 - *tail] == want[BS - 1 - *tail]; (*tail)++)
@@ -118,12 +124,8 @@ diagnose(const char *b, uint32_t f, uint32_t blk)
 		char map[BS / 64 + 1], w[5][BS];
 		uint32_t v0 = h.version > 2 ? h.version - 2 : 0;
 
-		for (int k = 0; k < 5; k++) {
-			if (v0 + k == 0)
-				memset(w[k], 0, BS);
-			else
-				mkblock(w[k], f, blk, v0 + k);
-		}
+		for (int k = 0; k < 5; k++)
+			version_block(w[k], f, blk, v0 + k);
 		for (i = 0; i < BS / 64; i++) {
 			map[i] = '?';
 			if (!memcmp(b + 64 * i, zmap, 64))
@@ -142,28 +144,33 @@ diagnose(const char *b, uint32_t f, uint32_t blk)
  * A read that met a write of the same block in the kernel's page cache:
  * the writer copies into a cached page that readers copy out of without a
  * lock (so on tmpfs and ext4 too: Linux does not make buffered read(2)
- * atomic against write(2) -- XFS does, by locking).  The block is then one
- * version's head and the next or previous version's tail, with at most a
- * few hundred bytes between being copied.  Anything else is a bug.
+ * atomic against write(2) -- XFS does, by locking).  Either copy may be
+ * preempted part way, so the block can be any interleaving of the two
+ * versions: seen here, v's head and v-1's tail, and v, then v+1, then v
+ * again.  So: every byte is that of the header's version or of the version
+ * next to it (the same one throughout).  Anything else is a bug.
  */
-#define TORN_GAP 1024
 static int torn_reads;
 
 static int
 torn(const char *b, uint32_t f, uint32_t blk)
 {
+	char cur[BS], other[BS];
 	struct hdr h;
-	int h1, t1, h2, t2;
+	int d, i;
 
 	memcpy(&h, b, sizeof(h));
 	if (h.magic != 0x564d4f46 || h.file != f || h.block != blk)
 		return 0;
-	match_ends(b, f, blk, h.version, &h1, &t1);
-	match_ends(b, f, blk, h.version - 1, &h2, &t2);
-	if (h1 + t2 >= BS - TORN_GAP)
-		return 1;
-	match_ends(b, f, blk, h.version + 1, &h2, &t2);
-	return h1 + t2 >= BS - TORN_GAP;
+	version_block(cur, f, blk, h.version);
+	for (d = -1; d <= 1; d += 2) {
+		version_block(other, f, blk, h.version + (uint32_t)d);
+		for (i = 0; i < BS && (b[i] == cur[i] || b[i] == other[i]); i++)
+			;
+		if (i == BS)
+			return 1;
+	}
+	return 0;
 }
 
 static void
