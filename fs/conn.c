@@ -28,6 +28,11 @@
  * "without CAP_FSETID" is read as "not uid 0".  security.capability is
  * still removed by the kernel itself (REMOVEXATTR) as before.
  *
+ * The same hooks serve FUSE over io_uring (uring.c): the INIT reply
+ * offers FUSE_OVER_IO_URING when the rings are ready, and a reply to a
+ * request that came through a ring goes back into that ring's buffers
+ * (uring_reply) instead of to /dev/fuse.
+ *
  * State: conn.killpriv is written once, while INIT is answered (before
  * any other request is read), and only read afterwards.
  */
@@ -53,6 +58,7 @@ static struct {
 	bool	 offered;	/* the kernel offers KILLPRIV_V2 */
 	bool	 killpriv;	/* negotiated */
 	bool	 dio_offered;	/* the kernel offers DIRECT_IO_ALLOW_MMAP */
+	bool	 uring_offered;	/* the kernel offers FUSE_OVER_IO_URING */
 } conn;
 
 static ssize_t
@@ -69,42 +75,83 @@ conn_read(int fd, void *buf, size_t len, void *userdata)
 
 		conn.init_unique = h->unique;
 		conn.offered = (in->flags & FUSE_HANDLE_KILLPRIV_V2) != 0;
-		conn.dio_offered = (in->flags & FUSE_INIT_EXT) &&
+		bool ext = (in->flags & FUSE_INIT_EXT) &&
 		    n >= (ssize_t)(sizeof(*h) + offsetof(struct fuse_init_in, flags2) +
-		    sizeof(uint32_t)) && (in->flags2 & VMOFS_DIO_ALLOW_MMAP2);
+		    sizeof(uint32_t));
+
+		conn.dio_offered = ext && (in->flags2 & VMOFS_DIO_ALLOW_MMAP2);
+		conn.uring_offered = ext && (in->flags2 & uring_init_flag2());
 	}
 	return n;
+}
+
+/*
+ * The INIT reply: add the flags libfuse 3.14 does not know.  Returns
+ * whether it asks for the ring (uring.c), to be started once the kernel
+ * has taken the reply.
+ */
+static bool
+conn_init_reply(struct iovec *iov, int count)
+{
+	struct fuse_out_header *h = iov[0].iov_base;
+	struct fuse_init_out *out = iov[1].iov_base;
+	bool ext, uring = false;
+
+	conn.init_unique = 0;
+	if (h->error != 0)
+		return false;
+	if (conn.offered && iov[1].iov_len >= offsetof(struct fuse_init_out,
+	    flags) + sizeof(uint32_t)) {
+		out->flags |= FUSE_HANDLE_KILLPRIV_V2;
+		__atomic_store_n(&conn.killpriv, true, __ATOMIC_RELEASE);
+	}
+	ext = (out->flags & FUSE_INIT_EXT) && count >= 2 && iov[1].iov_len >=
+	    offsetof(struct fuse_init_out, flags2) + sizeof(uint32_t);
+	if (vfs.direct_io) {
+		if (conn.dio_offered && ext)
+			out->flags2 |= VMOFS_DIO_ALLOW_MMAP2;
+		else
+			vfs_log(LOG_WARNING, "direct_io: the kernel has no "
+			    "FUSE_DIRECT_IO_ALLOW_MMAP (Linux 6.6+): shared "
+			    "mmap of data files fails with ENODEV");
+	}
+	if (uring_armed()) {
+		if (conn.uring_offered && ext) {
+			out->flags2 |= uring_init_flag2();
+			uring = true;
+		} else {
+			vfs_log(LOG_WARNING, "uring: the kernel did not offer "
+			    "FUSE over io_uring at INIT (enable_uring switched "
+			    "off?); requests go through /dev/fuse");
+		}
+	}
+	return uring;
 }
 
 static ssize_t
 conn_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
 	struct fuse_out_header *h = iov[0].iov_base;
+	bool uring = false;
+	ssize_t n;
 
 	(void)userdata;
-	if (conn.init_unique && count >= 2 && iov[0].iov_len >= sizeof(*h) &&
-	    h->unique == conn.init_unique) {
-		struct fuse_init_out *out = iov[1].iov_base;
-
-		conn.init_unique = 0;
-		if (h->error == 0 && conn.offered &&
-		    iov[1].iov_len >= offsetof(struct fuse_init_out, flags) +
-		    sizeof(uint32_t)) {
-			out->flags |= FUSE_HANDLE_KILLPRIV_V2;
-			__atomic_store_n(&conn.killpriv, true, __ATOMIC_RELEASE);
-		}
-		if (h->error == 0 && vfs.direct_io) {
-			if (conn.dio_offered && (out->flags & FUSE_INIT_EXT) &&
-			    iov[1].iov_len >= offsetof(struct fuse_init_out, flags2) +
-			    sizeof(uint32_t))
-				out->flags2 |= VMOFS_DIO_ALLOW_MMAP2;
-			else
-				vfs_log(LOG_WARNING, "direct_io: the kernel has no "
-				    "FUSE_DIRECT_IO_ALLOW_MMAP (Linux 6.6+): shared "
-				    "mmap of data files fails with ENODEV");
-		}
+	if (uring_reply(iov, count)) {
+		for (n = 0; count-- > 0; iov++)
+			n += (ssize_t)iov->iov_len;
+		return n;
 	}
-	return writev(fd, iov, count);
+	if (conn.init_unique && count >= 2 && iov[0].iov_len >= sizeof(*h) &&
+	    h->unique == conn.init_unique)
+		uring = conn_init_reply(iov, count);
+	n = writev(fd, iov, count);
+	if (uring && n >= 0) {
+		const struct fuse_init_out *out = iov[1].iov_base;
+
+		/* The kernel has taken the reply: fc->initialized is set. */
+		uring_go(out->max_write, out->max_pages);
+	}
+	return n;
 }
 
 /* After fuse_session_mount: route the session's reads and writes here. */

@@ -9,7 +9,8 @@
  * (persistent mode, backing.c), -o compress (cold anonymous pages go to
  * libvm's LZ4 store under pressure), and the speed options -o direct_io
  * (data opens bypass the kernel page cache) and -o prealloc (the page
- * arena is faulted in at start and kept).  Every problem found before
+ * arena is faulted in at start and kept) and -o uring (FUSE over io_uring,
+ * uring.c).  Every problem found before
  * the mount is one line on stderr and exit status 1; nothing is mounted.
  * default_permissions is always on: the kernel enforces the modes and
  * owners we store.
@@ -41,6 +42,7 @@ struct vopts {
 	int	 compress;
 	int	 direct_io;
 	int	 prealloc;
+	int	 uring;
 	int	 foreground;
 	int	 help;
 	int	 version;
@@ -58,6 +60,7 @@ static const struct fuse_opt vopt_spec[] = {
 	VOPT("compress", compress, 1),
 	VOPT("direct_io", direct_io, 1),
 	VOPT("prealloc", prealloc, 1),
+	VOPT("uring", uring, 1),
 	FUSE_OPT_KEY("-f", KEY_FG),
 	FUSE_OPT_KEY("-d", KEY_DEBUG),
 	FUSE_OPT_KEY("debug", KEY_DEBUG),
@@ -113,6 +116,8 @@ usage(const char *prog)
 	    "                       large writes, slower small reads; docs/usage.md)\n"
 	    "    -o prealloc        hold the whole size in memory from the start\n"
 	    "                       (no first-touch cost on writes; docs/usage.md)\n"
+	    "    -o uring           FUSE over io_uring: requests through per-CPU\n"
+	    "                       rings (Linux 6.14+, enable_uring; docs/usage.md)\n"
 	    "    -o OPT             any FUSE mount option\n", prog, prog);
 }
 
@@ -263,6 +268,8 @@ vfs_check_opts(struct vopts *o, const char *prog, uint64_t *limit)
 			return 1;
 		}
 	}
+	if (o->uring && uring_check() != 0)
+		return 1;
 	if (stat(vfs.mountpoint, &st) != 0) {
 		fprintf(stderr, "vmofs: mountpoint %s: %s\n", vfs.mountpoint,
 		    strerror(errno));
@@ -364,7 +371,10 @@ main(int argc, char **argv)
 	if (!(lcfg = fuse_loop_cfg_create()))
 		goto err_out7;
 	fuse_loop_cfg_set_clone_fd(lcfg, 0);
+	if (o.uring)
+		uring_start(fuse_session_fd(vfs.se));
 	ret = fuse_session_loop_mt(vfs.se, lcfg) != 0;
+	uring_stop();	/* before writeback: no request is served after */
 	fuse_loop_cfg_destroy(lcfg);
 
 err_out7:

@@ -26,6 +26,7 @@
  *   backing.c persistent mode (-o backing=DIR): host files, writeback
  *   util.c    RANGE/size parsing, errno mapping, logging
  *   conn.c    connection set-up libfuse cannot do (KILLPRIV_V2)
+ *   uring.c   FUSE over io_uring (-o uring): per-CPU request rings
  */
 #ifndef FS_VMOFS_H
 #define FS_VMOFS_H
@@ -36,6 +37,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <syslog.h>
 /* libbsd's RB_GENERATE_STATIC marks helpers __unused, which glibc lacks. */
 #ifndef __unused
@@ -145,6 +147,16 @@ struct vfs {
 };
 
 extern struct vfs vfs;
+
+/* uring.c: FUSE over io_uring. */
+int uring_check(void);
+void uring_start(int fuse_fd);
+void uring_stop(void);
+bool uring_armed(void);
+uint32_t uring_init_flag2(void);
+void uring_go(uint32_t max_write, uint32_t max_pages);
+bool uring_reply(const struct iovec *iov, int count);
+uint64_t uring_served(void);
 
 /* util.c */
 int vfs_parse_num(const char *s, uint64_t *out, const char **end);

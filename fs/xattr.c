@@ -333,6 +333,9 @@ xa_stats_text(char **out, uint64_t nvnodes)
 	/* The daemon's own: VMO nodes it keeps (live, or removed but still
 	 * looked up or open).  Back to its baseline once the kernel forgets. */
 	n += snprintf(buf + n, 2048 - (size_t)n, "vnodes: %" PRIu64 "\n", nvnodes);
+	/* Requests served through FUSE over io_uring (-o uring). */
+	n += snprintf(buf + n, 2048 - (size_t)n, "uring_requests: %" PRIu64 "\n",
+	    uring_served());
 	*out = buf;
 	return n;
 }

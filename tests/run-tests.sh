@@ -10,6 +10,14 @@
 # fusectl and unmounted, and its daemon killed, so one broken test can never
 # hang or poison the rest -- and a second run beside this one keeps its
 # own mounts.
+#
+# The uring pass: where the kernel has FUSE over io_uring, the mount
+# programs run a second time with VMOFS_TEST_OPTS=uring (every mount adds
+# -o uring): all of them for the first build dir, the quick ones
+# (URING_SAN) for the others.  That needs the kernel's system-wide switch
+# /sys/module/fuse/parameters/enable_uring on; the script says so when it
+# sets it and puts the old value back when the pass ends (or on exit).
+# It only lets daemons that ask for the ring use one.
 set -u
 cd "$(dirname "$0")/.."
 unit_only=0
@@ -30,6 +38,36 @@ cleanup_mounts() {
 		fusermount3 -u -z "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
 	done
 	pkill -9 -f "vmofs .*/tmp/$VMOFS_TEST_TAG\\." 2>/dev/null || true
+}
+
+URING_PARAM=/sys/module/fuse/parameters/enable_uring
+URING_SAN="test_io test_coherence test_fsx test_xattr"
+uring_old=
+uring_restore() {
+	[ -n "$uring_old" ] && echo "$uring_old" >"$URING_PARAM" 2>/dev/null
+	uring_old=
+}
+trap uring_restore EXIT
+
+# uring_pass BUILD FIRST: the mount programs again, with -o uring.
+uring_pass() {
+	local b=$1 first=$2 t name
+	if [ ! -w "$URING_PARAM" ]; then
+		echo "run-tests: no writable $URING_PARAM: uring pass skipped"
+		return 0
+	fi
+	uring_old=$(cat "$URING_PARAM")
+	echo "run-tests: enable_uring $uring_old -> Y for the uring pass"
+	echo Y >"$URING_PARAM"
+	for t in "$b"/tests/mount/test_*; do
+		[ -x "$t" ] || continue
+		name=$(basename "$t")
+		[ "$first" = 1 ] || [[ " $URING_SAN " == *" $name "* ]] || continue
+		VMOFS_TEST_OPTS=uring run "$b/mount-uring/$name" "$t"
+		cleanup_mounts
+	done
+	echo "run-tests: enable_uring back to $uring_old"
+	uring_restore
 }
 
 # run NAME CMD...: run one program, parse cmocka's summary.
@@ -57,6 +95,7 @@ run() {
 	return 0
 }
 
+first=1
 for b in "$@"; do
 	b=${b%/}
 	for t in "$b"/tests/unit/test_*; do
@@ -76,6 +115,8 @@ for b in "$@"; do
 		run "$b/shell/$(basename "$t")" bash "$t"
 		cleanup_mounts
 	done
+	uring_pass "$b" "$first"
+	first=0
 done
 
 echo

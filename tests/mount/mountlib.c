@@ -224,6 +224,8 @@ ml_dir_template(char *buf, size_t len)
 int
 ml_mount(struct ml_mount *m, const char *opts)
 {
+	const char *extra = getenv("VMOFS_TEST_OPTS");
+	char all[1024];
 	struct stat st;
 	int i;
 
@@ -236,6 +238,11 @@ ml_mount(struct ml_mount *m, const char *opts)
 	if (!mkdtemp(m->dir)) {
 		perror("mkdtemp");
 		return -1;
+	}
+	if (extra && *extra) {	/* $VMOFS_TEST_OPTS: a whole program again */
+		snprintf(all, sizeof(all), "%s%s%s", opts ? opts : "",
+		    opts && *opts ? "," : "", extra);
+		opts = all;
 	}
 	m->pid = fork();
 	if (m->pid < 0)

@@ -43,7 +43,11 @@ int ml_umount_backed(struct ml_mount *m, const char *dir);
 /* mkdir(p, 0755), failing the test with errno's text if it fails. */
 void ml_mkdir(const char *p);
 
-/* Mount with opts ("" or NULL for none); 0 or -1 (message printed). */
+/*
+ * Mount with opts ("" or NULL for none); 0 or -1 (message printed).
+ * $VMOFS_TEST_OPTS, when set, is appended to every mount's options:
+ * tests/run-tests.sh runs programs again with "uring" that way.
+ */
 int ml_mount(struct ml_mount *m, const char *opts);
 /* 0, or -1 if the daemon was stuck or did not exit cleanly (status 0). */
 int ml_umount(struct ml_mount *m);
