@@ -8,7 +8,10 @@
 #                    source libfuse3-dev ships, into BUILD_DIR/bench/
 #   vmofs[:NAME]     BUILD_DIR/vmofs -f -o size=4G[,OPTS], one per entry of
 #                    VMOFS_CONFIGS ("NAME:OPTS ...", default "default:
-#                    prealloc:prealloc fast:direct_io,prealloc")
+#                    prealloc:prealloc fast:direct_io,prealloc
+#                    uring:uring,prealloc").  A config with uring needs
+#                    the kernel's enable_uring: the run switches it on,
+#                    says so, and puts the old value back on exit.
 # Workloads: sequential write/read (fio psync, 1 MiB and 4 KiB blocks, cold
 # and warm reads), random 4 KiB reads/writes (1 and 2 jobs), metadata
 # (mkdir + write 4 KiB + stat, stat, rm -r), clone time vs cp, and the
@@ -49,7 +52,7 @@ else
 fi
 : "${BENCH_PEERS:=tmpfs passthrough_ll vmofs}"
 : "${BENCH_WORKLOADS:=seq rand meta clone heavy}"
-: "${VMOFS_CONFIGS:=default: prealloc:prealloc fast:direct_io,prealloc}"
+: "${VMOFS_CONFIGS:=default: prealloc:prealloc fast:direct_io,prealloc uring:uring,prealloc}"
 : "${BENCH_DOCS:=1}"
 MOUNT_SIZE=4G                         # every peer's size= at the main mounts
 HEAVY_CAP=$((3 * 1024 * 1024 * 1024)) # bytes of copies the 4G tmpfs may hold
@@ -130,6 +133,9 @@ cleanup() {
 		IFS='|' read -r mm pp tt <<<"${MOUNTS[$i]}"
 		unmount_one "$mm" "$pp" "$tt" || { echo "bench: could not unmount $mm" >&2; left=1; }
 	done
+	if [ -n "$URING_OLD" ]; then
+		echo "$URING_OLD" >"$URING_PARAM" && log "enable_uring back to $URING_OLD"
+	fi
 	if [ $left = 0 ] && ! grep -q " $WORK/" /proc/mounts; then
 		rm -rf "$WORK"
 	else
@@ -169,6 +175,22 @@ drop_caches() {
 }
 
 # ---------------------------------------------------------------- peers
+URING_PARAM=/sys/module/fuse/parameters/enable_uring
+URING_OLD=              # enable_uring as found, once this run changed it
+
+# uring_on: FUSE over io_uring switched on for the vmofs configs that ask
+uring_on() {
+	local v
+	[ -e "$URING_PARAM" ] || { ERR="this kernel has no FUSE over io_uring"; return 1; }
+	v=$(cat "$URING_PARAM")
+	[ "$v" = Y ] && return 0
+	if ! echo Y 2>/dev/null >"$URING_PARAM"; then
+		ERR="enable_uring is $v and not writable here"; return 1
+	fi
+	URING_OLD=$v
+	log "enable_uring $v -> Y for the uring config (put back on exit)"
+}
+
 declare -a PEERS=()
 declare -A MNT PID KIND DOWN PLOG
 
@@ -271,6 +293,7 @@ start_peer() {
 	vmofs)
 		if [ ! -x "$BUILD/vmofs" ]; then DOWN[$p]="not built: $BUILD/vmofs missing"; return; fi
 		local opts="size=$MOUNT_SIZE${VOPTS[$p]:+,${VOPTS[$p]}}"
+		if [[ ",$opts," = *,uring,* ]] && ! uring_on; then DOWN[$p]=$ERR; return; fi
 		if mount_fuse "${PLOG[$p]}" "${MNT[$p]}" "$BUILD/vmofs" -f -o "$opts" "${MNT[$p]}"; then
 			PID[$p]=$LASTPID
 			fuse_probe vmofs "${MNT[$p]}" || DOWN[$p]=$ERR
