@@ -56,6 +56,10 @@ uring_pass() {
 		echo "run-tests: no writable $URING_PARAM: uring pass skipped"
 		return 0
 	fi
+	if [ "$(cat /proc/sys/kernel/io_uring_disabled 2>/dev/null || echo 0)" != 0 ]; then
+		echo "run-tests: io_uring is disabled (kernel.io_uring_disabled): uring pass skipped"
+		return 0
+	fi
 	uring_old=$(cat "$URING_PARAM")
 	echo "run-tests: enable_uring $uring_old -> Y for the uring pass"
 	echo Y >"$URING_PARAM"

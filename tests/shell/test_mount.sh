@@ -287,6 +287,8 @@ test_uring_option() {
 	local p=/sys/module/fuse/parameters/enable_uring n0 n1
 	[ -e "$p" ] || vt_skip "this kernel has no FUSE over io_uring"
 	[ -w "$p" ] || vt_skip "$p is not writable (not root)"
+	[ "$(cat /proc/sys/kernel/io_uring_disabled 2>/dev/null || echo 0)" = 0 ] ||
+		vt_skip "io_uring is disabled (sysctl kernel.io_uring_disabled)"
 	URING_OLD=$(cat "$p")	# global: the EXIT trap runs after the locals go
 	trap 'echo "$URING_OLD" >/sys/module/fuse/parameters/enable_uring' EXIT
 	echo "    (enable_uring: $URING_OLD -> N -> Y for this test, then back)"
