@@ -256,6 +256,12 @@ vt_xattr() {
 	getfattr --absolute-names --only-values -n "$2" "$1"
 }
 
+# vt_stat MNT FIELD: print FIELD of the mount's user.vmofs.stats.
+vt_stat() {
+	getfattr --absolute-names --only-values -n user.vmofs.stats "$1" 2>/dev/null |
+	    sed -n "s/^$2: //p"
+}
+
 # vt_info DIR KEY: print KEY's value from the VMO's info file.
 vt_info() {
 	sed -n "s/^$2: *//p" "$1/info"

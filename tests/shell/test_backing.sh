@@ -254,7 +254,7 @@ test_backing_quarter_limit() {
 	mkdir "$MNT/big"
 	dd if=big of="$MNT/big/data" bs=1M status=none
 	vt_eq "$sum" "$(sha256sum <"$MNT/big/data" | cut -d' ' -f1)" "checksum while mounted"
-	ev1=$(getfattr -n user.vmofs.stats --only-values "$MNT" 2>/dev/null | sed -n 's/^evicted: //p')
+	ev1=$(vt_stat "$MNT" evicted)
 	vt_ge "$ev1" 1 "pages evicted"
 	c=$(df -B1 --output=used "$MNT" | tail -1)
 	vt_ge $((8 * 1048576)) "$c" "df used within size="
@@ -262,7 +262,7 @@ test_backing_quarter_limit() {
 	setfattr -n user.vmo.alwaysneed -v 0+1M "$MNT/big/data"
 	setfattr -n user.vmo.dontneed -v 4M+1M "$MNT/big/data"
 	for i in 1 2; do cat "$MNT/big/data" >/dev/null; done
-	ev2=$(getfattr -n user.vmofs.stats --only-values "$MNT" 2>/dev/null | sed -n 's/^evicted: //p')
+	ev2=$(vt_stat "$MNT" evicted)
 	vt_ge "$ev2" $((ev1 + 1)) "more evictions after reading again"
 	vt_umount
 	vt_eq "$sum" "$(sha256sum <"$BK/big" | cut -d' ' -f1)" "checksum of the file"
@@ -291,7 +291,7 @@ test_backing_clone_under_pressure() {
 	cmp orig "$MNT/p/clones/c/data"
 	cmp new "$MNT/p/data" -n $((4096 * 1024))
 	cmp orig "$MNT/p/data" -i $((4096 * 1024)) -n $((6 * 1048576 - 4096 * 1024))
-	ev=$(getfattr -n user.vmofs.stats --only-values "$MNT" 2>/dev/null | sed -n 's/^evicted: //p')
+	ev=$(vt_stat "$MNT" evicted)
 	vt_ge "$ev" 1024 "pages evicted"
 	vt_umount
 	cp orig want

@@ -200,8 +200,7 @@ test_compress_option() {
 	cat zz zz zz >big
 	cp big "$MNT/a/data"
 	cmp big "$MNT/a/data"
-	vt_ge "$(getfattr --only-values -n user.vmofs.stats "$MNT" 2>/dev/null |
-	    sed -n 's/^compressed: //p')" 1 "pages compressed"
+	vt_ge "$(vt_stat "$MNT" compressed)" 1 "pages compressed"
 }
 
 # -o direct_io (docs/usage.md): data files bypass the kernel page cache
@@ -253,8 +252,7 @@ test_prealloc_option() {
 	cp r "$MNT/a/data"
 	cmp r "$MNT/a/data"
 	rm -r "$MNT/a"
-	vt_eq 0 "$(getfattr --only-values -n user.vmofs.stats "$MNT" 2>/dev/null |
-	    sed -n 's/^pmm_released: //p')" "pages released to the OS"
+	vt_eq 0 "$(vt_stat "$MNT" pmm_released)" "pages released to the OS"
 	vt_ge "$(rss_kib "$VT_PID")" $((48 * 1024)) "VmRSS (KiB) after rm -r"
 	vt_umount
 	mnt=$(mktemp -d "/tmp/$VT_TAG.XXXXXX")
@@ -278,11 +276,6 @@ test_prealloc_option() {
 # the stats grows with each call), data, clones and xattr actions behave
 # as through /dev/fuse, and the daemon unmounts and exits cleanly.  The
 # switch is system-wide: the test says what it sets and puts it back.
-uring_count() {
-	getfattr --only-values -n user.vmofs.stats "$1" 2>/dev/null |
-	    sed -n 's/^uring_requests: //p'
-}
-
 test_uring_option() {
 	local p=/sys/module/fuse/parameters/enable_uring n0 n1
 	[ -e "$p" ] || vt_skip "this kernel has no FUSE over io_uring"
@@ -300,7 +293,7 @@ test_uring_option() {
 	head -c $((8 * 1048576 + 123)) /dev/urandom >r
 	cp r "$MNT/a/data"
 	cmp r "$MNT/a/data"
-	n0=$(uring_count "$MNT")
+	n0=$(vt_stat "$MNT" uring_requests)
 	vt_ge "$n0" 10 "requests served through the rings"
 	mkdir "$MNT/a/clones/c"
 	printf 'changed' | dd of="$MNT/a/data" bs=1 seek=4096 conv=notrunc status=none
@@ -308,7 +301,7 @@ test_uring_option() {
 	setfattr -n user.vmo.decommit -v 0+1M "$MNT/a/clones/c/data"
 	vt_eq 0 "$(head -c 1048576 "$MNT/a/clones/c/data" | tr -d '\0' | wc -c)" \
 	    "nonzero bytes after decommit"
-	n1=$(uring_count "$MNT")
+	n1=$(vt_stat "$MNT" uring_requests)
 	[ "$n1" -gt "$n0" ] || vt_fail "uring_requests stayed at $n0"
 	rm -r "$MNT/a"
 	vt_eq "" "$(grep -i 'uring' "$VT_LOG" | grep -iv 'queues,' || true)" \
