@@ -52,6 +52,8 @@
  * <linux/fuse.h> (7.38) knows it; asked for only with -o direct_io.
  */
 #define VMOFS_DIO_ALLOW_MMAP2	(1u << (36 - 32))
+/* FUSE_OVER_IO_URING (7.42, Linux 6.14; bit 41): the rings of uring.c. */
+#define VMOFS_OVER_IO_URING2	(1u << (41 - 32))
 
 static struct {
 	uint64_t init_unique;	/* unique of the INIT request; 0: none seen */
@@ -72,15 +74,14 @@ conn_read(int fd, void *buf, size_t len, void *userdata)
 	if (n >= (ssize_t)(sizeof(*h) + offsetof(struct fuse_init_in, flags) +
 	    sizeof(uint32_t)) && h->opcode == FUSE_INIT) {
 		const struct fuse_init_in *in = (const void *)(h + 1);
-
-		conn.init_unique = h->unique;
-		conn.offered = (in->flags & FUSE_HANDLE_KILLPRIV_V2) != 0;
 		bool ext = (in->flags & FUSE_INIT_EXT) &&
 		    n >= (ssize_t)(sizeof(*h) + offsetof(struct fuse_init_in, flags2) +
 		    sizeof(uint32_t));
 
+		conn.init_unique = h->unique;
+		conn.offered = (in->flags & FUSE_HANDLE_KILLPRIV_V2) != 0;
 		conn.dio_offered = ext && (in->flags2 & VMOFS_DIO_ALLOW_MMAP2);
-		conn.uring_offered = ext && (in->flags2 & uring_init_flag2());
+		conn.uring_offered = ext && (in->flags2 & VMOFS_OVER_IO_URING2);
 	}
 	return n;
 }
@@ -91,7 +92,7 @@ conn_read(int fd, void *buf, size_t len, void *userdata)
  * has taken the reply.
  */
 static bool
-conn_init_reply(struct iovec *iov, int count)
+conn_init_reply(struct iovec *iov)
 {
 	struct fuse_out_header *h = iov[0].iov_base;
 	struct fuse_init_out *out = iov[1].iov_base;
@@ -105,7 +106,7 @@ conn_init_reply(struct iovec *iov, int count)
 		out->flags |= FUSE_HANDLE_KILLPRIV_V2;
 		__atomic_store_n(&conn.killpriv, true, __ATOMIC_RELEASE);
 	}
-	ext = (out->flags & FUSE_INIT_EXT) && count >= 2 && iov[1].iov_len >=
+	ext = (out->flags & FUSE_INIT_EXT) && iov[1].iov_len >=
 	    offsetof(struct fuse_init_out, flags2) + sizeof(uint32_t);
 	if (vfs.direct_io) {
 		if (conn.dio_offered && ext)
@@ -117,7 +118,7 @@ conn_init_reply(struct iovec *iov, int count)
 	}
 	if (uring_armed()) {
 		if (conn.uring_offered && ext) {
-			out->flags2 |= uring_init_flag2();
+			out->flags2 |= VMOFS_OVER_IO_URING2;
 			uring = true;
 		} else {
 			vfs_log(LOG_WARNING, "uring: the kernel did not offer "
@@ -143,7 +144,7 @@ conn_writev(int fd, struct iovec *iov, int count, void *userdata)
 	}
 	if (conn.init_unique && count >= 2 && iov[0].iov_len >= sizeof(*h) &&
 	    h->unique == conn.init_unique)
-		uring = conn_init_reply(iov, count);
+		uring = conn_init_reply(iov);
 	n = writev(fd, iov, count);
 	if (uring && n >= 0) {
 		const struct fuse_init_out *out = iov[1].iov_base;

@@ -60,7 +60,8 @@
  *
  * Locks: ur.lock guards ur.state and ur.ready (start-up handshake only).
  * A worker's struct is its own thread's, apart from its ring and eventfd,
- * made before and closed after the thread runs.  ur.served is atomic.
+ * made before and closed after the thread runs; its request count is
+ * read by uring_served() (per worker: no cache line shared on the hot path).
  */
 #include "vmofs.h"
 
@@ -79,10 +80,8 @@
 
 /*
  * The ring ABI of include/uapi/linux/fuse.h (protocol 7.42); bookworm's
- * <linux/fuse.h> (7.38) predates it.  FUSE_OVER_IO_URING is bit 41 of the
- * INIT flags, so bit 9 of flags2.
+ * <linux/fuse.h> (7.38) predates it.  The INIT flag is conn.c's.
  */
-#define UR_INIT_FLAG2		(1u << (41 - 32))
 #define UR_CMD_REGISTER		1u
 #define UR_CMD_COMMIT_AND_FETCH	2u
 #define UR_HDR_SZ		128
@@ -126,8 +125,8 @@ struct uworker {
 	char		*mem;		/* UR_SCRATCH + payload, mmap'd */
 	size_t		 paysz;		/* payload capacity */
 	struct iovec	 iov[2];
-	uint64_t	 unique;	/* request being served */
-	bool		 replied;	/* its reply is in the buffers */
+	bool		 replied;	/* the reply to hdr.ent.commit_id is in */
+	uint64_t	 served;	/* atomic (written by its thread only) */
 	bool		 ring_ok;	/* ring and eventfd made */
 	bool		 running;	/* thread created */
 };
@@ -144,7 +143,6 @@ static struct {
 	int		 fd;		/* /dev/fuse */
 	size_t		 paysz;		/* set by uring_go(), before UR_GO */
 	bool		 armed;		/* every worker has its ring */
-	uint64_t	 served;	/* atomic: requests served by the rings */
 	uint32_t	 failed;	/* atomic: a REGISTER was refused */
 } ur = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
@@ -237,12 +235,12 @@ ur_prep_cmd(struct uworker *w, unsigned cmd, uint64_t commit_id)
 	io_uring_sqe_set_data64(sqe, UD_CMD);
 }
 
-/* Answer the request in w's buffers with error err (no body). */
+/* Answer w's request (hdr.ent.commit_id) with error err, no body. */
 static void
-ur_reply_err(struct uworker *w, uint64_t unique, int err)
+ur_reply_err(struct uworker *w, int err)
 {
 	struct fuse_out_header oh = {
-		.len = sizeof(oh), .error = -err, .unique = unique,
+		.len = sizeof(oh), .error = -err, .unique = w->hdr.ent.commit_id,
 	};
 
 	memcpy(w->hdr.in_out, &oh, sizeof(oh));
@@ -268,7 +266,7 @@ ur_serve(struct uworker *w)
 		vfs_log(LOG_ERR, "uring: request %llu (opcode %u): length %u "
 		    "with payload %u does not add up; answering EIO",
 		    (unsigned long long)ih.unique, ih.opcode, ih.len, pay);
-		ur_reply_err(w, w->hdr.ent.commit_id, EIO);
+		ur_reply_err(w, EIO);
 		return;
 	}
 	start = w->mem + UR_SCRATCH - sizeof(ih) - oplen;
@@ -276,7 +274,6 @@ ur_serve(struct uworker *w)
 	memcpy(start + sizeof(ih), w->hdr.op_in, oplen);
 	buf.mem = start;
 	buf.size = ih.len;
-	w->unique = ih.unique;
 	w->replied = false;
 	ur_cur = w;
 	fuse_session_process_buf(vfs.se, &buf);
@@ -284,9 +281,9 @@ ur_serve(struct uworker *w)
 	if (!w->replied) {
 		vfs_log(LOG_ERR, "uring: request %llu (opcode %u) got no reply; "
 		    "answering EIO", (unsigned long long)ih.unique, ih.opcode);
-		ur_reply_err(w, w->hdr.ent.commit_id, EIO);
+		ur_reply_err(w, EIO);
 	}
-	__atomic_add_fetch(&ur.served, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->served, w->served + 1, __ATOMIC_RELAXED);
 }
 
 /*
@@ -306,7 +303,7 @@ uring_reply(const struct iovec *iov, int count)
 	if (!w || count < 1 || iov[0].iov_len < sizeof(oh))
 		return false;
 	memcpy(&oh, iov[0].iov_base, sizeof(oh));
-	if (oh.unique != w->unique || w->replied)
+	if (oh.unique != w->hdr.ent.commit_id || w->replied)
 		return false;
 	for (i = 1; i < count; i++)
 		body += iov[i].iov_len;
@@ -315,7 +312,7 @@ uring_reply(const struct iovec *iov, int count)
 		vfs_log(LOG_ERR, "uring: reply to %llu is %zu bytes, more than "
 		    "the %zu of the ring buffer; answering EIO",
 		    (unsigned long long)oh.unique, body, w->paysz);
-		ur_reply_err(w, w->hdr.ent.commit_id, EIO);
+		ur_reply_err(w, EIO);
 		return true;
 	}
 	/* memmove: a body may point into the request, which shares the room. */
@@ -566,12 +563,6 @@ uring_armed(void)
 	return ur.armed;
 }
 
-uint32_t
-uring_init_flag2(void)
-{
-	return UR_INIT_FLAG2;
-}
-
 /*
  * (conn.c) The kernel took an INIT reply that asked for the ring: size the
  * payload buffers as the kernel will (at least max_write and max_pages
@@ -626,8 +617,15 @@ uring_stop(void)
 	ur.nw = 0;
 }
 
+/* Requests served through the rings (the stats).  Read while the
+ * workers exist: from handlers, which uring_stop() outlives. */
 uint64_t
 uring_served(void)
 {
-	return __atomic_load_n(&ur.served, __ATOMIC_RELAXED);
+	uint64_t n = 0;
+	unsigned i;
+
+	for (i = 0; i < ur.nw; i++)
+		n += __atomic_load_n(&ur.w[i].served, __ATOMIC_RELAXED);
+	return n;
 }

@@ -153,7 +153,6 @@ int uring_check(void);
 void uring_start(int fuse_fd);
 void uring_stop(void);
 bool uring_armed(void);
-uint32_t uring_init_flag2(void);
 void uring_go(uint32_t max_write, uint32_t max_pages);
 bool uring_reply(const struct iovec *iov, int count);
 uint64_t uring_served(void);
