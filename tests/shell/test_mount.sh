@@ -271,11 +271,12 @@ test_prealloc_option() {
 }
 
 # -o uring (docs/usage.md): FUSE over io_uring.  With the kernel's
-# enable_uring off the option is refused in one line naming the switch;
+# enable_uring off, or io_uring disabled by sysctl, the option is refused
+# in one line naming the switch;
 # with it on, requests are served through the rings (uring_requests in
 # the stats grows with each call), data, clones and xattr actions behave
 # as through /dev/fuse, and the daemon unmounts and exits cleanly.  The
-# switch is system-wide: the test says what it sets and puts it back.
+# switches are system-wide: the test says what it sets and puts them back.
 test_uring_option() {
 	local p=/sys/module/fuse/parameters/enable_uring n0 n1
 	[ -e "$p" ] || vt_skip "this kernel has no FUSE over io_uring"
@@ -283,11 +284,16 @@ test_uring_option() {
 	[ "$(cat /proc/sys/kernel/io_uring_disabled 2>/dev/null || echo 0)" = 0 ] ||
 		vt_skip "io_uring is disabled (sysctl kernel.io_uring_disabled)"
 	URING_OLD=$(cat "$p")	# global: the EXIT trap runs after the locals go
-	trap 'echo "$URING_OLD" >/sys/module/fuse/parameters/enable_uring' EXIT
-	echo "    (enable_uring: $URING_OLD -> N -> Y for this test, then back)"
+	trap 'echo "$URING_OLD" >/sys/module/fuse/parameters/enable_uring
+	    echo 0 >/proc/sys/kernel/io_uring_disabled' EXIT
+	echo "    (enable_uring: $URING_OLD -> N -> Y for this test, then back;" \
+	    "kernel.io_uring_disabled 0 -> 2 -> 0)"
 	echo N >"$p"
 	bad_mount "enable_uring" -o uring
 	echo Y >"$p"
+	echo 2 >/proc/sys/kernel/io_uring_disabled
+	bad_mount "io_uring_disabled" -o uring
+	echo 0 >/proc/sys/kernel/io_uring_disabled
 	vt_mount -o size=64M,uring
 	mkdir "$MNT/a"
 	head -c $((8 * 1048576 + 123)) /dev/urandom >r
