@@ -1,6 +1,7 @@
 /*
  * conn.c - what the FUSE connection needs beyond libfuse 3.14: the kernel's
- * FUSE_HANDLE_KILLPRIV_V2, which 3.14 cannot ask for.
+ * FUSE_HANDLE_KILLPRIV_V2, which 3.14 cannot ask for, and the mount's
+ * readahead (below).
  *
  * Why: before every buffered write(2) the kernel must decide whether to
  * strip setuid/setgid bits and security.capability (file_remove_privs).
@@ -33,14 +34,29 @@
  * request that came through a ring goes back into that ring's buffers
  * (uring_reply) instead of to /dev/fuse.
  *
+ * Readahead: the kernel caps buffered reads of a FUSE mount at its
+ * backing device's readahead, 128 KiB by default, so a cold 1 MiB read(2)
+ * costs eight READ requests.  The daemon raises the mount's
+ * /sys/class/bdi/MAJ:MIN/read_ahead_kb to max_write (1 MiB: one request
+ * per read(2)).  It must do so after the kernel has taken the INIT reply,
+ * which lowers the readahead to the reply's max_readahead (libfuse echoes
+ * the kernel's 128 KiB); before that, the write is undone.  The device
+ * number comes from /proc/self/mountinfo at mount time: stat()ing the
+ * mountpoint would wait on this very daemon.  Needs root; without it the
+ * mount keeps the kernel's readahead and the daemon says so (LOG_INFO).
+ * Measured in docs/benchmarks.md.
+ *
  * State: conn.killpriv is written once, while INIT is answered (before
  * any other request is read), and only read afterwards.
  */
 #include "vmofs.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/fuse.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -61,7 +77,88 @@ static struct {
 	bool	 killpriv;	/* negotiated */
 	bool	 dio_offered;	/* the kernel offers DIRECT_IO_ALLOW_MMAP */
 	bool	 uring_offered;	/* the kernel offers FUSE_OVER_IO_URING */
+	char	 ra_path[64];	/* the mount's read_ahead_kb; "" unknown */
 } conn;
+
+/*
+ * Does the mountinfo field f (octal escapes for space, tab, newline and
+ * backslash) name path?
+ */
+static bool
+conn_same_path(const char *f, const char *path)
+{
+	for (; *f; path++) {
+		int c = (unsigned char)*f++;
+
+		if (c == '\\' && f[0] >= '0' && f[0] <= '3' && f[1] >= '0' &&
+		    f[1] <= '7' && f[2] >= '0' && f[2] <= '7') {
+			c = (f[0] - '0') << 6 | (f[1] - '0') << 3 | (f[2] - '0');
+			f += 3;
+		}
+		if ((unsigned char)*path != c)
+			return false;
+	}
+	return *path == '\0';
+}
+
+/* Note the read_ahead_kb file of the mount at mnt (the last one wins). */
+static void
+conn_find_bdi(const char *mnt)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+
+	conn.ra_path[0] = '\0';
+	if (!f) {
+		vfs_log(LOG_INFO, "readahead: /proc/self/mountinfo: %s",
+		    strerror(errno));
+		return;
+	}
+	while (getline(&line, &cap, f) > 0) {
+		char *save, *fld[5];
+		int i;
+
+		fld[0] = strtok_r(line, " ", &save);
+		for (i = 1; i < 5 && fld[i - 1]; i++)
+			fld[i] = strtok_r(NULL, " ", &save);
+		if (i == 5 && fld[4] && conn_same_path(fld[4], mnt))
+			snprintf(conn.ra_path, sizeof(conn.ra_path),
+			    "/sys/class/bdi/%s/read_ahead_kb", fld[2]);
+	}
+	free(line);
+	fclose(f);
+	if (!conn.ra_path[0])
+		vfs_log(LOG_INFO, "readahead: %s is not in "
+		    "/proc/self/mountinfo", mnt);
+}
+
+/* The kernel has taken the INIT reply: raise readahead to max_write. */
+static void
+conn_raise_readahead(uint32_t max_write)
+{
+	char buf[32];
+	unsigned long cur = 0, want = max_write / 1024;
+	ssize_t n;
+	int fd;
+
+	if (!conn.ra_path[0] || want == 0)
+		return;
+	if ((fd = open(conn.ra_path, O_RDWR | O_CLOEXEC)) < 0) {
+		vfs_log(LOG_INFO, "readahead stays the kernel's: %s: %s",
+		    conn.ra_path, strerror(errno));
+		return;
+	}
+	if ((n = pread(fd, buf, sizeof(buf) - 1, 0)) > 0) {
+		buf[n] = '\0';
+		cur = strtoul(buf, NULL, 10);
+	}
+	n = snprintf(buf, sizeof(buf), "%lu", want);
+	if (cur < want && pwrite(fd, buf, (size_t)n, 0) != n)
+		vfs_log(LOG_INFO, "readahead stays at %lu KiB: %s: %s", cur,
+		    conn.ra_path, strerror(errno));
+	close(fd);
+}
 
 static ssize_t
 conn_read(int fd, void *buf, size_t len, void *userdata)
@@ -133,6 +230,7 @@ static ssize_t
 conn_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
 	struct fuse_out_header *h = iov[0].iov_base;
+	const struct fuse_init_out *out = NULL;
 	bool uring = false;
 	ssize_t n;
 
@@ -143,27 +241,35 @@ conn_writev(int fd, struct iovec *iov, int count, void *userdata)
 		return n;
 	}
 	if (conn.init_unique && count >= 2 && iov[0].iov_len >= sizeof(*h) &&
-	    h->unique == conn.init_unique)
+	    h->unique == conn.init_unique) {
 		uring = conn_init_reply(iov);
+		if (h->error == 0 && iov[1].iov_len >=
+		    offsetof(struct fuse_init_out, max_write) + sizeof(uint32_t))
+			out = iov[1].iov_base;
+	}
 	n = writev(fd, iov, count);
-	if (uring && n >= 0) {
-		const struct fuse_init_out *out = iov[1].iov_base;
-
+	if (out && n >= 0) {
 		/* The kernel has taken the reply: fc->initialized is set. */
-		uring_go(out->max_write, out->max_pages);
+		conn_raise_readahead(out->max_write);
+		if (uring)
+			uring_go(out->max_write, out->max_pages);
 	}
 	return n;
 }
 
-/* After fuse_session_mount: route the session's reads and writes here. */
+/*
+ * After fuse_session_mount: route the session's reads and writes here,
+ * and find the mount's readahead setting.
+ */
 int
-conn_setup(struct fuse_session *se)
+conn_setup(struct fuse_session *se, const char *mountpoint)
 {
 	static const struct fuse_custom_io io = {
 		.read = conn_read,
 		.writev = conn_writev,
 	};
 
+	conn_find_bdi(mountpoint);
 	return fuse_session_custom_io(se, &io, fuse_session_fd(se));
 }
 

@@ -155,40 +155,6 @@ static const struct fuse_lowlevel_ops vfs_ops = {
 	.removexattr = xa_removexattr,
 };
 
-/*
- * Raise the mount's readahead (FUSE-NOTES: 128 KiB caps buffered reads).
- * Reads /proc/self/mountinfo rather than stat()ing the mountpoint, which
- * would wait on this very daemon.  Best effort: needs root.
- */
-static void
-vfs_tune_bdi(const char *mnt)
-{
-	char line[4096], path[128], dev[32];
-	FILE *f = fopen("/proc/self/mountinfo", "r");
-	int fd;
-
-	if (!f)
-		return;
-	dev[0] = '\0';
-	while (fgets(line, sizeof(line), f)) {
-		char mp[PATH_MAX], d[32];
-
-		if (sscanf(line, "%*s %*s %31s %*s %4095s", d, mp) == 2 &&
-		    strcmp(mp, mnt) == 0)
-			snprintf(dev, sizeof(dev), "%s", d);	/* the last wins */
-	}
-	fclose(f);
-	if (!dev[0])
-		return;
-	snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb", dev);
-	fd = open(path, O_WRONLY);
-	if (fd >= 0) {
-		if (write(fd, "1024", 4) != 4)
-			vfs_log(LOG_DEBUG, "cannot raise %s", path);
-		close(fd);
-	}
-}
-
 /* MemAvailable from /proc/meminfo, in bytes; 0 if unknown. */
 static uint64_t
 vfs_mem_available(void)
@@ -346,9 +312,8 @@ main(int argc, char **argv)
 		goto err_out3;
 	if (fuse_session_mount(vfs.se, vfs.mountpoint) != 0)
 		goto err_out4;	/* libfuse said why */
-	if (conn_setup(vfs.se) != 0)
+	if (conn_setup(vfs.se, vfs.mountpoint) != 0)
 		goto err_out5;
-	vfs_tune_bdi(vfs.mountpoint);
 	if (fuse_daemonize(vfs.foreground) != 0)
 		goto err_out5;
 	if (!vfs.foreground)

@@ -25,7 +25,7 @@
  *   notify.c  the coherence notifier thread (kernel cache invalidation)
  *   backing.c persistent mode (-o backing=DIR): host files, writeback
  *   util.c    RANGE/size parsing, errno mapping, logging
- *   conn.c    connection set-up libfuse cannot do (KILLPRIV_V2)
+ *   conn.c    connection set-up libfuse cannot do (KILLPRIV_V2, readahead)
  *   uring.c   FUSE over io_uring (-o uring): per-CPU request rings
  */
 #ifndef FS_VMOFS_H
@@ -264,9 +264,9 @@ void backing_remove_end(struct bstore *s, struct vmo *vmo);
 int backing_fsync(struct vnode *v);
 void backing_size_changed(struct vnode *v);
 
-/* conn.c: FUSE_HANDLE_KILLPRIV_V2 on libfuse 3.14 */
+/* conn.c: INIT flags libfuse 3.14 lacks; the mount's readahead */
 enum kp_why { KP_WRITE, KP_TRUNC, KP_CHOWN };
-int conn_setup(struct fuse_session *se);
+int conn_setup(struct fuse_session *se, const char *mountpoint);
 bool conn_killpriv(void);
 bool conn_kill_priv(struct vmeta *m, const struct fuse_ctx *ctx,
     enum kp_why why);				/* (N) */

@@ -315,6 +315,23 @@ test_uring_option() {
 	vt_umount
 }
 
+# The daemon raises its mount's readahead to max_write (1 MiB) once the
+# kernel has taken the INIT reply (fs/conn.c; before that the kernel lowers
+# it back to 128 KiB), and cold reads through it return the right bytes.
+test_readahead() {
+	[ "$(id -u)" = 0 ] || vt_skip "raising readahead needs root"
+	vt_mount -o size=64M
+	local ra=/sys/class/bdi/$(mountpoint -d "$MNT")/read_ahead_kb
+	vt_eq 1024 "$(cat "$ra")" "$ra"
+	mkdir "$MNT/a"
+	head -c $((6 * 1048576 + 4321)) /dev/urandom >r
+	cp r "$MNT/a/data"
+	echo 1 >/proc/sys/vm/drop_caches
+	cmp r "$MNT/a/data"
+	dd if="$MNT/a/data" bs=4k skip=700 count=3 status=none | cmp - <(dd if=r bs=4k skip=700 count=3 status=none)
+	vt_umount
+}
+
 test_remount_cycles() {
 	local i
 	for i in 1 2 3; do
@@ -328,4 +345,4 @@ vt_main test_bad_options test_help_version test_size_option \
 	test_size_limit_enospc test_daemonize_and_unmount test_debug_foreground \
 	test_mount_t_fuse_vmofs test_backing_persists \
 	test_backing_sigkill_keeps_fsynced test_compress_option test_direct_io_option \
-	test_prealloc_option test_uring_option test_remount_cycles
+	test_prealloc_option test_uring_option test_readahead test_remount_cycles
