@@ -78,6 +78,7 @@ static struct {
 	bool	 dio_offered;	/* the kernel offers DIRECT_IO_ALLOW_MMAP */
 	bool	 uring_offered;	/* the kernel offers FUSE_OVER_IO_URING */
 	char	 ra_path[64];	/* the mount's read_ahead_kb; "" unknown */
+	bool	 init_done;	/* the INIT reply went out: splice from now */
 } conn;
 
 /*
@@ -183,6 +184,32 @@ conn_read(int fd, void *buf, size_t len, void *userdata)
 	return n;
 }
 
+static ssize_t
+conn_splice_receive(int fdin, off_t *offin, int fdout, off_t *offout,
+    size_t len, unsigned int flags, void *userdata)
+{
+	ssize_t n, w;
+	char *buf;
+
+	if (__atomic_load_n(&conn.init_done, __ATOMIC_ACQUIRE))
+		return splice(fdin, offin, fdout, offout, len, flags);
+	/* INIT, or a request read by a thread that was waiting for it. */
+	if (!(buf = malloc(len))) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if ((n = conn_read(fdin, buf, len, userdata)) > 0 &&
+	    (w = write(fdout, buf, (size_t)n)) != n) {
+		vfs_log(LOG_ERR, "cannot pass a %zd-byte request through the "
+		    "splice pipe: %s", n, w < 0 ? strerror(errno) : "short");
+		if (w >= 0)
+			errno = EIO;
+		n = -1;
+	}
+	free(buf);
+	return n;
+}
+
 /*
  * The INIT reply: add the flags libfuse 3.14 does not know.  Returns
  * whether it asks for the ring (uring.c), to be started once the kernel
@@ -250,6 +277,7 @@ conn_writev(int fd, struct iovec *iov, int count, void *userdata)
 	n = writev(fd, iov, count);
 	if (out && n >= 0) {
 		/* The kernel has taken the reply: fc->initialized is set. */
+		__atomic_store_n(&conn.init_done, true, __ATOMIC_RELEASE);
 		conn_raise_readahead(out->max_write);
 		if (uring)
 			uring_go(out->max_write, out->max_pages);
@@ -267,6 +295,7 @@ conn_setup(struct fuse_session *se, const char *mountpoint)
 	static const struct fuse_custom_io io = {
 		.read = conn_read,
 		.writev = conn_writev,
+		.splice_receive = conn_splice_receive,
 	};
 
 	conn_find_bdi(mountpoint);

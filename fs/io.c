@@ -261,6 +261,15 @@ io_drain(struct fuse_bufvec *src, size_t left)
 	free(sink.buf[0].mem);
 }
 
+/* WRITE requests whose data came through the splice pipe (stats). */
+static uint64_t io_nspliced;
+
+uint64_t
+io_spliced(void)
+{
+	return __atomic_load_n(&io_nspliced, __ATOMIC_RELAXED);
+}
+
 void
 io_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
     off_t off, struct fuse_file_info *fi)
@@ -271,6 +280,8 @@ io_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
 	bool killed;
 	ssize_t r;
 
+	if (bufv->buf[0].flags & FUSE_BUF_IS_FD)
+		__atomic_fetch_add(&io_nspliced, 1, __ATOMIC_RELAXED);
 	r = vmo_write_iov(v->vmo, (uint64_t)off, len, io_write_cb, &c);
 	io_drain(bufv, len - c.consumed);
 	if (r < 0) {

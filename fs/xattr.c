@@ -336,6 +336,9 @@ xa_stats_text(char **out, uint64_t nvnodes)
 	/* Requests served through FUSE over io_uring (-o uring). */
 	n += snprintf(buf + n, 2048 - (size_t)n, "uring_requests: %" PRIu64 "\n",
 	    uring_served());
+	/* WRITEs whose data was spliced into VMO pages (fs/conn.c). */
+	n += snprintf(buf + n, 2048 - (size_t)n, "spliced_writes: %" PRIu64 "\n",
+	    io_spliced());
 	*out = buf;
 	return n;
 }

@@ -332,6 +332,33 @@ test_readahead() {
 	vt_umount
 }
 
+# WRITE data spliced from /dev/fuse into VMO pages (fs/conn.c).  libfuse
+# splices only into a pipe that holds a whole request (1 MiB + 4 KiB), more
+# than fs.pipe-max-size allows without CAP_SYS_RESOURCE; the test raises
+# the sysctl for one mount (and says so), then checks the bytes, a clone
+# taken after the writes, and that the writes did come through the pipe.
+test_splice_writes() {
+	local p=/proc/sys/fs/pipe-max-size n
+	[ -w "$p" ] || vt_skip "$p is not writable (not root)"
+	PIPE_OLD=$(cat "$p")	# global: the EXIT trap runs after the locals go
+	trap 'echo "$PIPE_OLD" >/proc/sys/fs/pipe-max-size' EXIT
+	echo "    (fs.pipe-max-size: $PIPE_OLD -> 4194304 for this test, then back)"
+	echo 4194304 >"$p"
+	vt_mount -o size=64M
+	mkdir "$MNT/a"
+	head -c $((8 * 1048576 + 4321)) /dev/urandom >r
+	dd if=r of="$MNT/a/data" bs=1M status=none
+	mkdir "$MNT/a/clones/c"
+	printf 'changed' | dd of="$MNT/a/data" bs=1 seek=4096 conv=notrunc status=none
+	cmp r "$MNT/a/clones/c/data"
+	printf 'changed' | dd of=r bs=1 seek=4096 conv=notrunc status=none
+	echo 1 >/proc/sys/vm/drop_caches
+	cmp r "$MNT/a/data"
+	n=$(vt_stat "$MNT" spliced_writes)
+	vt_ge "$n" 8 "WRITEs spliced"
+	vt_umount
+}
+
 test_remount_cycles() {
 	local i
 	for i in 1 2 3; do
@@ -345,4 +372,5 @@ vt_main test_bad_options test_help_version test_size_option \
 	test_size_limit_enospc test_daemonize_and_unmount test_debug_foreground \
 	test_mount_t_fuse_vmofs test_backing_persists \
 	test_backing_sigkill_keeps_fsynced test_compress_option test_direct_io_option \
-	test_prealloc_option test_uring_option test_readahead test_remount_cycles
+	test_prealloc_option test_uring_option test_readahead \
+	test_splice_writes test_remount_cycles
