@@ -512,7 +512,7 @@ bk_collect(bool all, size_t *n)
 	vfs_lock();
 	it = calloc(vfs.root->nkids[0] + 1, sizeof(*it));
 	if (it) {
-		TAILQ_FOREACH(v, &vfs.root->kids[0], sib) {
+		VNODE_FOREACH_KID(v, vfs.root, 0) {
 			if (!v->store || !v->vmo)
 				continue;
 			if (!all && !v->bk_sizechg && vmo_dirty_pages(v->vmo) == 0)

@@ -34,6 +34,40 @@ vnode_cmp(const struct vnode *a, const struct vnode *b)
 }
 
 RB_GENERATE_STATIC(vnode_tree, vnode, tlink, vnode_cmp)
+RB_GENERATE_STATIC(vnode_ids, vnode, sib, vnode_cmp)
+
+static int
+vnode_name_cmp(const struct vnode *a, const struct vnode *b)
+{
+	return strcmp(a->name, b->name);
+}
+
+RB_GENERATE_STATIC(vnode_names, vnode, nsib, vnode_name_cmp)
+
+struct vnode *
+vnode_kid(struct vnode *d, int i, const char *name)
+{
+	struct vnode key = { .name = (char *)name };
+
+	vfs_assert_locked();
+	return RB_FIND(vnode_names, &d->names[i], &key);
+}
+
+struct vnode *
+vnode_kid_from(struct vnode *d, int i, uint64_t min_id)
+{
+	struct vnode key = { .id = min_id };
+
+	vfs_assert_locked();
+	return RB_NFIND(vnode_ids, &d->kids[i], &key);
+}
+
+struct vnode *
+vnode_kid_next(struct vnode *d, int i, struct vnode *c)
+{
+	(void)d; (void)i;
+	return RB_NEXT(vnode_ids, &d->kids[i], c);
+}
 
 void
 vfs_lock(void)
@@ -109,8 +143,10 @@ vnode_new(struct vmo *vmo, const char *name, mode_t dmode,
 	}
 	v->id = vfs.next_id++;
 	v->vmo = vmo;
-	TAILQ_INIT(&v->kids[0]);
-	TAILQ_INIT(&v->kids[1]);
+	RB_INIT(&v->kids[0]);
+	RB_INIT(&v->kids[1]);
+	RB_INIT(&v->names[0]);
+	RB_INIT(&v->names[1]);
 	meta_init(&v->meta[VK_DIR], S_IFDIR | perm, uid, gid);
 	/* data takes the directory's rw bits, info its r bits. */
 	meta_init(&v->meta[VK_DATA], S_IFREG | (perm & 0666), uid, gid);
@@ -134,26 +170,24 @@ vnode_get(uint64_t id)
 
 /*
  * (N) Show v in parent's directory pdir (VK_DIR of the root, VK_CLONES,
- * VK_SLICES).  Each child list stays in ascending id, which readdir's
- * cookies rely on (ns.c); a new VMO has the highest id, so this is O(1).
+ * VK_SLICES): in its tree by id, which readdir walks and seeks in (its
+ * cookies are ids, ns.c), and in its tree by name, which lookups search.
+ * No other child of parent may have v's name.
  */
 void
 vnode_link(struct vnode *parent, enum vkind pdir, struct vnode *v)
 {
 	int i = pdir == VK_SLICES;
-	struct vnode *after;
+	struct vnode *dup;
 
 	vfs_assert_locked();
 	assert(!v->linked);
 	v->parent = parent == vfs.root ? NULL : parent;
 	v->pdir = pdir;
-	after = TAILQ_LAST(&parent->kids[i], vnode_list);
-	while (after && after->id > v->id)
-		after = TAILQ_PREV(after, vnode_list, sib);
-	if (after)
-		TAILQ_INSERT_AFTER(&parent->kids[i], after, v, sib);
-	else
-		TAILQ_INSERT_HEAD(&parent->kids[i], v, sib);
+	RB_INSERT(vnode_ids, &parent->kids[i], v);
+	dup = RB_INSERT(vnode_names, &parent->names[i], v);
+	assert(!dup);
+	(void)dup;
 	parent->nkids[i]++;
 	v->linked = true;
 	vnode_touch(&parent->meta[pdir], true);
@@ -163,6 +197,22 @@ static struct vnode *
 vnode_container(struct vnode *v)
 {
 	return v->parent ? v->parent : vfs.root;
+}
+
+void
+vnode_rename(struct vnode *v, char *name)
+{
+	struct vnode *c = vnode_container(v), *dup;
+	int i = v->pdir == VK_SLICES;
+
+	vfs_assert_locked();
+	assert(v->linked);
+	RB_REMOVE(vnode_names, &c->names[i], v);
+	free(v->name);
+	v->name = name;
+	dup = RB_INSERT(vnode_names, &c->names[i], v);
+	assert(!dup);
+	(void)dup;
 }
 
 /* (N) Drop the VMO once nothing can reach it any more. */
@@ -185,7 +235,8 @@ vnode_unlink(struct vnode *v)
 
 	vfs_assert_locked();
 	assert(v->linked && !v->nkids[0] && !v->nkids[1]);
-	TAILQ_REMOVE(&c->kids[i], v, sib);
+	RB_REMOVE(vnode_ids, &c->kids[i], v);
+	RB_REMOVE(vnode_names, &c->names[i], v);
 	c->nkids[i]--;
 	v->linked = false;
 	vnode_touch(&c->meta[v->pdir], true);
@@ -423,7 +474,7 @@ vnode_destroy_tree(struct vnode *v)
 	int i;
 
 	for (i = 0; i < 2; i++) {
-		while ((c = TAILQ_FIRST(&v->kids[i])) != NULL) {
+		while ((c = RB_MIN(vnode_ids, &v->kids[i])) != NULL) {
 			vnode_destroy_tree(c);
 		}
 	}

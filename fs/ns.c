@@ -82,12 +82,7 @@ ns_list_of(struct vnode *d, enum vkind k)
 static struct vnode *
 ns_find(struct vnode *d, int i, const char *name)
 {
-	struct vnode *c;
-
-	TAILQ_FOREACH(c, &d->kids[i], sib)
-		if (strcmp(c->name, name) == 0)
-			return c;
-	return NULL;
+	return vnode_kid(d, i, name);
 }
 
 /* (N) Is d a directory whose contents may be used (not removed)? */
@@ -525,8 +520,7 @@ ns_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		free(nn);
 		goto out_err;
 	}
-	free(c->name);
-	c->name = nn;
+	vnode_rename(c, nn);
 	vnode_touch(&d->meta[k], true);
 	vnode_touch(&c->meta[VK_DIR], false);
 	err = 0;
@@ -649,11 +643,8 @@ ns_list(struct vnode *d, enum vkind k, off_t off, struct dent *out, int max)
 			    fixed_names[fk]);
 		return n;
 	}
-	TAILQ_FOREACH(c, &d->kids[i], sib) {
-		if (n >= max)
-			break;
-		if ((off_t)c->id + 2 < off)
-			continue;
+	for (c = vnode_kid_from(d, i, off > 2 ? (uint64_t)off - 2 : 0);
+	    c && n < max; c = vnode_kid_next(d, i, c)) {
 		dent_set(&out[n++], VFS_INO(c->id, VK_DIR), S_IFDIR,
 		    (off_t)c->id + 3, c, VK_DIR, c->name);
 	}

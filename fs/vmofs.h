@@ -92,7 +92,6 @@ struct vgroup {
 	TAILQ_HEAD(, vnode) list;		/* (N) */
 };
 
-TAILQ_HEAD(vnode_list, vnode);
 
 /*
  * Lock legend:
@@ -106,14 +105,20 @@ TAILQ_HEAD(vnode_list, vnode);
  * removed data keeps working); the vnode itself is freed when, in
  * addition, the kernel holds no lookup reference to any of its inodes.
  */
+/* A directory's VMOs: by id (readdir's order and cookies) and by name. */
+RB_HEAD(vnode_ids, vnode);
+RB_HEAD(vnode_names, vnode);
+
 struct vnode {
 	uint64_t	 id;			/* (c) */
 	struct vmo	*vmo;			/* (N,o) reference owned; NULL once released */
 	char		*name;			/* (N) */
 	struct vnode	*parent;		/* (N) VMO it was made from; NULL: top level or root */
 	enum vkind	 pdir;			/* (N) VK_DIR (root), VK_CLONES or VK_SLICES */
-	TAILQ_ENTRY(vnode) sib;			/* (N) in parent's kids[] */
-	struct vnode_list kids[2];		/* (N) [0] clones (root: top level), [1] slices */
+	RB_ENTRY(vnode)	 sib;			/* (N) in parent's kids[] */
+	RB_ENTRY(vnode)	 nsib;			/* (N) in parent's names[] */
+	struct vnode_ids kids[2];		/* (N) [0] clones (root: top level), [1] slices */
+	struct vnode_names names[2];		/* (N) the same VMOs by name */
 	unsigned	 nkids[2];		/* (N) */
 	bool		 linked;		/* (N) */
 	uint64_t	 nlookup[VK_NKINDS];	/* (N) kernel lookup references per inode */
@@ -174,6 +179,16 @@ void vnode_table_fini(void);
 struct vnode *vnode_new(struct vmo *vmo, const char *name, mode_t dmode,
     const struct fuse_ctx *ctx);		/* (N) */
 struct vnode *vnode_get(uint64_t id);		/* (N) */
+/* (N) d's child in list i (0 clones or top level, 1 slices): by name; the
+ * first with id >= min_id; the one after c (ascending id). */
+struct vnode *vnode_kid(struct vnode *d, int i, const char *name);
+struct vnode *vnode_kid_from(struct vnode *d, int i, uint64_t min_id);
+struct vnode *vnode_kid_next(struct vnode *d, int i, struct vnode *c);
+#define VNODE_FOREACH_KID(c, d, i) \
+	for ((c) = vnode_kid_from((d), (i), 0); (c); \
+	    (c) = vnode_kid_next((d), (i), (c)))
+/* (N) Give the linked v a new name (name is malloc'd; v owns it now). */
+void vnode_rename(struct vnode *v, char *name);
 void vnode_link(struct vnode *parent, enum vkind pdir, struct vnode *v);	/* (N) */
 void vnode_unlink(struct vnode *v);		/* (N) */
 void vnode_maybe_free(struct vnode *v);		/* (N) */

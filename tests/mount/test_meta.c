@@ -6,12 +6,17 @@
  *    while VMOs are made and removed between getdents calls;
  *  - READDIRPLUS hands out lookup references: after listings with
  *    attributes (ls -l, find, rm -r) and forgetting, no node is left;
+ *  - a directory finds its VMOs by name in a tree (fs/inode.c): with
+ *    thousands of them, after renames in both directions, every name
+ *    leads to its own VMO, old names are free again, and the listing
+ *    holds each exactly once;
  *  - FUSE_HANDLE_KILLPRIV_V2 (fs/conn.c) leaves clearing setuid/setgid to
  *    the daemon: a write, truncate or O_TRUNC open by a caller without
  *    CAP_FSETID clears them as on tmpfs, chown clears them, root's
  *    writes keep them.
  */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
@@ -111,6 +116,102 @@ test_listing_stable_under_change(void **state)
 	assert_int_equal(ml_sh("test \"$(ls -f %s | tr '\\n' ' ')\" = "
 	    "'. .. data info clones slices '", P("k0")), 0);
 	assert_int_equal(ml_sh("rm -r %s/k*", P(".")), 0);
+	assert_int_equal(ml_sh("test -z \"$(ls -A %s)\"", P(".")), 0);
+}
+
+/* Does P(name)/data hold the 8 bytes "%07d\n" of tag? */
+static void
+assert_tag(const char *path, int tag)
+{
+	char want[16], got[16] = "";
+	int fd;
+
+	snprintf(want, sizeof(want), "%07d\n", tag);
+	assert_true((fd = open(path, O_RDONLY)) >= 0);
+	assert_int_equal(read(fd, got, sizeof(got)), 8);
+	close(fd);
+	got[8] = '\0';
+	if (strcmp(got, want) != 0)
+		fail_msg("%s holds %s, expected %s", path, got, want);
+}
+
+/*
+ * 2,000 VMOs in one directory and in one clones/: each name finds its
+ * own VMO after every second one is renamed (to a name sorting before
+ * and after the rest), the freed names can be made again, and a listing
+ * has each current name once.
+ */
+static void
+test_many_names(void **state)
+{
+	enum { N = 2000 };
+	static int seen[2 * N];
+	char buf[4096];
+	long got;
+	int i, fd;
+
+	(void)state;
+	memset(seen, 0, sizeof(seen));
+	ml_mkdir(P("big"));
+	for (i = 0; i < N; i++) {
+		const char *dir = i % 2 ? P("k%d", i) : P("big/clones/k%d", i);
+		char tag[16], data[600];
+
+		ml_mkdir(dir);
+		snprintf(tag, sizeof(tag), "%07d\n", i);
+		snprintf(data, sizeof(data), "%s/data", dir);
+		assert_int_equal(ml_write_at(data, tag, 8, 0), 0);
+	}
+	for (i = 0; i < N; i += 4) {
+		assert_int_equal(rename(P("big/clones/k%d", i),
+		    P("big/clones/A%d", i)), 0);
+		assert_int_equal(rename(P("k%d", i + 1), P("z%d", i + 1)), 0);
+	}
+	for (i = 0; i < N; i++) {
+		const char *now = i % 2 ?
+		    (i % 4 == 1 ? P("z%d/data", i) : P("k%d/data", i)) :
+		    (i % 4 == 0 ? P("big/clones/A%d/data", i) :
+		    P("big/clones/k%d/data", i));
+
+		assert_tag(now, i);
+	}
+	for (i = 0; i < N; i += 4) {
+		struct stat st;
+
+		assert_int_equal(stat(P("big/clones/k%d", i), &st), -1);
+		assert_int_equal(errno, ENOENT);
+		ml_mkdir(P("big/clones/k%d", i));	/* the old name is free */
+		assert_int_equal(stat(P("big/clones/k%d/data", i), &st), 0);
+		assert_int_equal(st.st_size, 0);
+	}
+	assert_true((fd = open(P("."), O_RDONLY | O_DIRECTORY)) >= 0);
+	while ((got = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
+		long pos;
+
+		for (pos = 0; pos < got; ) {
+			struct { uint64_t ino; int64_t off; unsigned short
+			    reclen; unsigned char type; char name[]; } *d =
+			    (void *)(buf + pos);
+			char c;
+			int k;
+
+			if (sscanf(d->name, "%c%d", &c, &k) == 2 &&
+			    (c == 'k' || c == 'z') && k >= 0 && k < N)
+				seen[k + (c == 'z' ? N : 0)]++;
+			pos += d->reclen;
+		}
+	}
+	assert_int_equal(got, 0);
+	close(fd);
+	for (i = 1; i < N; i += 2) {
+		bool renamed = i % 4 == 1;
+
+		if (seen[i] != !renamed || seen[N + i] != renamed)
+			fail_msg("k%d listed %d times, z%d %d times", i,
+			    seen[i], i, seen[N + i]);
+	}
+	assert_int_equal(ml_sh("rm -r %s/k* %s/z* %s", P("."), P("."),
+	    P("big")), 0);
 	assert_int_equal(ml_sh("test -z \"$(ls -A %s)\"", P(".")), 0);
 }
 
@@ -241,6 +342,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_listing_stable_under_change),
+		cmocka_unit_test(test_many_names),
 		cmocka_unit_test(test_readdirplus_references),
 		cmocka_unit_test(test_suid_cleared),
 	};
