@@ -38,7 +38,13 @@
  * backing device's readahead, 128 KiB by default, so a cold 1 MiB read(2)
  * costs eight READ requests.  The daemon raises the mount's
  * /sys/class/bdi/MAJ:MIN/read_ahead_kb to max_write (1 MiB: one request
- * per read(2)).  It must do so after the kernel has taken the INIT reply,
+ * per read(2)), but to no more than 1/256 of size= (a mount of 256 MiB
+ * or more gets 1 MiB; 32 MiB and less keep 128 KiB).  Reads can cost
+ * memory: a compressed or evicted page is brought back into the arena to
+ * be read, and each READ holds its pages until the kernel has copied
+ * them.  On a 4 MiB compress or backed mount under load, readers with
+ * 1 MiB readahead (up to 12 READs in flight) took so much of the limit
+ * that writes failed with ENOSPC (test_load's tight runs).  It must do so after the kernel has taken the INIT reply,
  * which lowers the readahead to the reply's max_readahead (libfuse echoes
  * the kernel's 128 KiB); before that, the write is undone.  The device
  * number comes from /proc/self/mountinfo at mount time: stat()ing the
@@ -78,6 +84,7 @@ static struct {
 	bool	 dio_offered;	/* the kernel offers DIRECT_IO_ALLOW_MMAP */
 	bool	 uring_offered;	/* the kernel offers FUSE_OVER_IO_URING */
 	char	 ra_path[64];	/* the mount's read_ahead_kb; "" unknown */
+	uint64_t ra_max;	/* readahead ceiling, bytes: size= / 256 */
 	bool	 init_done;	/* the INIT reply went out: splice from now */
 } conn;
 
@@ -134,15 +141,20 @@ conn_find_bdi(const char *mnt)
 		    "/proc/self/mountinfo", mnt);
 }
 
-/* The kernel has taken the INIT reply: raise readahead to max_write. */
+/*
+ * The kernel has taken the INIT reply: raise readahead to max_write, or
+ * to the mount's ceiling if that is lower.
+ */
 static void
 conn_raise_readahead(uint32_t max_write)
 {
+	unsigned long cur = 0, want;
 	char buf[32];
-	unsigned long cur = 0, want = max_write / 1024;
 	ssize_t n;
 	int fd;
 
+	want = (unsigned long)((max_write < conn.ra_max ? max_write :
+	    conn.ra_max) / 1024);
 	if (!conn.ra_path[0] || want == 0)
 		return;
 	if ((fd = open(conn.ra_path, O_RDWR | O_CLOEXEC)) < 0) {
@@ -287,10 +299,10 @@ conn_writev(int fd, struct iovec *iov, int count, void *userdata)
 
 /*
  * After fuse_session_mount: route the session's reads and writes here,
- * and find the mount's readahead setting.
+ * and find the mount's readahead setting (limit: size=, in bytes).
  */
 int
-conn_setup(struct fuse_session *se, const char *mountpoint)
+conn_setup(struct fuse_session *se, const char *mountpoint, uint64_t limit)
 {
 	static const struct fuse_custom_io io = {
 		.read = conn_read,
@@ -298,6 +310,7 @@ conn_setup(struct fuse_session *se, const char *mountpoint)
 		.splice_receive = conn_splice_receive,
 	};
 
+	conn.ra_max = limit / 256;
 	conn_find_bdi(mountpoint);
 	return fuse_session_custom_io(se, &io, fuse_session_fd(se));
 }

@@ -312,7 +312,7 @@ main(int argc, char **argv)
 		goto err_out3;
 	if (fuse_session_mount(vfs.se, vfs.mountpoint) != 0)
 		goto err_out4;	/* libfuse said why */
-	if (conn_setup(vfs.se, vfs.mountpoint) != 0)
+	if (conn_setup(vfs.se, vfs.mountpoint, limit) != 0)
 		goto err_out5;
 	if (fuse_daemonize(vfs.foreground) != 0)
 		goto err_out5;

@@ -282,7 +282,8 @@ void backing_size_changed(struct vnode *v);
 
 /* conn.c: INIT flags libfuse 3.14 lacks; the mount's readahead */
 enum kp_why { KP_WRITE, KP_TRUNC, KP_CHOWN };
-int conn_setup(struct fuse_session *se, const char *mountpoint);
+int conn_setup(struct fuse_session *se, const char *mountpoint,
+    uint64_t limit);
 bool conn_killpriv(void);
 bool conn_kill_priv(struct vmeta *m, const struct fuse_ctx *ctx,
     enum kp_why why);				/* (N) */

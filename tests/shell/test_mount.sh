@@ -317,12 +317,23 @@ test_uring_option() {
 
 # The daemon raises its mount's readahead to max_write (1 MiB) once the
 # kernel has taken the INIT reply (fs/conn.c; before that the kernel lowers
-# it back to 128 KiB), and cold reads through it return the right bytes.
+# it back to 128 KiB), but to no more than 1/256 of size=: a 64 MiB mount
+# gets 256 KiB, an 8 MiB one keeps the kernel's 128 KiB.  Cold reads
+# through the raised readahead return the right bytes.
 test_readahead() {
 	[ "$(id -u)" = 0 ] || vt_skip "raising readahead needs root"
+	local ra
+	vt_mount -o size=8M
+	vt_eq 128 "$(cat /sys/class/bdi/$(mountpoint -d "$MNT")/read_ahead_kb)" \
+	    "read_ahead_kb of a size=8M mount"
+	vt_umount
 	vt_mount -o size=64M
-	local ra=/sys/class/bdi/$(mountpoint -d "$MNT")/read_ahead_kb
-	vt_eq 1024 "$(cat "$ra")" "$ra"
+	vt_eq 256 "$(cat /sys/class/bdi/$(mountpoint -d "$MNT")/read_ahead_kb)" \
+	    "read_ahead_kb of a size=64M mount"
+	vt_umount
+	vt_mount -o size=512M
+	ra=/sys/class/bdi/$(mountpoint -d "$MNT")/read_ahead_kb
+	vt_eq 1024 "$(cat "$ra")" "$ra of a size=512M mount"
 	mkdir "$MNT/a"
 	head -c $((6 * 1048576 + 4321)) /dev/urandom >r
 	cp r "$MNT/a/data"
