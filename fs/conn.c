@@ -38,19 +38,20 @@
  * backing device's readahead, 128 KiB by default, so a cold 1 MiB read(2)
  * costs eight READ requests.  The daemon raises the mount's
  * /sys/class/bdi/MAJ:MIN/read_ahead_kb to max_write (1 MiB: one request
- * per read(2)), but to no more than 1/256 of size= (a mount of 256 MiB
- * or more gets 1 MiB; 32 MiB and less keep 128 KiB).  Reads can cost
- * memory: a compressed or evicted page is brought back into the arena to
- * be read, and each READ holds its pages until the kernel has copied
- * them.  On a 4 MiB compress or backed mount under load, readers with
- * 1 MiB readahead (up to 12 READs in flight) took so much of the limit
- * that writes failed with ENOSPC (test_load's tight runs).  It must do so after the kernel has taken the INIT reply,
+ * per read(2)).  It must do so after the kernel has taken the INIT reply,
  * which lowers the readahead to the reply's max_readahead (libfuse echoes
  * the kernel's 128 KiB); before that, the write is undone.  The device
  * number comes from /proc/self/mountinfo at mount time: stat()ing the
  * mountpoint would wait on this very daemon.  Needs root; without it the
  * mount keeps the kernel's readahead and the daemon says so (LOG_INFO).
- * Measured in docs/benchmarks.md.
+ *
+ * The ceiling is 1/256 of size= (a mount of 256 MiB or more gets 1 MiB;
+ * 32 MiB and less keep 128 KiB), because reads can cost memory: a
+ * compressed or evicted page is brought back into the arena to be read,
+ * and each READ holds its pages until the kernel has copied them.  On a
+ * 4 MiB compress or backed mount under load, readers with 1 MiB readahead
+ * (up to 12 READs in flight) took so much of the limit that writes failed
+ * (test_load's tight runs).  Measured in docs/benchmarks.md.
  *
  * State: conn.killpriv is written once, while INIT is answered (before
  * any other request is read), and only read afterwards.
