@@ -343,6 +343,31 @@ test_readahead() {
 	vt_umount
 }
 
+# The daemon finds its mount in /proc/self/mountinfo, where a space in the
+# mountpoint reads "\040": it must still find it and raise the readahead.
+# (Mounted by hand: the shell lib's state file splits lines on spaces.)
+test_readahead_escaped_path() {
+	[ "$(id -u)" = 0 ] || vt_skip "raising readahead needs root"
+	local i
+	SP_MNT="$VT_WORK/a dir"	# global: the EXIT trap runs after the locals go
+	mkdir "$SP_MNT"
+	"$VMOFS_BIN" -f -o size=512M "$SP_MNT" </dev/null >"$VT_WORK/sp.log" 2>&1 &
+	SP_PID=$!
+	trap 'fusermount3 -u "$SP_MNT" 2>/dev/null || true
+	    kill "$SP_PID" 2>/dev/null || true' EXIT
+	for ((i = 0; i < 100; i++)); do
+		mountpoint -q "$SP_MNT" && break
+		sleep 0.1
+	done
+	mountpoint -q "$SP_MNT" || vt_fail "not mounted: $(cat "$VT_WORK/sp.log")"
+	vt_eq 1024 "$(cat "/sys/class/bdi/$(mountpoint -d "$SP_MNT")/read_ahead_kb")" \
+	    "read_ahead_kb of a mount at a path with a space"
+	fusermount3 -u "$SP_MNT"
+	local rc=0
+	wait "$SP_PID" || rc=$?
+	vt_eq 0 "$rc" "exit status of the daemon ($(cat "$VT_WORK/sp.log"))"
+}
+
 # WRITE data spliced from /dev/fuse into VMO pages (fs/conn.c).  libfuse
 # splices only into a pipe that holds a whole request (1 MiB + 4 KiB), more
 # than fs.pipe-max-size allows without CAP_SYS_RESOURCE; the test raises
@@ -384,4 +409,5 @@ vt_main test_bad_options test_help_version test_size_option \
 	test_mount_t_fuse_vmofs test_backing_persists \
 	test_backing_sigkill_keeps_fsynced test_compress_option test_direct_io_option \
 	test_prealloc_option test_uring_option test_readahead \
+	test_readahead_escaped_path \
 	test_splice_writes test_remount_cycles
