@@ -16,9 +16,18 @@
  * How: libfuse 3.14 builds the INIT reply from the capabilities it knows,
  * so the flag is added on the way out.  fuse_session_custom_io() gives the
  * session our read and writev: read notes the INIT request (its unique and
- * whether the kernel offers the flag; INIT is always read with read(2),
- * never spliced), writev sets the flag in the reply to that request.
- * Everything else passes through untouched.
+ * whether the kernel offers the flag), writev sets the flag in the reply to
+ * that request.  Everything else passes through untouched.
+ *
+ * Splice: the custom io also has a splice_receive, a plain splice(2).
+ * Without one libfuse 3.14 does not even offer FUSE_CAP_SPLICE_READ, and
+ * io_write_buf then gets every WRITE's data in libfuse's buffer instead of
+ * reading it from the pipe straight into VMO pages (one copy more).  INIT
+ * itself is always read with read(2), through conn_read: libfuse splices
+ * only once INIT has set the protocol version and the SPLICE_READ want.
+ * libfuse also needs its pipe to hold a whole request (1 MiB + 4 KiB),
+ * above fs.pipe-max-size without CAP_SYS_RESOURCE; without either it
+ * reads every request (docs/design.md).
  *
  * What the daemon owes in return (the contract of KILLPRIV_V2), done by
  * conn_kill_priv() in the handlers: a write or an O_TRUNC open by a caller
@@ -86,7 +95,6 @@ static struct {
 	bool	 uring_offered;	/* the kernel offers FUSE_OVER_IO_URING */
 	char	 ra_path[64];	/* the mount's read_ahead_kb; "" unknown */
 	uint64_t ra_max;	/* readahead ceiling, bytes: size= / 256 */
-	bool	 init_done;	/* the INIT reply went out: splice from now */
 } conn;
 
 /*
@@ -201,45 +209,29 @@ static ssize_t
 conn_splice_receive(int fdin, off_t *offin, int fdout, off_t *offout,
     size_t len, unsigned int flags, void *userdata)
 {
-	ssize_t n, w;
-	char *buf;
-
-	if (__atomic_load_n(&conn.init_done, __ATOMIC_ACQUIRE))
-		return splice(fdin, offin, fdout, offout, len, flags);
-	/* INIT, or a request read by a thread that was waiting for it. */
-	if (!(buf = malloc(len))) {
-		errno = ENOMEM;
-		return -1;
-	}
-	if ((n = conn_read(fdin, buf, len, userdata)) > 0 &&
-	    (w = write(fdout, buf, (size_t)n)) != n) {
-		vfs_log(LOG_ERR, "cannot pass a %zd-byte request through the "
-		    "splice pipe: %s", n, w < 0 ? strerror(errno) : "short");
-		if (w >= 0)
-			errno = EIO;
-		n = -1;
-	}
-	free(buf);
-	return n;
+	(void)userdata;
+	return splice(fdin, offin, fdout, offout, len, flags);
 }
 
 /*
- * The INIT reply: add the flags libfuse 3.14 does not know.  Returns
- * whether it asks for the ring (uring.c), to be started once the kernel
+ * The INIT reply: add the flags libfuse 3.14 does not know.  Returns the
+ * reply's body, or NULL if it is an error or too short to read max_write;
+ * *uring: it asks for the ring (uring.c), to be started once the kernel
  * has taken the reply.
  */
-static bool
-conn_init_reply(struct iovec *iov)
+static const struct fuse_init_out *
+conn_init_reply(struct iovec *iov, bool *uring)
 {
 	struct fuse_out_header *h = iov[0].iov_base;
 	struct fuse_init_out *out = iov[1].iov_base;
-	bool ext, uring = false;
+	bool ext;
 
 	conn.init_unique = 0;
-	if (h->error != 0)
-		return false;
-	if (conn.offered && iov[1].iov_len >= offsetof(struct fuse_init_out,
-	    flags) + sizeof(uint32_t)) {
+	*uring = false;
+	if (h->error != 0 || iov[1].iov_len <
+	    offsetof(struct fuse_init_out, max_write) + sizeof(uint32_t))
+		return NULL;
+	if (conn.offered) {
 		out->flags |= FUSE_HANDLE_KILLPRIV_V2;
 		__atomic_store_n(&conn.killpriv, true, __ATOMIC_RELEASE);
 	}
@@ -256,14 +248,14 @@ conn_init_reply(struct iovec *iov)
 	if (uring_armed()) {
 		if (conn.uring_offered && ext) {
 			out->flags2 |= VMOFS_OVER_IO_URING2;
-			uring = true;
+			*uring = true;
 		} else {
 			vfs_log(LOG_WARNING, "uring: the kernel did not offer "
 			    "FUSE over io_uring at INIT (enable_uring switched "
 			    "off?); requests go through /dev/fuse");
 		}
 	}
-	return uring;
+	return out;
 }
 
 static ssize_t
@@ -281,16 +273,11 @@ conn_writev(int fd, struct iovec *iov, int count, void *userdata)
 		return n;
 	}
 	if (conn.init_unique && count >= 2 && iov[0].iov_len >= sizeof(*h) &&
-	    h->unique == conn.init_unique) {
-		uring = conn_init_reply(iov);
-		if (h->error == 0 && iov[1].iov_len >=
-		    offsetof(struct fuse_init_out, max_write) + sizeof(uint32_t))
-			out = iov[1].iov_base;
-	}
+	    h->unique == conn.init_unique)
+		out = conn_init_reply(iov, &uring);
 	n = writev(fd, iov, count);
 	if (out && n >= 0) {
 		/* The kernel has taken the reply: fc->initialized is set. */
-		__atomic_store_n(&conn.init_done, true, __ATOMIC_RELEASE);
 		conn_raise_readahead(out->max_write);
 		if (uring)
 			uring_go(out->max_write, out->max_pages);
