@@ -63,10 +63,10 @@ vnode_kid_from(struct vnode *d, int i, uint64_t min_id)
 }
 
 struct vnode *
-vnode_kid_next(struct vnode *d, int i, struct vnode *c)
+vnode_kid_next(struct vnode *c)
 {
-	(void)d; (void)i;
-	return RB_NEXT(vnode_ids, &d->kids[i], c);
+	vfs_assert_locked();
+	return RB_NEXT(vnode_ids, NULL, c);
 }
 
 void

@@ -78,13 +78,6 @@ ns_list_of(struct vnode *d, enum vkind k)
 	return -1;
 }
 
-/* (N) The child named name in list i of d. */
-static struct vnode *
-ns_find(struct vnode *d, int i, const char *name)
-{
-	return vnode_kid(d, i, name);
-}
-
 /* (N) Is d a directory whose contents may be used (not removed)? */
 static bool
 ns_live(struct vnode *d)
@@ -105,7 +98,7 @@ ns_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		goto out_err;
 	i = ns_list_of(d, k);
 	if (i >= 0) {
-		c = ns_find(d, i, name);
+		c = vnode_kid(d, i, name);
 		ck = VK_DIR;
 	} else if (k == VK_DIR) {
 		c = d;
@@ -337,7 +330,7 @@ ns_make_vmo(struct vnode *d, enum vkind k, const char *name, char *cname,
 		return EINVAL;
 	if (at && (k == VK_DIR || vfs_parse_range(at + 1, &off, &len) != 0))
 		return EINVAL;
-	if (ns_find(d, k == VK_SLICES, cname))
+	if (vnode_kid(d, k == VK_SLICES, cname))
 		return EEXIST;
 	if (k == VK_DIR && vfs.backing_fd >= 0) {
 		return backing_create(cname, mode, out, store);
@@ -429,7 +422,7 @@ ns_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 			err = d->nkids[fk == VK_SLICES] ? ENOTEMPTY : 0;
 		goto out_err;
 	}
-	c = ns_find(d, i, name);
+	c = vnode_kid(d, i, name);
 	if (!c)
 		goto out_err;
 	err = ENOTEMPTY;
@@ -466,7 +459,7 @@ ns_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		goto out_err;
 	i = ns_list_of(d, k);
 	if (i >= 0) {
-		if (ns_find(d, i, name))
+		if (vnode_kid(d, i, name))
 			err = EISDIR;
 		goto out_err;
 	}
@@ -500,12 +493,12 @@ ns_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (i < 0 || parent != newparent)
 		goto out_err;
 	err = ENOENT;
-	if (!(c = ns_find(d, i, name)))
+	if (!(c = vnode_kid(d, i, name)))
 		goto out_err;
 	err = EINVAL;
 	if ((flags & ~RENAME_NOREPLACE) || !ns_name_ok(newname))
 		goto out_err;
-	t = ns_find(d, i, newname);
+	t = vnode_kid(d, i, newname);
 	err = 0;
 	if (t == c)
 		goto out_err;
@@ -644,7 +637,7 @@ ns_list(struct vnode *d, enum vkind k, off_t off, struct dent *out, int max)
 		return n;
 	}
 	for (c = vnode_kid_from(d, i, off > 2 ? (uint64_t)off - 2 : 0);
-	    c && n < max; c = vnode_kid_next(d, i, c)) {
+	    c && n < max; c = vnode_kid_next(c)) {
 		dent_set(&out[n++], VFS_INO(c->id, VK_DIR), S_IFDIR,
 		    (off_t)c->id + 3, c, VK_DIR, c->name);
 	}

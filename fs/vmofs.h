@@ -180,13 +180,12 @@ struct vnode *vnode_new(struct vmo *vmo, const char *name, mode_t dmode,
     const struct fuse_ctx *ctx);		/* (N) */
 struct vnode *vnode_get(uint64_t id);		/* (N) */
 /* (N) d's child in list i (0 clones or top level, 1 slices): by name; the
- * first with id >= min_id; the one after c (ascending id). */
+ * first with id >= min_id; the next sibling of c (ascending id). */
 struct vnode *vnode_kid(struct vnode *d, int i, const char *name);
 struct vnode *vnode_kid_from(struct vnode *d, int i, uint64_t min_id);
-struct vnode *vnode_kid_next(struct vnode *d, int i, struct vnode *c);
+struct vnode *vnode_kid_next(struct vnode *c);
 #define VNODE_FOREACH_KID(c, d, i) \
-	for ((c) = vnode_kid_from((d), (i), 0); (c); \
-	    (c) = vnode_kid_next((d), (i), (c)))
+	for ((c) = vnode_kid_from((d), (i), 0); (c); (c) = vnode_kid_next(c))
 /* (N) Give the linked v a new name (name is malloc'd; v owns it now). */
 void vnode_rename(struct vnode *v, char *name);
 void vnode_link(struct vnode *parent, enum vkind pdir, struct vnode *v);	/* (N) */
