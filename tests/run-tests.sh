@@ -47,47 +47,40 @@ cleanup_mounts() {
 	pkill -9 -f "vmofs .*/tmp/$VMOFS_TEST_TAG\\." 2>/dev/null || true
 }
 
-URING_PARAM=/sys/module/fuse/parameters/enable_uring
-URING_SAN="test_io test_coherence test_fsx test_xattr"
-uring_old=
-uring_restore() {
-	[ -n "$uring_old" ] && echo "$uring_old" >"$URING_PARAM" 2>/dev/null
-	uring_old=
+# param_set FILE VALUE PASS / param_restore FILE: a kernel parameter set
+# for a pass and put back (by the EXIT trap too), saying so both times.
+declare -A param_old=()
+param_set() {
+	param_old[$1]=$(cat "$1")
+	echo "run-tests: $1 ${param_old[$1]} -> $2 for the $3 pass"
+	echo "$2" >"$1"
 }
-
-PIPE_PARAM=/proc/sys/fs/pipe-max-size
-SPLICE_PROGS="test_io test_fsx test_load test_coherence"
-SPLICE_SAN="test_io test_fsx"
-pipe_old=
-splice_restore() {
-	[ -n "$pipe_old" ] && echo "$pipe_old" >"$PIPE_PARAM" 2>/dev/null
-	pipe_old=
+param_restore() {
+	[ -n "${param_old[$1]+set}" ] || return 0
+	echo "${param_old[$1]}" >"$1" 2>/dev/null
+	echo "run-tests: $1 back to ${param_old[$1]}"
+	unset "param_old[$1]"
 }
-trap 'uring_restore; splice_restore' EXIT
+trap 'for f in "${!param_old[@]}"; do param_restore "$f"; done' EXIT
 
-# splice_pass BUILD FIRST: the data-checking programs again, spliced.
-splice_pass() {
-	local b=$1 first=$2 name list
-	if [ ! -w "$PIPE_PARAM" ]; then
-		echo "run-tests: no writable $PIPE_PARAM: splice pass skipped"
-		return 0
-	fi
-	pipe_old=$(cat "$PIPE_PARAM")
-	echo "run-tests: fs.pipe-max-size $pipe_old -> 4194304 for the splice pass"
-	echo 4194304 >"$PIPE_PARAM"
-	if [ "$first" = 1 ]; then list=$SPLICE_PROGS; else list=$SPLICE_SAN; fi
+# pass_programs BUILD FIRST KIND ALL SAN: the mount programs of BUILD named
+# in ALL (FIRST=1) or SAN (other build dirs), reported as BUILD/mount-KIND/.
+pass_programs() {
+	local b=$1 first=$2 kind=$3 list=$4 name
+	[ "$first" = 1 ] || list=$5
 	for name in $list; do
 		[ -x "$b/tests/mount/$name" ] || continue
-		run "$b/mount-splice/$name" "$b/tests/mount/$name"
+		run "$b/mount-$kind/$name" "$b/tests/mount/$name"
 		cleanup_mounts
 	done
-	echo "run-tests: fs.pipe-max-size back to $pipe_old"
-	splice_restore
 }
+
+URING_PARAM=/sys/module/fuse/parameters/enable_uring
+URING_SAN="test_io test_coherence test_fsx test_xattr"
 
 # uring_pass BUILD FIRST: the mount programs again, with -o uring.
 uring_pass() {
-	local b=$1 first=$2 t name
+	local b=$1 t all=
 	if [ ! -w "$URING_PARAM" ]; then
 		echo "run-tests: no writable $URING_PARAM: uring pass skipped"
 		return 0
@@ -96,18 +89,25 @@ uring_pass() {
 		echo "run-tests: io_uring is disabled (kernel.io_uring_disabled): uring pass skipped"
 		return 0
 	fi
-	uring_old=$(cat "$URING_PARAM")
-	echo "run-tests: enable_uring $uring_old -> Y for the uring pass"
-	echo Y >"$URING_PARAM"
-	for t in "$b"/tests/mount/test_*; do
-		[ -x "$t" ] || continue
-		name=$(basename "$t")
-		[ "$first" = 1 ] || [[ " $URING_SAN " == *" $name "* ]] || continue
-		VMOFS_TEST_OPTS=uring run "$b/mount-uring/$name" "$t"
-		cleanup_mounts
-	done
-	echo "run-tests: enable_uring back to $uring_old"
-	uring_restore
+	for t in "$b"/tests/mount/test_*; do all+=" $(basename "$t")"; done
+	param_set "$URING_PARAM" Y uring
+	VMOFS_TEST_OPTS=uring pass_programs "$b" "$2" uring "$all" "$URING_SAN"
+	param_restore "$URING_PARAM"
+}
+
+PIPE_PARAM=/proc/sys/fs/pipe-max-size
+SPLICE_PROGS="test_io test_fsx test_load test_coherence"
+SPLICE_SAN="test_io test_fsx"
+
+# splice_pass BUILD FIRST: the data-checking programs again, spliced.
+splice_pass() {
+	if [ ! -w "$PIPE_PARAM" ]; then
+		echo "run-tests: no writable $PIPE_PARAM: splice pass skipped"
+		return 0
+	fi
+	param_set "$PIPE_PARAM" 4194304 splice
+	pass_programs "$1" "$2" splice "$SPLICE_PROGS" "$SPLICE_SAN"
+	param_restore "$PIPE_PARAM"
 }
 
 # run NAME CMD...: run one program, parse cmocka's summary.

@@ -262,6 +262,27 @@ vt_stat() {
 	    sed -n "s/^$2: //p"
 }
 
+# vt_param FILE VALUE: write VALUE to the kernel parameter FILE (sysfs or
+# /proc/sys) for the rest of the running test, and say so.  The value FILE
+# had before the test's first vt_param is written back when the test's
+# subshell exits, whether it passed or failed.
+declare -A VT_PARAM_OLD=()
+vt_param() {
+	if [ -z "${VT_PARAM_OLD[$1]+set}" ]; then
+		VT_PARAM_OLD[$1]=$(cat "$1")
+		trap vt__param_restore EXIT
+	fi
+	echo "    ($1: $(cat "$1") -> $2 for this test)"
+	echo "$2" >"$1"
+}
+vt__param_restore() {
+	local f
+	for f in "${!VT_PARAM_OLD[@]}"; do
+		echo "${VT_PARAM_OLD[$f]}" >"$f" 2>/dev/null || true
+		echo "    ($f: back to ${VT_PARAM_OLD[$f]})"
+	done
+}
+
 # vt_info DIR KEY: print KEY's value from the VMO's info file.
 vt_info() {
 	sed -n "s/^$2: *//p" "$1/info"

@@ -283,17 +283,12 @@ test_uring_option() {
 	[ -w "$p" ] || vt_skip "$p is not writable (not root)"
 	[ "$(cat /proc/sys/kernel/io_uring_disabled 2>/dev/null || echo 0)" = 0 ] ||
 		vt_skip "io_uring is disabled (sysctl kernel.io_uring_disabled)"
-	URING_OLD=$(cat "$p")	# global: the EXIT trap runs after the locals go
-	trap 'echo "$URING_OLD" >/sys/module/fuse/parameters/enable_uring
-	    echo 0 >/proc/sys/kernel/io_uring_disabled' EXIT
-	echo "    (enable_uring: $URING_OLD -> N -> Y for this test, then back;" \
-	    "kernel.io_uring_disabled 0 -> 2 -> 0)"
-	echo N >"$p"
+	vt_param "$p" N
 	bad_mount "enable_uring" -o uring
-	echo Y >"$p"
-	echo 2 >/proc/sys/kernel/io_uring_disabled
+	vt_param "$p" Y
+	vt_param /proc/sys/kernel/io_uring_disabled 2
 	bad_mount "io_uring_disabled" -o uring
-	echo 0 >/proc/sys/kernel/io_uring_disabled
+	vt_param /proc/sys/kernel/io_uring_disabled 0
 	vt_mount -o size=64M,uring
 	mkdir "$MNT/a"
 	head -c $((8 * 1048576 + 123)) /dev/urandom >r
@@ -315,6 +310,9 @@ test_uring_option() {
 	vt_umount
 }
 
+# ra_kb MNT: the read_ahead_kb of the mount at MNT.
+ra_kb() { cat "/sys/class/bdi/$(mountpoint -d "$1")/read_ahead_kb"; }
+
 # The daemon raises its mount's readahead to max_write (1 MiB) once the
 # kernel has taken the INIT reply (fs/conn.c; before that the kernel lowers
 # it back to 128 KiB), but to no more than 1/256 of size=: a 64 MiB mount
@@ -322,18 +320,14 @@ test_uring_option() {
 # through the raised readahead return the right bytes.
 test_readahead() {
 	[ "$(id -u)" = 0 ] || vt_skip "raising readahead needs root"
-	local ra
 	vt_mount -o size=8M
-	vt_eq 128 "$(cat /sys/class/bdi/$(mountpoint -d "$MNT")/read_ahead_kb)" \
-	    "read_ahead_kb of a size=8M mount"
+	vt_eq 128 "$(ra_kb "$MNT")" "read_ahead_kb of a size=8M mount"
 	vt_umount
 	vt_mount -o size=64M
-	vt_eq 256 "$(cat /sys/class/bdi/$(mountpoint -d "$MNT")/read_ahead_kb)" \
-	    "read_ahead_kb of a size=64M mount"
+	vt_eq 256 "$(ra_kb "$MNT")" "read_ahead_kb of a size=64M mount"
 	vt_umount
 	vt_mount -o size=512M
-	ra=/sys/class/bdi/$(mountpoint -d "$MNT")/read_ahead_kb
-	vt_eq 1024 "$(cat "$ra")" "$ra of a size=512M mount"
+	vt_eq 1024 "$(ra_kb "$MNT")" "read_ahead_kb of a size=512M mount"
 	mkdir "$MNT/a"
 	head -c $((6 * 1048576 + 4321)) /dev/urandom >r
 	cp r "$MNT/a/data"
@@ -360,7 +354,7 @@ test_readahead_escaped_path() {
 		sleep 0.1
 	done
 	mountpoint -q "$SP_MNT" || vt_fail "not mounted: $(cat "$VT_WORK/sp.log")"
-	vt_eq 1024 "$(cat "/sys/class/bdi/$(mountpoint -d "$SP_MNT")/read_ahead_kb")" \
+	vt_eq 1024 "$(ra_kb "$SP_MNT")" \
 	    "read_ahead_kb of a mount at a path with a space"
 	fusermount3 -u "$SP_MNT"
 	local rc=0
@@ -372,15 +366,15 @@ test_readahead_escaped_path() {
 # splices only into a pipe that holds a whole request (1 MiB + 4 KiB), more
 # than fs.pipe-max-size allows without CAP_SYS_RESOURCE; the test raises
 # the sysctl for one mount (and says so), then checks the bytes, a clone
-# taken after the writes, and that the writes did come through the pipe.
+# taken after the writes, and that the writes did come through the pipe;
+# and that INIT still went through conn_read (its reply was recognised:
+# the readahead was raised).
 test_splice_writes() {
 	local p=/proc/sys/fs/pipe-max-size n
 	[ -w "$p" ] || vt_skip "$p is not writable (not root)"
-	PIPE_OLD=$(cat "$p")	# global: the EXIT trap runs after the locals go
-	trap 'echo "$PIPE_OLD" >/proc/sys/fs/pipe-max-size' EXIT
-	echo "    (fs.pipe-max-size: $PIPE_OLD -> 4194304 for this test, then back)"
-	echo 4194304 >"$p"
+	vt_param "$p" 4194304
 	vt_mount -o size=64M
+	vt_eq 256 "$(ra_kb "$MNT")" "read_ahead_kb of a size=64M mount"
 	mkdir "$MNT/a"
 	head -c $((8 * 1048576 + 4321)) /dev/urandom >r
 	dd if=r of="$MNT/a/data" bs=1M status=none
