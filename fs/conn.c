@@ -62,8 +62,25 @@
  * (up to 12 READs in flight) took so much of the limit that writes failed
  * (test_load's tight runs).  Measured in docs/benchmarks.md.
  *
+ * Spinning receive (-o spin=USEC, default 30): a worker that has served
+ * a request first polls for the next one for up to USEC microseconds, with
+ * non-blocking reads of a clone of the session's /dev/fuse descriptor
+ * (FUSE_DEV_IOC_CLONE, opened O_NONBLOCK once INIT is answered), and only
+ * then sleeps in a blocking read of the session's own descriptor.  Why: a
+ * caller doing synchronous I/O sends its next request a few microseconds
+ * after the reply, and a sleeping worker must then be woken; on a virtual
+ * machine whose idle vCPUs halt, that costs an IPI and an exit per request
+ * (the same reason uring.c spins; the same USEC serves both).  At most as
+ * many workers spin at once as there are CPUs online; an idle mount costs
+ * nothing.  The kernel puts a request read from a descriptor on that
+ * descriptor's processing list, and takes its reply only there: a worker
+ * notes (spin_got, per thread) which one its request came from, and writev
+ * answers through it.  Replies are always sent by the worker that read the
+ * request; a reply that still finds ENOENT is tried on the other
+ * descriptor.  Measured in docs/benchmarks.md ("Spinning receive").
+ *
  * State: conn.killpriv is written once, while INIT is answered (before
- * any other request is read), and only read afterwards.
+ * any other request is read), and only read afterwards; so is spin.fd.
  */
 #include "vmofs.h"
 
@@ -74,7 +91,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 /*
@@ -182,14 +201,157 @@ conn_raise_readahead(uint32_t max_write)
 	close(fd);
 }
 
+static struct {
+	int	 fd;		/* O_NONBLOCK clone of the session's fd; -1: off */
+	int	 max;		/* spinning + busy workers: CPUs online - 1 */
+	int	 now;		/* workers spinning (low 16 bits) and busy (<< 16) */
+	uint64_t served;	/* requests a spinning worker caught */
+} spin = { .fd = -1 };
+
+#define SPIN_BUSY	(1 << 16)
+
+static __thread bool spin_got;	/* this thread's request came from spin.fd */
+/* Non-NULL while this thread is counted busy in spin.now; a worker that
+ * exits with its request served is uncounted by the key's destructor. */
+static pthread_key_t spin_busy;
+
+/* The worker is back for its next request, or exits: no longer busy. */
+static void
+conn_spin_idle(void *busy)
+{
+	if (busy != NULL) {
+		__atomic_sub_fetch(&spin.now, SPIN_BUSY, __ATOMIC_RELEASE);
+		(void)pthread_setspecific(spin_busy, NULL);
+	}
+}
+
+/* The kernel has taken the INIT reply: open the descriptor to spin on. */
+static void
+conn_spin_start(int fd)
+{
+	uint32_t from = (uint32_t)fd;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int sfd;
+
+	if (vfs.spin_ns <= 0)
+		return;
+	if ((sfd = open("/dev/fuse", O_RDWR | O_CLOEXEC | O_NONBLOCK)) < 0) {
+		vfs_log(LOG_INFO, "spin: /dev/fuse: %s; workers sleep between "
+		    "requests", strerror(errno));
+		return;
+	}
+	if (ioctl(sfd, FUSE_DEV_IOC_CLONE, &from) != 0) {
+		vfs_log(LOG_INFO, "spin: FUSE_DEV_IOC_CLONE: %s; workers sleep "
+		    "between requests", strerror(errno));
+		close(sfd);
+		return;
+	}
+	if ((errno = pthread_key_create(&spin_busy, conn_spin_idle)) != 0) {
+		vfs_log(LOG_INFO, "spin: pthread_key_create: %s; workers sleep "
+		    "between requests", strerror(errno));
+		close(sfd);
+		return;
+	}
+	spin.max = ncpu > 2 ? (int)ncpu - 1 : 1;
+	__atomic_store_n(&spin.fd, sfd, __ATOMIC_RELEASE);
+}
+
+/*
+ * Take a spinner's place if fewer than spin.max workers spin or serve a
+ * request now (the caller needs a CPU too).
+ */
+static bool
+conn_spin_enter(void)
+{
+	int n = __atomic_load_n(&spin.now, __ATOMIC_RELAXED);
+
+	do {
+		if ((n & (SPIN_BUSY - 1)) + n / SPIN_BUSY >= spin.max)
+			return false;
+	} while (!__atomic_compare_exchange_n(&spin.now, &n, n + 1, true,
+	    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED));
+	return true;
+}
+
+static int64_t
+conn_now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/*
+ * Poll spin.fd for a request for up to vfs.spin_ns: splice (pipe) or read
+ * (buf) it.  Returns its length, or -1 if none came (or the spin is off or
+ * full): the caller then sleeps on the session's descriptor.
+ */
+static ssize_t
+conn_spin(int sfd, void *buf, size_t len, int pipe_fd, unsigned int flags)
+{
+	int64_t t0;
+	ssize_t n = -1;
+
+	spin_got = false;
+	if (sfd < 0)
+		return -1;
+	conn_spin_idle(pthread_getspecific(spin_busy));
+	if (!conn_spin_enter())
+		return -1;
+	t0 = conn_now_ns();
+	do {
+		if (pipe_fd >= 0)
+			n = splice(sfd, NULL, pipe_fd, NULL, len,
+			    flags | SPLICE_F_NONBLOCK);
+		else
+			n = read(sfd, buf, len);
+		if (n >= 0 || (errno != EAGAIN && errno != EINTR))
+			break;
+	} while (conn_now_ns() - t0 < vfs.spin_ns);
+	__atomic_sub_fetch(&spin.now, 1, __ATOMIC_RELEASE);
+	if (n < 0)
+		return -1;	/* none; or an error the session's fd will repeat */
+	spin_got = true;
+	__atomic_add_fetch(&spin.served, 1, __ATOMIC_RELAXED);
+	return n;
+}
+
+/* A request came (n >= 0; sfd: spin.fd when it was looked for): busy. */
+static void
+conn_spin_busy(ssize_t n, int sfd)
+{
+	if (n >= 0 && sfd >= 0 &&
+	    pthread_setspecific(spin_busy, &spin) == 0)
+		__atomic_add_fetch(&spin.now, SPIN_BUSY, __ATOMIC_RELAXED);
+}
+
+uint64_t
+conn_spin_served(void)
+{
+	return __atomic_load_n(&spin.served, __ATOMIC_RELAXED);
+}
+
+/* After the loop: no worker reads or answers any more. */
+void
+conn_stop(void)
+{
+	if (spin.fd >= 0)
+		close(spin.fd);
+	spin.fd = -1;
+}
+
 static ssize_t
 conn_read(int fd, void *buf, size_t len, void *userdata)
 {
 	const struct fuse_in_header *h = buf;
+	int sfd = __atomic_load_n(&spin.fd, __ATOMIC_ACQUIRE);
 	ssize_t n;
 
 	(void)userdata;
-	n = read(fd, buf, len);
+	if ((n = conn_spin(sfd, buf, len, -1, 0)) < 0)
+		n = read(fd, buf, len);
+	conn_spin_busy(n, sfd);
 	if (n >= (ssize_t)(sizeof(*h) + offsetof(struct fuse_init_in, flags) +
 	    sizeof(uint32_t)) && h->opcode == FUSE_INIT) {
 		const struct fuse_init_in *in = (const void *)(h + 1);
@@ -209,8 +371,15 @@ static ssize_t
 conn_splice_receive(int fdin, off_t *offin, int fdout, off_t *offout,
     size_t len, unsigned int flags, void *userdata)
 {
+	int sfd = __atomic_load_n(&spin.fd, __ATOMIC_ACQUIRE);
+	ssize_t n;
+
 	(void)userdata;
-	return splice(fdin, offin, fdout, offout, len, flags);
+	n = conn_spin(sfd, NULL, len, fdout, flags);
+	if (n < 0)
+		n = splice(fdin, offin, fdout, offout, len, flags);
+	conn_spin_busy(n, sfd);
+	return n;
 }
 
 /*
@@ -275,12 +444,22 @@ conn_writev(int fd, struct iovec *iov, int count, void *userdata)
 	if (conn.init_unique && count >= 2 && iov[0].iov_len >= sizeof(*h) &&
 	    h->unique == conn.init_unique)
 		out = conn_init_reply(iov, &uring);
-	n = writev(fd, iov, count);
+	if (spin_got) {
+		n = writev(spin.fd, iov, count);
+		if (n < 0 && errno == ENOENT)
+			n = writev(fd, iov, count);
+	} else {
+		n = writev(fd, iov, count);
+		if (n < 0 && errno == ENOENT && spin.fd >= 0)
+			n = writev(spin.fd, iov, count);
+	}
 	if (out && n >= 0) {
 		/* The kernel has taken the reply: fc->initialized is set. */
 		conn_raise_readahead(out->max_write);
 		if (uring)
 			uring_go(out->max_write, out->max_pages);
+		else
+			conn_spin_start(fd);
 	}
 	return n;
 }

@@ -10,7 +10,8 @@
  * libvm's LZ4 store under pressure), and the speed options -o direct_io
  * (data opens bypass the kernel page cache) and -o prealloc (the page
  * arena is faulted in at start and kept) and -o uring (FUSE over io_uring,
- * uring.c).  Every problem found before
+ * uring.c); -o spin=USEC (how long a worker polls for the next request
+ * before it sleeps, conn.c; default 30, 0 never).  Every problem found before
  * the mount is one line on stderr and exit status 1; nothing is mounted.
  * default_permissions is always on: the kernel enforces the modes and
  * owners we store.
@@ -36,6 +37,9 @@
 
 struct vfs vfs;
 
+#define VFS_SPIN_US_DEFAULT	30	/* -o spin=: docs/benchmarks.md */
+#define VFS_SPIN_US_MAX		1000
+
 struct vopts {
 	char	*size;
 	char	*backing;
@@ -43,6 +47,7 @@ struct vopts {
 	int	 direct_io;
 	int	 prealloc;
 	int	 uring;
+	char	*spin;
 	int	 foreground;
 	int	 help;
 	int	 version;
@@ -61,6 +66,7 @@ static const struct fuse_opt vopt_spec[] = {
 	VOPT("direct_io", direct_io, 1),
 	VOPT("prealloc", prealloc, 1),
 	VOPT("uring", uring, 1),
+	VOPT("spin=%s", spin, 0),
 	FUSE_OPT_KEY("-f", KEY_FG),
 	FUSE_OPT_KEY("-d", KEY_DEBUG),
 	FUSE_OPT_KEY("debug", KEY_DEBUG),
@@ -118,6 +124,8 @@ usage(const char *prog)
 	    "                       (no first-touch cost on writes; docs/usage.md)\n"
 	    "    -o uring           FUSE over io_uring: requests through per-CPU\n"
 	    "                       rings (Linux 6.14+, enable_uring; docs/usage.md)\n"
+	    "    -o spin=USEC       workers poll this long for the next request\n"
+	    "                       before sleeping (default 30, 0: never)\n"
 	    "    -o OPT             any FUSE mount option\n", prog, prog);
 }
 
@@ -236,6 +244,21 @@ vfs_check_opts(struct vopts *o, const char *prog, uint64_t *limit)
 	}
 	if (o->uring && uring_check() != 0)
 		return 1;
+	vfs.spin_ns = VFS_SPIN_US_DEFAULT * 1000;
+	if (o->spin) {
+		char *end;
+		long us;
+
+		errno = 0;
+		us = strtol(o->spin, &end, 10);
+		if (errno || end == o->spin || *end || us < 0 ||
+		    us > VFS_SPIN_US_MAX) {
+			fprintf(stderr, "vmofs: option spin=%s: expected "
+			    "microseconds, 0 to %d\n", o->spin, VFS_SPIN_US_MAX);
+			return 1;
+		}
+		vfs.spin_ns = (int64_t)us * 1000;
+	}
 	if (stat(vfs.mountpoint, &st) != 0) {
 		fprintf(stderr, "vmofs: mountpoint %s: %s\n", vfs.mountpoint,
 		    strerror(errno));
@@ -340,6 +363,7 @@ main(int argc, char **argv)
 		uring_start(fuse_session_fd(vfs.se));
 	ret = fuse_session_loop_mt(vfs.se, lcfg) != 0;
 	uring_stop();	/* before writeback: no request is served after */
+	conn_stop();
 	fuse_loop_cfg_destroy(lcfg);
 
 err_out7:
@@ -362,6 +386,7 @@ err_out0:
 	backing_fini();	/* after the VMOs: closes the backing files */
 	free(o.size);
 	free(o.backing);
+	free(o.spin);
 	free(o.pos[0]);
 	free(o.pos[1]);
 	free(vfs.mountpoint);

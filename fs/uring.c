@@ -110,7 +110,6 @@ struct uring_cmd_req {			/* in the SQE's 80-byte command area */
 #define UR_PER_QUEUE	2	/* worker threads (one entry each) per CPU */
 #define UR_SCRATCH	4096	/* room before the payload for the headers */
 #define UR_SQES		4
-#define UR_SPIN_NS	30000L	/* spin before sleeping (ur_wait) */
 #define UD_CMD		1	/* user_data of the entry's URING_CMD */
 #define UD_STOP		2	/* user_data of the eventfd read */
 #define UR_PATH_ENABLE	"/sys/module/fuse/parameters/enable_uring"
@@ -385,7 +384,7 @@ ur_cpu_relax(void)
 
 /*
  * Submit what is queued (the commit of the last reply) and wait for the
- * next completion, spinning up to UR_SPIN_NS before sleeping.
+ * next completion, spinning up to vfs.spin_ns (-o spin=) before sleeping.
  *
  * Why spin: a caller doing synchronous I/O sends its next request a few
  * microseconds after the reply.  A worker that sleeps must then be woken,
@@ -394,7 +393,7 @@ ur_cpu_relax(void)
  * (IORING_SQ_TASKRUN), runs it (io_uring_get_events) and serves at once.
  * The caller usually runs on this very CPU (the queue is its CPU's), so
  * the two take turns on one CPU with no wakeup across.  The cost is
- * bounded: at most UR_SPIN_NS of CPU after each request, nothing when
+ * bounded: at most vfs.spin_ns of CPU after each request, nothing when
  * idle.  Measured in docs/benchmarks.md (FUSE over io_uring).
  */
 static int
@@ -415,7 +414,7 @@ ur_wait(struct uworker *w)
 			ur_cpu_relax();
 		clock_gettime(CLOCK_MONOTONIC, &t);
 	} while ((t.tv_sec - t0.tv_sec) * 1000000000L + t.tv_nsec - t0.tv_nsec <
-	    UR_SPIN_NS);
+	    vfs.spin_ns);
 	return io_uring_submit_and_wait(&w->ring, 1);
 }
 

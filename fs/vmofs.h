@@ -149,6 +149,7 @@ struct vfs {
 	double		 timeout;		/* (c) entry/attr timeout, seconds */
 	int		 backing_fd;		/* (c) DIR of backing=DIR, or -1 */
 	bool		 direct_io;		/* (c) -o direct_io: data bypasses the page cache */
+	int64_t		 spin_ns;		/* (c) -o spin=USEC: workers poll before sleeping */
 };
 
 extern struct vfs vfs;
@@ -284,6 +285,8 @@ enum kp_why { KP_WRITE, KP_TRUNC, KP_CHOWN };
 int conn_setup(struct fuse_session *se, const char *mountpoint,
     uint64_t limit);
 bool conn_killpriv(void);
+uint64_t conn_spin_served(void);	/* requests caught by a spinning worker */
+void conn_stop(void);
 bool conn_kill_priv(struct vmeta *m, const struct fuse_ctx *ctx,
     enum kp_why why);				/* (N) */
 

@@ -339,6 +339,9 @@ xa_stats_text(char **out, uint64_t nvnodes)
 	/* WRITEs whose data was spliced into VMO pages (fs/conn.c). */
 	n += snprintf(buf + n, 2048 - (size_t)n, "spliced_writes: %" PRIu64 "\n",
 	    io_spliced());
+	/* Requests a worker caught while spinning (fs/conn.c, -o spin=). */
+	n += snprintf(buf + n, 2048 - (size_t)n, "spun_requests: %" PRIu64 "\n",
+	    conn_spin_served());
 	*out = buf;
 	return n;
 }

@@ -148,7 +148,9 @@ diagnose(const char *b, uint32_t f, uint32_t blk)
  * preempted part way, so the block can be any interleaving of the two
  * versions: seen here, v's head and v-1's tail, and v, then v+1, then v
  * again.  So: every byte is that of the header's version or of the version
- * next to it (the same one throughout).  Anything else is a bug.
+ * next to it (the same one throughout).  A block's first write met that
+ * way shows zeros (version 0) with no header at the head and version 1 at
+ * the tail.  Anything else is a bug.
  */
 static int torn_reads;
 
@@ -160,7 +162,8 @@ torn(const char *b, uint32_t f, uint32_t blk)
 	int d, i;
 
 	memcpy(&h, b, sizeof(h));
-	if (h.magic != 0x564d4f46 || h.file != f || h.block != blk)
+	if (memcmp(b, zmap, sizeof(h)) != 0 &&	/* a zero head: version 0 */
+	    (h.magic != 0x564d4f46 || h.file != f || h.block != blk))
 		return 0;
 	version_block(cur, f, blk, h.version);
 	for (d = -1; d <= 1; d += 2) {

@@ -389,6 +389,46 @@ test_splice_writes() {
 	vt_umount
 }
 
+# -o spin=USEC (fs/conn.c): a worker polls for the next request before it
+# sleeps.  Bad values are refused in one line; with the default (30 µs) a
+# run of small synchronous writes is caught by spinning workers
+# (spun_requests), with spin=0 never; the bytes are right either way, also
+# when requests come spliced (the spin then splices from its own
+# descriptor) and in a clone taken after the writes.
+test_spin_option() {
+	local v n
+	for v in abc -1 1001 "" 5x; do
+		bad_mount "spin=$v" -o "spin=$v"
+	done
+	head -c $((4 * 1048576 + 777)) /dev/urandom >r
+	for v in default 0 splice; do
+		case $v in
+		default) vt_mount -o size=64M ;;
+		0) vt_mount -o size=64M,spin=0 ;;
+		splice)
+			[ -w /proc/sys/fs/pipe-max-size ] || continue
+			vt_param /proc/sys/fs/pipe-max-size 4194304
+			vt_mount -o size=64M ;;
+		esac
+		mkdir "$MNT/a"
+		dd if=r of="$MNT/a/data" bs=4k status=none
+		mkdir "$MNT/a/clones/c"
+		printf 'changed' | dd of="$MNT/a/data" bs=1 seek=8192 conv=notrunc status=none
+		cmp r "$MNT/a/clones/c/data"
+		echo 1 >/proc/sys/vm/drop_caches
+		cmp <(printf 'changed') <(dd if="$MNT/a/data" bs=1 skip=8192 count=7 status=none)
+		n=$(vt_stat "$MNT" spun_requests)
+		if [ "$v" = 0 ]; then
+			vt_eq 0 "$n" "requests caught spinning with spin=0"
+		else
+			vt_ge "$n" 10 "requests caught spinning ($v, of 1,025 WRITEs)"
+		fi
+		[ "$v" != splice ] || vt_ge "$(vt_stat "$MNT" spliced_writes)" 1 \
+		    "WRITEs spliced"
+		vt_umount
+	done
+}
+
 test_remount_cycles() {
 	local i
 	for i in 1 2 3; do
@@ -404,4 +444,4 @@ vt_main test_bad_options test_help_version test_size_option \
 	test_backing_sigkill_keeps_fsynced test_compress_option test_direct_io_option \
 	test_prealloc_option test_uring_option test_readahead \
 	test_readahead_escaped_path \
-	test_splice_writes test_remount_cycles
+	test_splice_writes test_spin_option test_remount_cycles
