@@ -77,7 +77,8 @@
  * notes (spin_got, per thread) which one its request came from, and writev
  * answers through it.  Replies are always sent by the worker that read the
  * request; a reply that still finds ENOENT is tried on the other
- * descriptor.  Measured in docs/benchmarks.md ("Spinning receive").
+ * descriptor (not a notification, unique 0: any descriptor takes those,
+ * and ENOENT there means the kernel has no such inode cached).  Measured in docs/benchmarks.md ("Spinning receive").
  *
  * State: conn.killpriv is written once, while INIT is answered (before
  * any other request is read), and only read afterwards; so is spin.fd.
@@ -446,11 +447,11 @@ conn_writev(int fd, struct iovec *iov, int count, void *userdata)
 		out = conn_init_reply(iov, &uring);
 	if (spin_got) {
 		n = writev(spin.fd, iov, count);
-		if (n < 0 && errno == ENOENT)
+		if (n < 0 && errno == ENOENT && h->unique != 0)
 			n = writev(fd, iov, count);
 	} else {
 		n = writev(fd, iov, count);
-		if (n < 0 && errno == ENOENT && spin.fd >= 0)
+		if (n < 0 && errno == ENOENT && h->unique != 0 && spin.fd >= 0)
 			n = writev(spin.fd, iov, count);
 	}
 	if (out && n >= 0) {
