@@ -204,7 +204,7 @@ conn_raise_readahead(uint32_t max_write)
 
 static struct {
 	int	 fd;		/* O_NONBLOCK clone of the session's fd; -1: off */
-	int	 max;		/* spinning + busy workers: CPUs online - 1 */
+	int	 max;		/* spinning + busy workers: CPUs online - 1, >= 1 */
 	int	 now;		/* workers spinning (low 16 bits) and busy (<< 16) */
 	uint64_t served;	/* requests a spinning worker caught */
 } spin = { .fd = -1 };
@@ -253,7 +253,7 @@ conn_spin_start(int fd)
 		close(sfd);
 		return;
 	}
-	spin.max = ncpu > 2 ? (int)ncpu - 1 : 1;
+	spin.max = ncpu > 1 ? (int)ncpu - 1 : 1;
 	__atomic_store_n(&spin.fd, sfd, __ATOMIC_RELEASE);
 }
 
@@ -337,8 +337,10 @@ conn_spin_served(void)
 void
 conn_stop(void)
 {
-	if (spin.fd >= 0)
+	if (spin.fd >= 0) {
 		close(spin.fd);
+		(void)pthread_key_delete(spin_busy);
+	}
 	spin.fd = -1;
 }
 
