@@ -70,9 +70,10 @@
  * caller doing synchronous I/O sends its next request a few microseconds
  * after the reply, and a sleeping worker must then be woken; on a virtual
  * machine whose idle vCPUs halt, that costs an IPI and an exit per request
- * (the same reason uring.c spins; the same USEC serves both).  At most as
- * many workers spin at once as there are CPUs online; an idle mount costs
- * nothing.  The kernel puts a request read from a descriptor on that
+ * (the same reason uring.c spins; the same USEC serves both).  Workers
+ * spin only while spinning and busy ones together are fewer than the CPUs
+ * the daemon may run on, less one for the caller; with one CPU, never.
+ * An idle mount costs nothing.  The kernel puts a request read from a descriptor on that
  * descriptor's processing list, and takes its reply only there: a worker
  * notes (spin_got, per thread) which one its request came from, and writev
  * answers through it.  Replies are always sent by the worker that read the
@@ -87,6 +88,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <linux/fuse.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -204,7 +206,7 @@ conn_raise_readahead(uint32_t max_write)
 
 static struct {
 	int	 fd;		/* O_NONBLOCK clone of the session's fd; -1: off */
-	int	 max;		/* spinning + busy workers: CPUs online - 1, >= 1 */
+	int	 max;		/* spinning + busy workers: CPUs to run on - 1 */
 	int	 now;		/* workers spinning (low 16 bits) and busy (<< 16) */
 	uint64_t served;	/* requests a spinning worker caught */
 } spin = { .fd = -1 };
@@ -231,11 +233,19 @@ static void
 conn_spin_start(int fd)
 {
 	uint32_t from = (uint32_t)fd;
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	int sfd;
+	cpu_set_t cpus;
+	int sfd, ncpu;
 
 	if (vfs.spin_ns <= 0)
 		return;
+	ncpu = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ?
+	    CPU_COUNT(&cpus) : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (ncpu < 2) {
+		/* A spinner would only hold the CPU the caller needs. */
+		vfs_log(LOG_INFO, "spin: one CPU to run on; workers sleep "
+		    "between requests");
+		return;
+	}
 	if ((sfd = open("/dev/fuse", O_RDWR | O_CLOEXEC | O_NONBLOCK)) < 0) {
 		vfs_log(LOG_INFO, "spin: /dev/fuse: %s; workers sleep between "
 		    "requests", strerror(errno));
@@ -253,7 +263,7 @@ conn_spin_start(int fd)
 		close(sfd);
 		return;
 	}
-	spin.max = ncpu > 1 ? (int)ncpu - 1 : 1;
+	spin.max = ncpu - 1;
 	__atomic_store_n(&spin.fd, sfd, __ATOMIC_RELEASE);
 }
 
