@@ -28,6 +28,8 @@
 #include <unistd.h>
 
 #include "fault.h"
+#include "pager.h"
+#include "pmm.h"
 #include "pq.h"
 #include "vm_internal.h"
 #include "vm_testing.h"
@@ -483,19 +485,57 @@ z_populate(struct vmo *v, uint64_t off, uint64_t len)
 	return err;
 }
 
-ssize_t
-vmo_read(struct vmo *v, void *buf, uint64_t off, size_t len)
+/*
+ * Room for a read to bring n pages back (decompressed, or paged in from
+ * the store) without reclaiming?  Without it vmo_read_iov hands over a copy
+ * (read_bounce) and the pages stay where they are: a read must not take
+ * arena pages from writers for what it needs only while the kernel copies
+ * the reply (the kernel's page cache keeps its own copy).  On a 4 MiB
+ * mount with 1 MiB readahead, readers that faulted in 1 MiB each took the
+ * whole limit and writes failed with ENOSPC (test_load's tight runs).
+ */
+static bool
+fault_room(struct vm *vm, uint64_t pages)
+{
+	return pmm_free_count(vm->pmm) >= pages + vm->high_pages;
+}
+
+/*
+ * n bytes at in of the store's page at top's offset to, into dst, without
+ * paging it in.  Lock held (shared ok: nothing changes what an absent page
+ * of the store holds without the exclusive lock).
+ */
+static int
+read_store(struct hier *h, uint64_t to, void *dst, uint64_t in, size_t n)
+{
+	char tmp[VM_PAGE_SIZE];
+	int err;
+
+	if (n == VM_PAGE_SIZE)
+		return h->pops->read(h->pctx, to, dst);
+	if ((err = h->pops->read(h->pctx, to, tmp)) != 0)
+		return err;
+	memcpy(dst, tmp + in, n);
+	return 0;
+}
+
+/*
+ * vmo_read; fault: page in from the store first, as a read fault would
+ * (else store pages are read into buf and stay out, like compressed ones).
+ */
+static ssize_t
+read_copy(struct vmo *v, void *buf, uint64_t off, size_t len, bool fault)
 {
 	struct cow_cursor cur;
-	struct cow_node *leaf;
-	uint64_t base, pos, end;
+	struct cow_node *leaf, *top;
+	uint64_t base, pos, end, to;
 	char *dst = buf;
 	int err;
 
 	if (off > VMO_MAX_SIZE)
 		return 0;
 	hier_rlock(v->h);
-	if (v->h->pops != NULL && (err = read_page_in(v, off, len)) != 0)
+	if (fault && v->h->pops != NULL && (err = read_page_in(v, off, len)) != 0)
 		return err;
 	len = clip_read(v, off, len);
 	leaf = vmo_leaf(v, &base);
@@ -516,6 +556,13 @@ vmo_read(struct vmo *v, void *buf, uint64_t off, size_t len)
 				hier_runlock(v->h);
 				return err;
 			}
+		} else if (!fault && v->h->pops != NULL &&
+		    cow_lookup_top(leaf, base + pg, &top, &to) == PLIST_EMPTY &&
+		    top != NULL && pager_in_store(top, to)) {
+			if ((err = read_store(v->h, to, dst, in, n)) != 0) {
+				hier_runlock(v->h);
+				return err;
+			}
 		} else {
 			memset(dst, 0, n);
 		}
@@ -524,6 +571,12 @@ vmo_read(struct vmo *v, void *buf, uint64_t off, size_t len)
 	}
 	hier_runlock(v->h);
 	return (ssize_t)len;
+}
+
+ssize_t
+vmo_read(struct vmo *v, void *buf, uint64_t off, size_t len)
+{
+	return read_copy(v, buf, off, len, true);
 }
 
 struct iov_builder {
@@ -553,8 +606,9 @@ iov_add(struct iov_builder *b, const void *p, size_t n, bool zero)
 	b->last_zero = zero;
 }
 
-/* vmo_read_iov's way out when compressed pages keep coming back: read a
- * copy into a buffer and hand that over. */
+/* vmo_read_iov's way out when memory is short or compressed pages keep
+ * coming back: read a copy into a buffer (compressed and store pages
+ * decompressed or read into it, not brought back) and hand that over. */
 static int
 read_bounce(struct vmo *v, uint64_t off, size_t len, vmo_iov_fn fn, void *ctx)
 {
@@ -565,7 +619,7 @@ read_bounce(struct vmo *v, uint64_t off, size_t len, vmo_iov_fn fn, void *ctx)
 	iov.iov_base = vm_malloc(len ? len : 1);
 	if (iov.iov_base == NULL)
 		return -ENOMEM;
-	r = vmo_read(v, iov.iov_base, off, len);
+	r = read_copy(v, iov.iov_base, off, len, false);
 	if (r < 0) {
 		free(iov.iov_base);
 		return (int)r;
@@ -593,6 +647,12 @@ vmo_read_iov(struct vmo *v, uint64_t off, size_t len, vmo_iov_fn fn, void *ctx)
 again:
 	comp = false;
 	hier_rlock(v->h);
+	if (v->h->pops != NULL && !fault_room(v->vm, len / VM_PAGE_SIZE + 2) &&
+	    store_holes(v, off, clip_read(v, off, len))) {
+		/* Paging in would need reclaim: a copy read from the store. */
+		hier_runlock(v->h);
+		return read_bounce(v, off, len, fn, ctx);
+	}
 	if (v->h->pops != NULL && (ret = read_page_in(v, off, len)) != 0)
 		return ret;
 	len = off > VMO_MAX_SIZE ? 0 : clip_read(v, off, len);
@@ -631,8 +691,10 @@ again:
 		if (b.iov != stack_iov)
 			free(b.iov);
 		/* Reclaim may take a page back between the fault and the
-		 * look: a few tries, then a decompressed copy. */
-		if (tries++ < 3 && z_populate(v, off, len) == 0)
+		 * look: a few tries, then a decompressed copy; at once if
+		 * decompressing would need reclaim (fault_room). */
+		if (tries++ < 3 && fault_room(v->vm, len / VM_PAGE_SIZE + 2) &&
+		    z_populate(v, off, len) == 0)
 			goto again;
 		return read_bounce(v, off, len, fn, ctx);
 	}
