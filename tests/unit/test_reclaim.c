@@ -1,12 +1,15 @@
 /*
  * test_reclaim.c - the error paths of anonymous reclaim (vm/reclaim.c,
  * cow_decompress): what happens when a page or the store's memory cannot
- * be had.  The happy paths run in test_model (compress) and test_stress.
+ * be had; and reads under pressure, which must not bring compressed or
+ * evicted pages back (vmo.c, fault_room).  The happy paths run in
+ * test_model (compress) and test_stress.
  */
 #include <errno.h>
 #include <sys/uio.h>
 
 #include "vmtest.h"
+#include "memstore.h"
 
 #define NPG 16
 
@@ -117,6 +120,102 @@ test_read_iov_without_pages(void **state)
 	attr(v, NPG * P, NPG * P);
 	vmo_unref(v);
 	vm_destroy(vm);
+}
+
+/*
+ * Under pressure (fewer free pages than the read needs plus the high
+ * watermark) vmo_read_iov serves a decompressed copy at once and leaves
+ * the pages in the store, though pages could be had: a read must not
+ * take what writers need.  With room again, the same read brings them back.
+ */
+static void
+test_read_iov_under_pressure(void **state)
+{
+	static struct gather g;
+	unsigned char want[NPG * P];
+	struct vm_stats st0, st1;
+	struct vmo *v, *b;
+	struct vm *vm = mk(&v);
+
+	(void)state;
+	assert_int_equal(vmo_read(v, want, 0, sizeof(want)), (ssize_t)sizeof(want));
+	compress_all(vm, v);
+	/* 256 pages, high watermark 192: leave fewer than 192 + 18 free. */
+	b = vt_vmo(vm, 0);
+	vt_fill(b, 0, 60 * P, 9);
+	assert_true(vm_test_free_pages(vm) < 192 + NPG + 2);
+	assert_true(vm_test_free_pages(vm) > NPG + 2);	/* pages there are */
+	vm_get_stats(vm, &st0);
+	g.len = 0;
+	assert_int_equal(vmo_read_iov(v, 0, sizeof(want), gather, &g), 0);
+	assert_int_equal(g.len, sizeof(want));
+	assert_memory_equal(g.buf, want, sizeof(want));
+	vm_get_stats(vm, &st1);
+	assert_int_equal(st1.decompressed, st0.decompressed);
+	attr(v, 0, NPG * P);		/* nothing came back */
+	vmo_unref(b);
+	g.len = 0;
+	assert_int_equal(vmo_read_iov(v, 0, sizeof(want), gather, &g), 0);
+	assert_memory_equal(g.buf, want, sizeof(want));
+	attr(v, NPG * P, NPG * P);
+	vmo_unref(v);
+	vm_destroy(vm);
+}
+
+/*
+ * The same for a pager-backed VMO: under pressure the pages a read needs
+ * are read from the backing store into the copy and not paged in; with
+ * room again, the read pages them in.
+ */
+static void
+test_read_iov_store_under_pressure(void **state)
+{
+	static struct gather g;
+	struct vm_config cfg = { .limit_bytes = 256 * P, .ncpu = 1,
+	    .no_pcache = true };
+	struct memstore *s = memstore_new(64 * P);
+	struct vm_stats st0, st1;
+	struct vmo *v, *b;
+	struct vmo_attr a;
+	struct vm *vm = NULL;
+	int reads;
+
+	(void)state;
+	s->size = 64 * P;
+	for (size_t i = 0; i < s->size; i++)
+		s->b[i] = (unsigned char)(i * 7 + (i >> 12));
+	assert_int_equal(vm_create(&cfg, &vm), 0);
+	assert_int_equal(vmo_create_paged(vm, s->size, &memstore_ops_v, s, &v), 0);
+	b = vt_vmo(vm, 0);
+	vt_fill(b, 0, 60 * P, 9);
+	assert_true(vm_test_free_pages(vm) < 192 + NPG + 2);
+	vm_get_stats(vm, &st0);
+	reads = s->reads;
+	g.len = 0;
+	assert_int_equal(vmo_read_iov(v, 8 * P, NPG * P, gather, &g), 0);
+	assert_int_equal(g.len, NPG * P);
+	assert_memory_equal(g.buf, s->b + 8 * P, NPG * P);
+	assert_true(s->reads > reads);
+	vm_get_stats(vm, &st1);
+	assert_int_equal(st1.paged_in, st0.paged_in);
+	assert_int_equal(vmo_get_attr(v, &a), 0);
+	assert_int_equal(a.committed, 0);
+	/* A partial first and last page come from the store too. */
+	g.len = 0;
+	assert_int_equal(vmo_read_iov(v, 3 * P + 100, NPG * P - 200, gather, &g), 0);
+	assert_int_equal(g.len, NPG * P - 200);
+	assert_memory_equal(g.buf, s->b + 3 * P + 100, NPG * P - 200);
+	assert_int_equal(vmo_get_attr(v, &a), 0);
+	assert_int_equal(a.committed, 0);
+	vmo_unref(b);
+	g.len = 0;
+	assert_int_equal(vmo_read_iov(v, 8 * P, NPG * P, gather, &g), 0);
+	assert_memory_equal(g.buf, s->b + 8 * P, NPG * P);
+	assert_int_equal(vmo_get_attr(v, &a), 0);
+	assert_int_equal(a.committed, NPG * P);
+	vmo_unref(v);
+	vm_destroy(vm);
+	memstore_free(s);
 }
 
 /* The store cannot get memory for a block: the page stays resident, and
@@ -249,6 +348,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_decompress_enospc),
 		cmocka_unit_test(test_read_iov_without_pages),
+		cmocka_unit_test(test_read_iov_under_pressure),
+		cmocka_unit_test(test_read_iov_store_under_pressure),
 		cmocka_unit_test(test_store_nomem),
 		cmocka_unit_test(test_commit_pin_make_room),
 		cmocka_unit_test(test_zero_scanner),
