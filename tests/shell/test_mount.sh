@@ -362,6 +362,55 @@ test_readahead_escaped_path() {
 	vt_eq 0 "$rc" "exit status of the daemon ($(cat "$VT_WORK/sp.log"))"
 }
 
+# A user who is not root mounts through fusermount3 (where /dev/fuse lets
+# him: 0600 on these machines, so the test opens it up for its run and
+# puts the mode back).  Everything works but the readahead, which only root
+# may raise: it stays the kernel's 128 KiB and the daemon says so
+# (fs/conn.c); the user unmounts and the daemon exits 0.  Root may not
+# even look into another user's FUSE mount, so every check runs as him.
+test_nonroot_mount() {
+	[ "$(id -u)" = 0 ] || vt_skip "needs root to open /dev/fuse to others"
+	command -v setpriv >/dev/null || vt_skip "no setpriv"
+	id nobody >/dev/null 2>&1 || vt_skip "no user nobody"
+	local i rc=0 as
+	# Globals: the EXIT trap runs after the locals are gone.
+	NR_AS="setpriv --reuid=nobody --regid=nogroup --clear-groups"
+	NR_MODE=$(stat -c %a /dev/fuse)
+	as=$NR_AS
+	$as test -x "$VMOFS_BIN" ||
+		vt_skip "nobody may not run $VMOFS_BIN (a directory on its path is closed)"
+	command -v fusermount3 >/dev/null || vt_skip "no fusermount3"
+	NR_MNT="$VT_WORK/nr"
+	mkdir "$NR_MNT"
+	chown nobody:nogroup "$NR_MNT"
+	chmod 755 "$VT_WORK"
+	chmod 666 /dev/fuse
+	echo "    (/dev/fuse: mode $NR_MODE -> 666 for this test)"
+	$as "$VMOFS_BIN" -f -o size=512M "$NR_MNT" </dev/null >"$VT_WORK/nr.log" 2>&1 &
+	NR_PID=$!
+	trap 'chmod "$NR_MODE" /dev/fuse
+	    echo "    (/dev/fuse: back to mode $NR_MODE)"
+	    { $NR_AS fusermount3 -u "$NR_MNT" || umount -l "$NR_MNT"; } 2>/dev/null || true
+	    kill "$NR_PID" 2>/dev/null || true' EXIT
+	for ((i = 0; i < 100; i++)); do
+		$as mountpoint -q "$NR_MNT" && break
+		sleep 0.1
+	done
+	$as mountpoint -q "$NR_MNT" || vt_fail "not mounted: $(cat "$VT_WORK/nr.log")"
+	vt_eq 128 "$($as cat "/sys/class/bdi/$($as mountpoint -d "$NR_MNT")/read_ahead_kb")" \
+	    "read_ahead_kb of a mount by nobody"
+	vt_contains "$(cat "$VT_WORK/nr.log")" "readahead stays the kernel's" "daemon log"
+	$as sh -c "mkdir '$NR_MNT/a' && printf 'not root' >'$NR_MNT/a/data' &&
+	    mkdir '$NR_MNT/a/clones/c' && printf 'X' | dd of='$NR_MNT/a/data' \
+	    conv=notrunc status=none" || vt_fail "nobody's writes failed"
+	vt_eq "Xot root" "$($as cat "$NR_MNT/a/data")" "data"
+	vt_eq "not root" "$($as cat "$NR_MNT/a/clones/c/data")" "clone"
+	vt_eq "$(id -u nobody)" "$($as stat -c %u "$NR_MNT/a/data")" "owner of data"
+	$as fusermount3 -u "$NR_MNT" || vt_fail "fusermount3 -u as nobody failed"
+	wait "$NR_PID" || rc=$?
+	vt_eq 0 "$rc" "exit status of the daemon ($(cat "$VT_WORK/nr.log"))"
+}
+
 # WRITE data spliced from /dev/fuse into VMO pages (fs/conn.c).  libfuse
 # splices only into a pipe that holds a whole request (1 MiB + 4 KiB), more
 # than fs.pipe-max-size allows without CAP_SYS_RESOURCE; the test raises
@@ -451,4 +500,5 @@ vt_main test_bad_options test_help_version test_size_option \
 	test_backing_sigkill_keeps_fsynced test_compress_option test_direct_io_option \
 	test_prealloc_option test_uring_option test_readahead \
 	test_readahead_escaped_path \
-	test_splice_writes test_spin_option test_remount_cycles
+	test_nonroot_mount test_splice_writes test_spin_option \
+	test_remount_cycles
