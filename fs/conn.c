@@ -56,11 +56,12 @@
  *
  * The ceiling is 1/256 of size= (a mount of 256 MiB or more gets 1 MiB;
  * 32 MiB and less keep 128 KiB), because reads can cost memory: a
- * compressed or evicted page is brought back into the arena to be read,
- * and each READ holds its pages until the kernel has copied them.  On a
- * 4 MiB compress or backed mount under load, readers with 1 MiB readahead
- * (up to 12 READs in flight) took so much of the limit that writes failed
- * (test_load's tight runs).  Measured in docs/benchmarks.md.
+ * compressed or evicted page was brought back into the arena to be read.
+ * On a 4 MiB compress or backed mount under load, readers with 1 MiB
+ * readahead took so much of the limit that writes failed (test_load's
+ * tight runs).  libvm now serves such reads from a copy when memory is
+ * short (vmo.c, fault_room); the ceiling stays as a second guard.
+ * Measured in docs/benchmarks.md.
  *
  * Spinning receive (-o spin=USEC, default 30): a worker that has served
  * a request first polls for the next one for up to USEC microseconds, with
@@ -73,13 +74,16 @@
  * (the same reason uring.c spins; the same USEC serves both).  Workers
  * spin only while spinning and busy ones together are fewer than the CPUs
  * the daemon may run on, less one for the caller; with one CPU, never.
- * An idle mount costs nothing.  The kernel puts a request read from a descriptor on that
- * descriptor's processing list, and takes its reply only there: a worker
- * notes (spin_got, per thread) which one its request came from, and writev
+ * An idle mount costs nothing.
+ *
+ * The kernel puts a request read from a descriptor on that descriptor's
+ * processing list, and takes its reply only there: a worker notes
+ * (spin_got, per thread) which one its request came from, and writev
  * answers through it.  Replies are always sent by the worker that read the
  * request; a reply that still finds ENOENT is tried on the other
  * descriptor (not a notification, unique 0: any descriptor takes those,
- * and ENOENT there means the kernel has no such inode cached).  Measured in docs/benchmarks.md ("Spinning receive").
+ * and ENOENT there means the kernel has no such inode cached).  Measured
+ * in docs/benchmarks.md ("Spinning receive").
  *
  * State: conn.killpriv is written once, while INIT is answered (before
  * any other request is read), and only read afterwards; so is spin.fd.
@@ -96,7 +100,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
 /*
@@ -284,15 +287,6 @@ conn_spin_enter(void)
 	return true;
 }
 
-static int64_t
-conn_now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
 /*
  * Poll spin.fd for a request for up to vfs.spin_ns: splice (pipe) or read
  * (buf) it.  Returns its length, or -1 if none came (or the spin is off or
@@ -310,7 +304,7 @@ conn_spin(int sfd, void *buf, size_t len, int pipe_fd, unsigned int flags)
 	conn_spin_idle(pthread_getspecific(spin_busy));
 	if (!conn_spin_enter())
 		return -1;
-	t0 = conn_now_ns();
+	t0 = vfs_now_ns();
 	do {
 		if (pipe_fd >= 0)
 			n = splice(sfd, NULL, pipe_fd, NULL, len,
@@ -319,7 +313,7 @@ conn_spin(int sfd, void *buf, size_t len, int pipe_fd, unsigned int flags)
 			n = read(sfd, buf, len);
 		if (n >= 0 || (errno != EAGAIN && errno != EINTR))
 			break;
-	} while (conn_now_ns() - t0 < vfs.spin_ns);
+	} while (vfs_now_ns() - t0 < vfs.spin_ns);
 	__atomic_sub_fetch(&spin.now, 1, __ATOMIC_RELEASE);
 	if (n < 0)
 		return -1;	/* none; or an error the session's fd will repeat */
@@ -446,6 +440,7 @@ conn_writev(int fd, struct iovec *iov, int count, void *userdata)
 	struct fuse_out_header *h = iov[0].iov_base;
 	const struct fuse_init_out *out = NULL;
 	bool uring = false;
+	int first, other;
 	ssize_t n;
 
 	(void)userdata;
@@ -457,15 +452,13 @@ conn_writev(int fd, struct iovec *iov, int count, void *userdata)
 	if (conn.init_unique && count >= 2 && iov[0].iov_len >= sizeof(*h) &&
 	    h->unique == conn.init_unique)
 		out = conn_init_reply(iov, &uring);
-	if (spin_got) {
-		n = writev(spin.fd, iov, count);
-		if (n < 0 && errno == ENOENT && h->unique != 0)
-			n = writev(fd, iov, count);
-	} else {
-		n = writev(fd, iov, count);
-		if (n < 0 && errno == ENOENT && h->unique != 0 && spin.fd >= 0)
-			n = writev(spin.fd, iov, count);
-	}
+	/* The reply goes where its request came from (spin_got); ENOENT
+	 * there: try the other descriptor (see the header). */
+	first = spin_got ? spin.fd : fd;
+	other = spin_got ? fd : spin.fd;
+	n = writev(first, iov, count);
+	if (n < 0 && errno == ENOENT && h->unique != 0 && other >= 0)
+		n = writev(other, iov, count);
 	if (out && n >= 0) {
 		/* The kernel has taken the reply: fc->initialized is set. */
 		conn_raise_readahead(out->max_write);

@@ -246,12 +246,9 @@ vfs_check_opts(struct vopts *o, const char *prog, uint64_t *limit)
 		return 1;
 	vfs.spin_ns = VFS_SPIN_US_DEFAULT * 1000;
 	if (o->spin) {
-		char *end;
-		long us;
+		uint64_t us;
 
-		errno = 0;
-		us = strtol(o->spin, &end, 10);
-		if (errno || end == o->spin || *end || us < 0 ||
+		if (vfs_parse_num(o->spin, &us, NULL) != 0 ||
 		    us > VFS_SPIN_US_MAX) {
 			fprintf(stderr, "vmofs: option spin=%s: expected "
 			    "microseconds, 0 to %d\n", o->spin, VFS_SPIN_US_MAX);

@@ -399,12 +399,12 @@ ur_cpu_relax(void)
 static int
 ur_wait(struct uworker *w)
 {
-	struct timespec t0, t;
+	int64_t t0;
 	int r;
 
 	if ((r = io_uring_submit(&w->ring)) < 0)
 		return r;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = vfs_now_ns();
 	do {
 		if (io_uring_cq_ready(&w->ring))
 			return 0;
@@ -412,9 +412,7 @@ ur_wait(struct uworker *w)
 			(void)io_uring_get_events(&w->ring);
 		else
 			ur_cpu_relax();
-		clock_gettime(CLOCK_MONOTONIC, &t);
-	} while ((t.tv_sec - t0.tv_sec) * 1000000000L + t.tv_nsec - t0.tv_nsec <
-	    vfs.spin_ns);
+	} while (vfs_now_ns() - t0 < vfs.spin_ns);
 	return io_uring_submit_and_wait(&w->ring, 1);
 }
 

@@ -1,7 +1,8 @@
 /*
  * util.c - small helpers every fs/ module shares: the RANGE and size
  * grammars, the one place where libvm's negative errnos become reply
- * errnos, and logging (stderr in the foreground, syslog once daemonised).
+ * errnos, a monotonic clock, and logging (stderr in the foreground, syslog
+ * once daemonised).
  *
  * Grammar (SPEC 2, shared by mkdir names and xattr values):
  *   NUM   := ( [0-9]+ | 0x[0-9a-fA-F]+ ) [KMG]?     binary suffixes
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 /*
@@ -103,6 +105,16 @@ vfs_parse_size(const char *s, uint64_t *out)
 		return -EINVAL;
 	*out = v;
 	return 0;
+}
+
+/* CLOCK_MONOTONIC in nanoseconds (the spins of conn.c and uring.c). */
+int64_t
+vfs_now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
 void

@@ -92,7 +92,6 @@ struct vgroup {
 	TAILQ_HEAD(, vnode) list;		/* (N) */
 };
 
-
 /*
  * Lock legend:
  *   (N)  vfs.ns_lock
@@ -167,6 +166,7 @@ uint64_t uring_served(void);
 int vfs_parse_num(const char *s, uint64_t *out, const char **end);
 int vfs_parse_range(const char *s, uint64_t *off, uint64_t *len);
 int vfs_parse_size(const char *s, uint64_t *out);
+int64_t vfs_now_ns(void);
 void vfs_log(int prio, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int vfs_errno(long neg);
