@@ -445,19 +445,6 @@ read_page_in(struct vmo *v, uint64_t off, size_t len)
 	return -ENOSPC;
 }
 
-/* n bytes at in of compressed slot s into dst.  Lock held (shared ok). */
-static int
-read_comp(struct vm *vm, plist_slot_t s, void *dst, uint64_t in, size_t n)
-{
-	char tmp[VM_PAGE_SIZE];
-
-	if (n == VM_PAGE_SIZE)
-		return zstore_get(vm->zs, plist_comp_handle(s), dst) != 0 ? -EIO : 0;
-	if (zstore_get(vm->zs, plist_comp_handle(s), tmp) != 0)
-		return -EIO;
-	memcpy(dst, tmp + in, n);
-	return 0;
-}
 
 /*
  * Bring back, as pages in their slots, the compressed pages v's
@@ -501,22 +488,28 @@ fault_room(struct vm *vm, uint64_t pages)
 }
 
 /*
- * n bytes at in of the store's page at top's offset to, into dst, without
- * paging it in.  Lock held (shared ok: nothing changes what an absent page
- * of the store holds without the exclusive lock).
+ * n bytes at in of a page that is not resident, into dst, without
+ * bringing it back: compressed slot s decompressed, or (s not compressed)
+ * the store's page at top's offset to.  Lock held (shared ok: freeing a
+ * handle, or changing what an absent page of the store holds, needs the
+ * exclusive lock).  0 or an error.
  */
 static int
-read_store(struct hier *h, uint64_t to, void *dst, uint64_t in, size_t n)
+read_away(struct vmo *v, plist_slot_t s, uint64_t to, void *dst,
+    uint64_t in, size_t n)
 {
 	char tmp[VM_PAGE_SIZE];
+	void *pg = n == VM_PAGE_SIZE ? dst : tmp;
 	int err;
 
-	if (n == VM_PAGE_SIZE)
-		return h->pops->read(h->pctx, to, dst);
-	if ((err = h->pops->read(h->pctx, to, tmp)) != 0)
-		return err;
-	memcpy(dst, tmp + in, n);
-	return 0;
+	if (plist_is_comp(s))
+		err = zstore_get(v->vm->zs, plist_comp_handle(s), pg) != 0 ?
+		    -EIO : 0;
+	else
+		err = v->h->pops->read(v->h->pctx, to, pg);
+	if (err == 0 && pg == tmp)
+		memcpy(dst, tmp + in, n);
+	return err;
 }
 
 /*
@@ -548,18 +541,11 @@ read_copy(struct vmo *v, void *buf, uint64_t off, size_t len, bool fault)
 		if (plist_is_page(s)) {
 			pq_touch(v->vm->pq, plist_page(s));
 			memcpy(dst, (char *)vm_page_addr(v->vm, plist_page(s)) + in, n);
-		} else if (plist_is_comp(s)) {
-			/* Decompress a copy; the page stays in the store.
-			 * (Frees need the exclusive lock: the handle holds.) */
-			err = read_comp(v->vm, s, dst, in, n);
-			if (err != 0) {
-				hier_runlock(v->h);
-				return err;
-			}
-		} else if (!fault && v->h->pops != NULL &&
+		} else if (plist_is_comp(s) || (!fault && v->h->pops != NULL &&
 		    cow_lookup_top(leaf, base + pg, &top, &to) == PLIST_EMPTY &&
-		    top != NULL && pager_in_store(top, to)) {
-			if ((err = read_store(v->h, to, dst, in, n)) != 0) {
+		    top != NULL && pager_in_store(top, to))) {
+			/* A copy; the page stays compressed, or in the store. */
+			if ((err = read_away(v, s, to, dst, in, n)) != 0) {
 				hier_runlock(v->h);
 				return err;
 			}
