@@ -35,6 +35,20 @@ memstore_new(uint64_t cap)
 	return s;
 }
 
+/* A store of cap bytes holding size bytes of the pattern of seed (the
+ * pattern of vt_fill: byte i is seed * 131 + i * 7 + (i >> 12)). */
+static inline struct memstore *
+memstore_pattern(uint64_t cap, uint64_t size, unsigned seed)
+{
+	struct memstore *s = memstore_new(cap);
+	uint64_t i;
+
+	s->size = size;
+	for (i = 0; i < size; i++)
+		s->b[i] = (unsigned char)(seed * 131 + i * 7 + (i >> 12));
+	return s;
+}
+
 static inline void
 memstore_free(struct memstore *s)
 {

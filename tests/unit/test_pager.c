@@ -12,19 +12,6 @@
 
 #define SCAP (1024 * P)
 
-/* A store of SCAP bytes holding size bytes of a pattern of seed. */
-static struct memstore *
-mkstore(uint64_t size, unsigned seed)
-{
-	struct memstore *s = memstore_new(SCAP);
-	uint64_t i;
-
-	s->size = size;
-	for (i = 0; i < size; i++)
-		s->b[i] = (unsigned char)(seed * 131 + i * 7 + (i >> 12));
-	return s;
-}
-
 static void
 expect_store(struct vmo *v, uint64_t off, size_t len, const unsigned char *want)
 {
@@ -40,7 +27,7 @@ static void
 test_lazy(void **state)
 {
 	struct vm *vm = vt_vm(256);
-	struct memstore *s = mkstore(10 * P + 100, 1);
+	struct memstore *s = memstore_pattern(SCAP, 10 * P + 100, 1);
 	struct vmo *v;
 	struct vmo_attr a;
 	uint64_t r;
@@ -74,7 +61,7 @@ static void
 test_writeback(void **state)
 {
 	struct vm *vm = vt_vm(256);
-	struct memstore *s = mkstore(8 * P, 2);
+	struct memstore *s = memstore_pattern(SCAP, 8 * P, 2);
 	unsigned char buf[100];
 	struct vmo *v;
 
@@ -131,7 +118,7 @@ static void
 test_snapshot(void **state)
 {
 	struct vm *vm = vt_vm(256);
-	struct memstore *s = mkstore(16 * P, 3);
+	struct memstore *s = memstore_pattern(SCAP, 16 * P, 3);
 	static unsigned char orig[16 * P];
 	unsigned char buf[P];
 	struct vmo *v, *c, *c2;
@@ -172,7 +159,7 @@ static void
 test_detach(void **state)
 {
 	struct vm *vm = vt_vm(256);
-	struct memstore *s = mkstore(8 * P, 4);
+	struct memstore *s = memstore_pattern(SCAP, 8 * P, 4);
 	static unsigned char orig[8 * P];
 	struct vmo *v, *c, *v2, *c2;
 
@@ -211,7 +198,7 @@ test_reclaim(void **state)
 {
 	enum { LIM = 256, NP = 1024 };
 	struct vm *vm = vt_vm(LIM);
-	struct memstore *s = mkstore(NP * P, 5);
+	struct memstore *s = memstore_pattern(SCAP, NP * P, 5);
 	static unsigned char orig[NP * P], buf[16 * P];
 	struct vm_stats st;
 	struct vmo *v, *c;
@@ -305,7 +292,7 @@ test_clone_evict(void **state)
 {
 	enum { LIM = 256, NP = 512, OW = 150 };
 	struct vm *vm = vt_vm(LIM);
-	struct memstore *s = mkstore(NP * P, 6);
+	struct memstore *s = memstore_pattern(SCAP, NP * P, 6);
 	static unsigned char orig[NP * P], now[NP * P], buf[16 * P];
 	struct vm_stats st0, st;
 	struct vmo *v, *c, *c2;
@@ -378,7 +365,7 @@ static void
 test_no_share(void **state)
 {
 	struct vm *vm = vt_vm(256);
-	struct memstore *s = mkstore(8 * P, 7);
+	struct memstore *s = memstore_pattern(SCAP, 8 * P, 7);
 	struct vmo *v, *a;
 
 	(void)state;
@@ -401,7 +388,7 @@ static void
 test_evict_write_error(void **state)
 {
 	struct vm *vm = vt_vm(256);
-	struct memstore *s = mkstore(4 * P, 8);
+	struct memstore *s = memstore_pattern(SCAP, 4 * P, 8);
 	unsigned char buf[P];
 	struct vm_stats st0, st;
 	struct vmo *v;

@@ -92,6 +92,44 @@ gather(void *ctx, const struct iovec *iov, int cnt)
 	return 0;
 }
 
+/* vmo_read_iov of [off, off+len) hands over exactly want's bytes. */
+static void
+read_iov_check(struct vmo *v, uint64_t off, size_t len, const void *want)
+{
+	static struct gather g;
+
+	g.len = 0;
+	assert_int_equal(vmo_read_iov(v, off, len, gather, &g), 0);
+	assert_int_equal(g.len, len);
+	assert_memory_equal(g.buf, want, len);
+}
+
+/*
+ * Squeeze vm (256 pages, high watermark 192) with a VMO of 60 written
+ * pages: fewer than 192 + NPG + 2 pages stay free, so a read of NPG pages
+ * may not bring them back (vmo.c, fault_room), though pages there are.
+ * The caller drops the VMO returned to give the room back.
+ */
+static struct vmo *
+squeeze(struct vm *vm)
+{
+	struct vmo *b = vt_vmo(vm, 0);
+
+	vt_fill(b, 0, 60 * P, 9);
+	assert_true(vm_test_free_pages(vm) < 192 + NPG + 2);
+	assert_true(vm_test_free_pages(vm) > NPG + 2);
+	return b;
+}
+
+static uint64_t
+committed(struct vmo *v)
+{
+	struct vmo_attr a;
+
+	assert_int_equal(vmo_get_attr(v, &a), 0);
+	return a.committed;
+}
+
 /* vmo_read_iov hands out page addresses, so it faults compressed pages
  * back in; when it cannot, it serves a decompressed copy. */
 static void
@@ -131,7 +169,6 @@ test_read_iov_without_pages(void **state)
 static void
 test_read_iov_under_pressure(void **state)
 {
-	static struct gather g;
 	unsigned char want[NPG * P];
 	struct vm_stats st0, st1;
 	struct vmo *v, *b;
@@ -140,23 +177,14 @@ test_read_iov_under_pressure(void **state)
 	(void)state;
 	assert_int_equal(vmo_read(v, want, 0, sizeof(want)), (ssize_t)sizeof(want));
 	compress_all(vm, v);
-	/* 256 pages, high watermark 192: leave fewer than 192 + 18 free. */
-	b = vt_vmo(vm, 0);
-	vt_fill(b, 0, 60 * P, 9);
-	assert_true(vm_test_free_pages(vm) < 192 + NPG + 2);
-	assert_true(vm_test_free_pages(vm) > NPG + 2);	/* pages there are */
+	b = squeeze(vm);
 	vm_get_stats(vm, &st0);
-	g.len = 0;
-	assert_int_equal(vmo_read_iov(v, 0, sizeof(want), gather, &g), 0);
-	assert_int_equal(g.len, sizeof(want));
-	assert_memory_equal(g.buf, want, sizeof(want));
+	read_iov_check(v, 0, sizeof(want), want);
 	vm_get_stats(vm, &st1);
 	assert_int_equal(st1.decompressed, st0.decompressed);
 	attr(v, 0, NPG * P);		/* nothing came back */
 	vmo_unref(b);
-	g.len = 0;
-	assert_int_equal(vmo_read_iov(v, 0, sizeof(want), gather, &g), 0);
-	assert_memory_equal(g.buf, want, sizeof(want));
+	read_iov_check(v, 0, sizeof(want), want);
 	attr(v, NPG * P, NPG * P);
 	vmo_unref(v);
 	vm_destroy(vm);
@@ -170,49 +198,31 @@ test_read_iov_under_pressure(void **state)
 static void
 test_read_iov_store_under_pressure(void **state)
 {
-	static struct gather g;
 	struct vm_config cfg = { .limit_bytes = 256 * P, .ncpu = 1,
 	    .no_pcache = true };
-	struct memstore *s = memstore_new(64 * P);
+	struct memstore *s = memstore_pattern(64 * P, 64 * P, 0);
 	struct vm_stats st0, st1;
 	struct vmo *v, *b;
-	struct vmo_attr a;
 	struct vm *vm = NULL;
 	int reads;
 
 	(void)state;
-	s->size = 64 * P;
-	for (size_t i = 0; i < s->size; i++)
-		s->b[i] = (unsigned char)(i * 7 + (i >> 12));
 	assert_int_equal(vm_create(&cfg, &vm), 0);
 	assert_int_equal(vmo_create_paged(vm, s->size, &memstore_ops_v, s, &v), 0);
-	b = vt_vmo(vm, 0);
-	vt_fill(b, 0, 60 * P, 9);
-	assert_true(vm_test_free_pages(vm) < 192 + NPG + 2);
+	b = squeeze(vm);
 	vm_get_stats(vm, &st0);
 	reads = s->reads;
-	g.len = 0;
-	assert_int_equal(vmo_read_iov(v, 8 * P, NPG * P, gather, &g), 0);
-	assert_int_equal(g.len, NPG * P);
-	assert_memory_equal(g.buf, s->b + 8 * P, NPG * P);
+	read_iov_check(v, 8 * P, NPG * P, s->b + 8 * P);
 	assert_true(s->reads > reads);
 	vm_get_stats(vm, &st1);
 	assert_int_equal(st1.paged_in, st0.paged_in);
-	assert_int_equal(vmo_get_attr(v, &a), 0);
-	assert_int_equal(a.committed, 0);
+	assert_int_equal(committed(v), 0);
 	/* A partial first and last page come from the store too. */
-	g.len = 0;
-	assert_int_equal(vmo_read_iov(v, 3 * P + 100, NPG * P - 200, gather, &g), 0);
-	assert_int_equal(g.len, NPG * P - 200);
-	assert_memory_equal(g.buf, s->b + 3 * P + 100, NPG * P - 200);
-	assert_int_equal(vmo_get_attr(v, &a), 0);
-	assert_int_equal(a.committed, 0);
+	read_iov_check(v, 3 * P + 100, NPG * P - 200, s->b + 3 * P + 100);
+	assert_int_equal(committed(v), 0);
 	vmo_unref(b);
-	g.len = 0;
-	assert_int_equal(vmo_read_iov(v, 8 * P, NPG * P, gather, &g), 0);
-	assert_memory_equal(g.buf, s->b + 8 * P, NPG * P);
-	assert_int_equal(vmo_get_attr(v, &a), 0);
-	assert_int_equal(a.committed, NPG * P);
+	read_iov_check(v, 8 * P, NPG * P, s->b + 8 * P);
+	assert_int_equal(committed(v), NPG * P);
 	vmo_unref(v);
 	vm_destroy(vm);
 	memstore_free(s);
