@@ -337,29 +337,45 @@ test_readahead() {
 	vt_umount
 }
 
+# For the tests that mount by hand (not through vt_mount, whose state file
+# splits on spaces and whose checks run as root): [AS...] runs a command as
+# the mount's user.
+# by_hand_wait MNT LOG [AS...]: wait up to 10 s for MNT to be mounted.
+by_hand_wait() {
+	local mnt=$1 log=$2 i
+	shift 2
+	for ((i = 0; i < 100; i++)); do
+		"$@" mountpoint -q "$mnt" && return 0
+		sleep 0.1
+	done
+	vt_fail "$mnt not mounted: $(cat "$log")"
+}
+
+# by_hand_umount MNT PID LOG [AS...]: unmount with fusermount3 -u; the
+# daemon PID must exit with status 0.
+by_hand_umount() {
+	local mnt=$1 pid=$2 log=$3 rc=0
+	shift 3
+	"$@" fusermount3 -u "$mnt" || vt_fail "fusermount3 -u $mnt failed"
+	wait "$pid" || rc=$?
+	vt_eq 0 "$rc" "exit status of the daemon ($(cat "$log"))"
+}
+
 # The daemon finds its mount in /proc/self/mountinfo, where a space in the
 # mountpoint reads "\040": it must still find it and raise the readahead.
 # (Mounted by hand: the shell lib's state file splits lines on spaces.)
 test_readahead_escaped_path() {
 	[ "$(id -u)" = 0 ] || vt_skip "raising readahead needs root"
-	local i
 	SP_MNT="$VT_WORK/a dir"	# global: the EXIT trap runs after the locals go
 	mkdir "$SP_MNT"
 	"$VMOFS_BIN" -f -o size=512M "$SP_MNT" </dev/null >"$VT_WORK/sp.log" 2>&1 &
 	SP_PID=$!
 	trap 'fusermount3 -u "$SP_MNT" 2>/dev/null || true
 	    kill "$SP_PID" 2>/dev/null || true' EXIT
-	for ((i = 0; i < 100; i++)); do
-		mountpoint -q "$SP_MNT" && break
-		sleep 0.1
-	done
-	mountpoint -q "$SP_MNT" || vt_fail "not mounted: $(cat "$VT_WORK/sp.log")"
+	by_hand_wait "$SP_MNT" "$VT_WORK/sp.log"
 	vt_eq 1024 "$(ra_kb "$SP_MNT")" \
 	    "read_ahead_kb of a mount at a path with a space"
-	fusermount3 -u "$SP_MNT"
-	local rc=0
-	wait "$SP_PID" || rc=$?
-	vt_eq 0 "$rc" "exit status of the daemon ($(cat "$VT_WORK/sp.log"))"
+	by_hand_umount "$SP_MNT" "$SP_PID" "$VT_WORK/sp.log"
 }
 
 # A user who is not root mounts through fusermount3 (where /dev/fuse lets
@@ -372,7 +388,7 @@ test_nonroot_mount() {
 	[ "$(id -u)" = 0 ] || vt_skip "needs root to open /dev/fuse to others"
 	command -v setpriv >/dev/null || vt_skip "no setpriv"
 	id nobody >/dev/null 2>&1 || vt_skip "no user nobody"
-	local i rc=0 as
+	local as
 	# Globals: the EXIT trap runs after the locals are gone.
 	NR_AS="setpriv --reuid=nobody --regid=nogroup --clear-groups"
 	NR_MODE=$(stat -c %a /dev/fuse)
@@ -392,11 +408,7 @@ test_nonroot_mount() {
 	    echo "    (/dev/fuse: back to mode $NR_MODE)"
 	    { $NR_AS fusermount3 -u "$NR_MNT" || umount -l "$NR_MNT"; } 2>/dev/null || true
 	    kill "$NR_PID" 2>/dev/null || true' EXIT
-	for ((i = 0; i < 100; i++)); do
-		$as mountpoint -q "$NR_MNT" && break
-		sleep 0.1
-	done
-	$as mountpoint -q "$NR_MNT" || vt_fail "not mounted: $(cat "$VT_WORK/nr.log")"
+	by_hand_wait "$NR_MNT" "$VT_WORK/nr.log" $as
 	vt_eq 128 "$($as cat "/sys/class/bdi/$($as mountpoint -d "$NR_MNT")/read_ahead_kb")" \
 	    "read_ahead_kb of a mount by nobody"
 	vt_contains "$(cat "$VT_WORK/nr.log")" "readahead stays the kernel's" "daemon log"
@@ -406,9 +418,7 @@ test_nonroot_mount() {
 	vt_eq "Xot root" "$($as cat "$NR_MNT/a/data")" "data"
 	vt_eq "not root" "$($as cat "$NR_MNT/a/clones/c/data")" "clone"
 	vt_eq "$(id -u nobody)" "$($as stat -c %u "$NR_MNT/a/data")" "owner of data"
-	$as fusermount3 -u "$NR_MNT" || vt_fail "fusermount3 -u as nobody failed"
-	wait "$NR_PID" || rc=$?
-	vt_eq 0 "$rc" "exit status of the daemon ($(cat "$VT_WORK/nr.log"))"
+	by_hand_umount "$NR_MNT" "$NR_PID" "$VT_WORK/nr.log" $as
 }
 
 # WRITE data spliced from /dev/fuse into VMO pages (fs/conn.c).  libfuse
