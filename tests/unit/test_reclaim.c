@@ -192,12 +192,13 @@ test_read_iov_under_pressure(void **state)
 
 /*
  * The same for a pager-backed VMO: under pressure the pages a read needs
- * are read from the backing store into the copy and not paged in; with
- * room again, the read pages them in.
+ * are read from the backing store into the copy and not paged in (a store
+ * error is the read's); with room again, the read pages them in.
  */
 static void
 test_read_iov_store_under_pressure(void **state)
 {
+	static struct gather g;
 	struct vm_config cfg = { .limit_bytes = 256 * P, .ncpu = 1,
 	    .no_pcache = true };
 	struct memstore *s = memstore_pattern(64 * P, 64 * P, 0);
@@ -219,6 +220,11 @@ test_read_iov_store_under_pressure(void **state)
 	assert_int_equal(committed(v), 0);
 	/* A partial first and last page come from the store too. */
 	read_iov_check(v, 3 * P + 100, NPG * P - 200, s->b + 3 * P + 100);
+	assert_int_equal(committed(v), 0);
+	/* The store's error is the read's, and nothing changed. */
+	s->fail_read = 1;
+	assert_int_equal(vmo_read_iov(v, 8 * P, NPG * P, gather, &g), -EIO);
+	assert_int_equal(s->fail_read, 0);
 	assert_int_equal(committed(v), 0);
 	vmo_unref(b);
 	read_iov_check(v, 8 * P, NPG * P, s->b + 8 * P);
