@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# vmofs benchmarks against tmpfs and libfuse's passthrough_ll, in one run on
-# one machine.  Usage: tests/bench/run.sh [BUILD_DIR]      (make bench)
+# vmofs benchmarks against tmpfs and libfuse's passthrough_hp and
+# passthrough_ll, in one run on one machine.  Usage: tests/bench/run.sh [BUILD_DIR]      (make bench)
 #
 # Peers, each mounted under a fresh temp dir and always unmounted on exit:
 #   tmpfs            mount -t tmpfs -o size=4G (the ceiling)
+#   passthrough_hp   libfuse's fastest example (C++) over a tmpfs, at its
+#                    defaults (writeback cache, splice, 1-day timeouts), built
+#                    into BUILD_DIR/bench/ from Debian's source package of the
+#                    installed libfuse3 (apt-get source through private lists
+#                    made from the system's own deb lines; nothing committed,
+#                    the system's apt configuration untouched)
 #   passthrough_ll   libfuse's example over a tmpfs, built here from the
 #                    source libfuse3-dev ships, into BUILD_DIR/bench/
 #   vmofs[:NAME]     BUILD_DIR/vmofs -f -o size=4G[,OPTS] (2G with prealloc),
@@ -24,7 +30,8 @@
 # (BENCH_DOCS=0 leaves docs/ alone).
 #
 # Environment: BENCH_QUICK=1 (small sizes, one run, < 2 minutes);
-# BENCH_PEERS (subset of "tmpfs passthrough_ll vmofs"); VMOFS_CONFIGS;
+# BENCH_PEERS (subset of "tmpfs passthrough_hp passthrough_ll vmofs");
+# VMOFS_CONFIGS;
 # BENCH_WORKLOADS (subset of "seq rand meta clone heavy");
 # BENCH_SEQ_SIZE BENCH_RAND_SIZE BENCH_META_N BENCH_CLONE_SIZES
 # BENCH_HEAVY_SIZE BENCH_HEAVY_N BENCH_REPS BENCH_CLONE_REPS
@@ -51,7 +58,7 @@ else
 	: "${BENCH_REPS:=3}" "${BENCH_CLONE_REPS:=3}" "${BENCH_BUDGET_S:=780}"
 	: "${BENCH_CMD_TIMEOUT:=180}"
 fi
-: "${BENCH_PEERS:=tmpfs passthrough_ll vmofs}"
+: "${BENCH_PEERS:=tmpfs passthrough_hp passthrough_ll vmofs}"
 : "${BENCH_WORKLOADS:=seq rand meta clone heavy}"
 : "${VMOFS_CONFIGS:=default: prealloc:prealloc fast:direct_io,prealloc uring:uring,prealloc}"
 : "${BENCH_DOCS:=1}"
@@ -263,6 +270,61 @@ build_passthrough() {
 	fi
 }
 
+HP_BIN=$BUILD/bench/passthrough_hp
+# apt_src_lines: deb-src lines for the system's own Debian archives (its deb
+# lines, one-line or deb822), so that nothing here names a mirror.
+apt_src_lines() {
+	local f
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+		[ -f "$f" ] && sed -n 's/^[[:space:]]*deb[[:space:]]\+/deb-src /p' "$f"
+	done
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -f "$f" ] || continue
+		awk 'function out() { if (t ~ /(^| )deb( |$)/ && u != "")
+				for (i = 1; i <= nu; i++) for (j = 1; j <= ns; j++)
+					print "deb-src", us[i], ss[j], c
+			t = u = c = ""; nu = ns = 0 }
+		/^[[:space:]]*$/ { out(); next }
+		/^Types:/ { t = $0 }
+		/^URIs:/ { u = $2; nu = split(substr($0, 6), us, " ") }
+		/^Suites:/ { ns = split(substr($0, 8), ss, " ") }
+		/^Components:/ { c = substr($0, 13) }
+		END { out() }' "$f"
+	done
+}
+# build_passthrough_hp: libfuse3-dev ships no passthrough_hp.cc, so fetch
+# the source package of the installed libfuse3 (same version) once.
+build_passthrough_hp() {
+	local d=$BUILD/bench/hp-src pkg ver tarball
+	[ -x "$HP_BIN" ] && return 0
+	command -v g++ >/dev/null || { ERR="g++ not installed (make deps)"; return 1; }
+	pkg=$(dpkg-query -W -f='${source:Package}' libfuse3-dev 2>/dev/null)
+	ver=$(dpkg-query -W -f='${source:Version}' libfuse3-dev 2>/dev/null)
+	[ -n "$pkg" ] && [ -n "$ver" ] || { ERR="libfuse3-dev not installed"; return 1; }
+	rm -rf "$d" && mkdir -p "$d/lists/partial" "$d/dl" || { ERR="mkdir $d"; return 1; }
+	apt_src_lines >"$d/src.list"
+	[ -s "$d/src.list" ] || { ERR="no Debian deb lines in /etc/apt to derive deb-src from"; return 1; }
+	local apt=(-o Dir::Etc::SourceList="$d/src.list" -o Dir::Etc::SourceParts=/dev/null
+		-o Dir::State::Lists="$d/lists" -o APT::Sandbox::User=root)
+	if ! ERR=$(timeout 300 apt-get -q "${apt[@]}" update 2>&1) ||
+		! ERR=$(cd "$d/dl" && timeout 300 apt-get -q "${apt[@]}" source --download-only "$pkg=$ver" 2>&1); then
+		ERR="apt-get source $pkg=$ver: $(echo "$ERR" | grep -E '^(E|W):' | head -n 1)"; return 1
+	fi
+	tarball=$(ls "$d"/dl/*.orig.tar.* 2>/dev/null | head -n 1)
+	[ -n "$tarball" ] || { ERR="no upstream tarball in the $pkg source package"; return 1; }
+	if ! tar -xf "$tarball" -C "$d" --wildcards '*/example/passthrough_hp.cc' '*/example/cxxopts.hpp' 2>/dev/null; then
+		ERR="passthrough_hp.cc not in $(basename "$tarball")"; return 1
+	fi
+	local src
+	src=$(ls "$d"/*/example/passthrough_hp.cc | head -n 1)
+	# shellcheck disable=SC2046
+	if ! ERR=$(g++ -std=c++17 -O2 -I"$(dirname "$src")" "$src" \
+		$(pkg-config fuse3 --cflags --libs) -pthread -o "$HP_BIN" 2>&1); then
+		ERR="building passthrough_hp: $(echo "$ERR" | grep -m1 error)"; return 1
+	fi
+	log "built passthrough_hp from $pkg $ver"
+}
+
 # fuse_probe KIND MNT: the mount answers (vmofs: a VMO can be made)
 fuse_probe() {
 	local m=$2
@@ -290,6 +352,15 @@ start_peer() {
 		if ! build_passthrough; then DOWN[$p]=$ERR; return; fi
 		if ! mount_tmpfs "$m/src" $MOUNT_SIZE; then DOWN[$p]="source $ERR"; return; fi
 		if mount_fuse "${PLOG[$p]}" "${MNT[$p]}" "$PT_BIN" -f -o "source=$m/src" "${MNT[$p]}"; then
+			PID[$p]=$LASTPID
+			fuse_probe pt "${MNT[$p]}" || DOWN[$p]=$ERR
+		else
+			DOWN[$p]=$ERR
+		fi ;;
+	passthrough_hp)
+		if ! build_passthrough_hp; then DOWN[$p]=$ERR; return; fi
+		if ! mount_tmpfs "$m/src" $MOUNT_SIZE; then DOWN[$p]="source $ERR"; return; fi
+		if mount_fuse "${PLOG[$p]}" "${MNT[$p]}" "$HP_BIN" --foreground "$m/src" "${MNT[$p]}"; then
 			PID[$p]=$LASTPID
 			fuse_probe pt "${MNT[$p]}" || DOWN[$p]=$ERR
 		else
@@ -503,7 +574,7 @@ wl_clone() {
 		nb=$(bytes "$s"); row=clone_${s,,}
 		if [ $((2 * nb + (512 << 20))) -le "$MOUNT_BYTES" ]; then
 			for p in "${PEERS[@]}"; do
-				[ "${KIND[$p]}" = passthrough_ll ] && continue
+				[[ ${KIND[$p]} = passthrough_* ]] && continue
 				usable "$p" "$row" || continue
 				log "clone $s $p"
 				clone_one "$p" "$row" "$nb"
@@ -513,7 +584,7 @@ wl_clone() {
 		# too big for the 4G mounts: peers of their own, one at a time, if
 		# memory allows (tmpfs needs the file and one copy)
 		for p in "${PEERS[@]}"; do
-			[ "${KIND[$p]}" = passthrough_ll ] && continue
+			[[ ${KIND[$p]} = passthrough_* ]] && continue
 			if [ "${KIND[$p]}" = tmpfs ]; then park_peers; else unpark_peers; fi
 			need=$((nb + (2 << 30)))
 			[ "${KIND[$p]}" = tmpfs ] && need=$((2 * nb + (2 << 30)))
@@ -560,7 +631,7 @@ wl_heavy() {
 	local rep p a b
 	for rep in $(seq "$BENCH_REPS"); do
 		for p in "${PEERS[@]}"; do
-			[ "${KIND[$p]}" = passthrough_ll ] && continue
+			[[ ${KIND[$p]} = passthrough_* ]] && continue
 			usable "$p" clone_heavy || continue
 			log "clone-heavy $BENCH_HEAVY_N x $BENCH_HEAVY_SIZE $p (run $rep)"
 			if ! { fresh_dir "$p" h && fio_job "${MNT[$p]}/h/data" write 1M "$(bytes "$BENCH_HEAVY_SIZE")"; }; then
@@ -614,7 +685,7 @@ main() {
 	declare -gA VOPTS
 	for p in $BENCH_PEERS; do
 		case $p in
-		tmpfs | passthrough_ll) PEERS+=("$p") ;;
+		tmpfs | passthrough_hp | passthrough_ll) PEERS+=("$p") ;;
 		vmofs)
 			for c in $VMOFS_CONFIGS; do
 				name=${c%%:*} opts=${c#*:}
@@ -668,7 +739,7 @@ main() {
 				elif [ -n "$e" ]; then
 					med=n/a n=$e
 				else
-					continue   # not applicable (passthrough_ll has no clones)
+					continue   # not applicable (passthrough_* have no clones)
 				fi
 				printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "${LABEL[$r]}" "${UNIT[$r]}" \
 					"${BETTER[$r]}" "$p" "$med" "${v:--}" "${n:--}"
