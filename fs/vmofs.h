@@ -192,8 +192,9 @@ bool vfs_log_to_file(void);
  *	OP "NAME": EINVAL (Invalid argument): WHY (pid P, uid U)
  * at most 50 a second (the rest counted; the count rides on the next
  * line).  req gives the caller's pid and uid (NULL: none); name may be
- * NULL (an inode number goes in fmt); fmt says why, never empty.  Takes
- * no vfs lock; may be called with any held.
+ * NULL (an inode number goes in fmt); fmt says why, never empty.  It
+ * takes only its own leaf mutex and writes one line, so it may be called
+ * with any lock held, though not from a signal handler.
  */
 int vfs_reject(fuse_req_t req, const char *op, const char *name, int err,
     const char *fmt, ...) __attribute__((format(printf, 5, 6)));

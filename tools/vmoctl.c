@@ -387,7 +387,9 @@ static void usage_all(FILE *f)
 		fprintf(f, "  %-28s %s\n", syn, commands[i].summary);
 	}
 	fprintf(f,
-		"\n" PATH_HELP RANGE_HELP "\n"
+		"\n" PATH_HELP RANGE_SYNTAX "; empty or \"all\" is the\n"
+		"whole VMO, the default where RANGE may be left out (not for "
+		"slice).\n\n"
 		"Options:\n"
 		"  -j, --json     JSON output (info, tree, list, stats)\n"
 		"  -b, -H, --bytes\n"
