@@ -4,8 +4,9 @@
 #   make run        install missing packages, build, mount at $(MNT)
 #   make check      install missing packages, build both, run every test in both
 #   make bench      benchmarks (tests/bench), BENCH_QUICK=1 for the 2-minute run
-#   make install    vmofs, vmoctl, mount.fuse helper path, man pages under $(PREFIX)
-#   make uninstall  remove what make install put there
+#   make install    vmofs, vmoctl, man pages, systemd unit, bash completion
+#                   under $(PREFIX), the /usr/sbin/vmofs link (DESTDIR=...)
+#   make uninstall  remove what make install put there (same DESTDIR)
 #   make deps       install the Debian packages the build and tests need
 O      ?= build
 SAN    ?= 0
@@ -14,7 +15,8 @@ MNT    ?= /mnt/vmofs
 
 # Debian packages: what each is for is in docs/dependencies.md.
 PKGS := gcc make pkg-config libfuse3-dev fuse3 libcmocka-dev libbsd-dev \
-	liblz4-dev liburing-dev attr fio psmisc util-linux gnuplot-nox
+	liblz4-dev liburing-dev attr fio procps util-linux util-linux-extra \
+	python3 jq gnuplot-nox
 
 PKG_CFLAGS := $(shell pkg-config --cflags fuse3 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs fuse3 2>/dev/null) -luring
@@ -102,20 +104,35 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@tests/bench/run.sh $(O)
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
-	install -m 755 $(O)/vmofs $(O)/vmoctl $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 docs/vmofs.1 docs/vmoctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+# Where install puts things (DESTDIR is prepended to each, for packaging).
+BINDIR   := $(PREFIX)/bin
+MAN1DIR  := $(PREFIX)/share/man/man1
+UNITDIR  := $(PREFIX)/lib/systemd/system
+BASHCOMP := $(PREFIX)/share/bash-completion/completions
+SBINLINK := /usr/sbin/vmofs
+INSTALLED := $(BINDIR)/vmofs $(BINDIR)/vmoctl $(MAN1DIR)/vmofs.1 \
+	$(MAN1DIR)/vmoctl.1 $(UNITDIR)/mnt-vmofs.mount $(BASHCOMP)/vmoctl
+
+# Only the two programs: installing prebuilt ones (make -o $(O)/vmofs -o
+# $(O)/vmoctl install) builds nothing.
+install: $(PROGS)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MAN1DIR) \
+	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(BASHCOMP) $(DESTDIR)$(dir $(SBINLINK))
+	install -m 755 $(O)/vmofs $(O)/vmoctl $(DESTDIR)$(BINDIR)/
+	install -m 644 docs/vmofs.1 docs/vmoctl.1 $(DESTDIR)$(MAN1DIR)/
+	install -m 644 dist/mnt-vmofs.mount $(DESTDIR)$(UNITDIR)/
+	install -m 644 dist/vmoctl.bash $(DESTDIR)$(BASHCOMP)/vmoctl
 	@# mount -t fuse.vmofs runs "vmofs" through mount.fuse3's /bin/sh, whose
-	@# PATH may lack $(PREFIX)/bin: put a link where it always looks.
-	ln -sf $(PREFIX)/bin/vmofs $(DESTDIR)/usr/sbin/vmofs 2>/dev/null || true
+	@# PATH may lack $(BINDIR): put a link where it always looks.  The link
+	@# names $(BINDIR)/vmofs as it will be once DESTDIR is the root.
+	@if [ "$(BINDIR)/vmofs" != "$(SBINLINK)" ]; then \
+	    echo "ln -sfn $(BINDIR)/vmofs $(DESTDIR)$(SBINLINK)"; \
+	    ln -sfn $(BINDIR)/vmofs $(DESTDIR)$(SBINLINK); fi
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/vmofs $(DESTDIR)$(PREFIX)/bin/vmoctl \
-	    $(DESTDIR)$(PREFIX)/share/man/man1/vmofs.1 \
-	    $(DESTDIR)$(PREFIX)/share/man/man1/vmoctl.1
-	@if [ "$$(readlink $(DESTDIR)/usr/sbin/vmofs)" = "$(PREFIX)/bin/vmofs" ]; then \
-	    rm -f $(DESTDIR)/usr/sbin/vmofs; fi
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	@if [ "$$(readlink $(DESTDIR)$(SBINLINK))" = "$(BINDIR)/vmofs" ]; then \
+	    echo "rm -f $(DESTDIR)$(SBINLINK)"; rm -f $(DESTDIR)$(SBINLINK); fi
 
 clean:
 	rm -rf build build-san

@@ -11,7 +11,9 @@
  * (data opens bypass the kernel page cache) and -o prealloc (the page
  * arena is faulted in at start and kept) and -o uring (FUSE over io_uring,
  * uring.c); -o spin=USEC (how long a worker polls for the next request
- * before it sleeps, conn.c; default 30, 0 never).  Every problem found before
+ * before it sleeps, conn.c; default 30, 0 never), -o log=FILE (log lines
+ * go to FILE, appended, instead of syslog or stderr; SIGHUP reopens it,
+ * util.c).  Every problem found before
  * the mount is one line on stderr and exit status 1; nothing is mounted.
  * default_permissions is always on: the kernel enforces the modes and
  * owners we store.
@@ -48,6 +50,7 @@ struct vopts {
 	int	 prealloc;
 	int	 uring;
 	char	*spin;
+	char	*log;
 	int	 foreground;
 	int	 help;
 	int	 version;
@@ -67,6 +70,7 @@ static const struct fuse_opt vopt_spec[] = {
 	VOPT("prealloc", prealloc, 1),
 	VOPT("uring", uring, 1),
 	VOPT("spin=%s", spin, 0),
+	VOPT("log=%s", log, 0),
 	FUSE_OPT_KEY("-f", KEY_FG),
 	FUSE_OPT_KEY("-d", KEY_DEBUG),
 	FUSE_OPT_KEY("debug", KEY_DEBUG),
@@ -126,6 +130,8 @@ usage(const char *prog)
 	    "                       rings (Linux 6.14+, enable_uring; docs/usage.md)\n"
 	    "    -o spin=USEC       workers poll this long for the next request\n"
 	    "                       before sleeping (default 30, 0: never)\n"
+	    "    -o log=FILE        append log lines to FILE (default: syslog;\n"
+	    "                       with -f, stderr); SIGHUP reopens it\n"
 	    "    -o OPT             any FUSE mount option\n", prog, prog);
 }
 
@@ -206,6 +212,22 @@ vfs_prealloc(uint64_t limit)
 	    (t1.tv_nsec - t0.tv_nsec) / 1e9);
 }
 
+/*
+ * Daemonising without -o log=: the log goes to syslog, which drops it
+ * where nothing listens on /dev/log (containers, minimal systems).  Say
+ * so once, on the terminal, while there still is one.
+ */
+static void
+vfs_warn_no_syslog(void)
+{
+	struct stat st;
+
+	if (stat("/dev/log", &st) == 0 && S_ISSOCK(st.st_mode))
+		return;
+	fprintf(stderr, "vmofs: warning: no syslog (/dev/log): the daemon's "
+	    "log lines will be lost; use -o log=FILE or -f\n");
+}
+
 /* Check the options that need no libfuse; 0 or exit status. */
 static int
 vfs_check_opts(struct vopts *o, const char *prog, uint64_t *limit)
@@ -218,6 +240,8 @@ vfs_check_opts(struct vopts *o, const char *prog, uint64_t *limit)
 		fprintf(stderr, "usage: %s [options] MOUNTPOINT\n", prog);
 		return 1;
 	}
+	if (o->log && vfs_log_open(o->log) != 0)
+		return 1;
 	if (o->backing && backing_open(o->backing) != 0)
 		return 1;
 	if (o->size) {
@@ -330,13 +354,20 @@ main(int argc, char **argv)
 		goto err_out2;	/* libfuse said why */
 	if (fuse_set_signal_handlers(vfs.se) != 0)
 		goto err_out3;
+	if ((r = vfs_log_sighup()) != 0) {
+		fprintf(stderr, "vmofs: option log=: cannot handle SIGHUP: %s\n",
+		    strerror(-r));
+		goto err_out4;
+	}
 	if (fuse_session_mount(vfs.se, vfs.mountpoint) != 0)
 		goto err_out4;	/* libfuse said why */
 	if (conn_setup(vfs.se, vfs.mountpoint, limit) != 0)
 		goto err_out5;
+	if (!vfs.foreground && !vfs_log_to_file())
+		vfs_warn_no_syslog();
 	if (fuse_daemonize(vfs.foreground) != 0)
 		goto err_out5;
-	if (!vfs.foreground)
+	if (!vfs.foreground && !vfs_log_to_file())
 		openlog("vmofs", LOG_PID, LOG_DAEMON);
 	if (o.prealloc)
 		vfs_prealloc(limit);
@@ -381,7 +412,9 @@ err_out1:
 	vm_destroy(vfs.vm);
 err_out0:
 	backing_fini();	/* after the VMOs: closes the backing files */
+	vfs_log_close();
 	free(o.size);
+	free(o.log);
 	free(o.backing);
 	free(o.spin);
 	free(o.pos[0]);

@@ -24,7 +24,7 @@
  *   xattr.c   extended attributes: VMO actions and values, stored user.*
  *   notify.c  the coherence notifier thread (kernel cache invalidation)
  *   backing.c persistent mode (-o backing=DIR): host files, writeback
- *   util.c    RANGE/size parsing, errno mapping, logging
+ *   util.c    RANGE/size parsing, errno mapping, logging (log=, rejections)
  *   conn.c    connection set-up libfuse cannot do (KILLPRIV_V2, readahead)
  *   uring.c   FUSE over io_uring (-o uring): per-CPU request rings
  */
@@ -167,8 +167,46 @@ int vfs_parse_num(const char *s, uint64_t *out, const char **end);
 int vfs_parse_range(const char *s, uint64_t *off, uint64_t *len);
 int vfs_parse_size(const char *s, uint64_t *out);
 int64_t vfs_now_ns(void);
+/* One log line: to the -o log= file, stderr (-f) or syslog (util.c). */
 void vfs_log(int prio, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* -o log=PATH (main.c, before the mount): 0, or -1 after one stderr line. */
+int vfs_log_open(const char *path);
+int vfs_log_sighup(void);	/* SIGHUP reopens the log= file; 0 or -errno */
+void vfs_log_close(void);
+bool vfs_log_to_file(void);
+/*
+ * Log a rejection and return err, for the reply:
+ *
+ *	err = vfs_reject(req, "mkdir", name, EINVAL, "a VMO name has no '@'");
+ *	goto out_err;
+ *
+ * A rejection is a request refused for what it asked: a bad name, range
+ * or value, an entry kind vmofs does not make, a busy pin, a forbidden
+ * rename -- anything that makes a user ask "why did that fail?".  Not a
+ * rejection, and not to be logged: a lookup of a name that is not there
+ * (ENOENT), an xattr that is not set (ENODATA from getxattr of a stored
+ * name: getfattr -d and cp -a probe for them), ERANGE of the size-0
+ * protocol, EINTR, ENOSYS of opendir (statelessness, semantics.md).
+ * Logged at LOG_INFO as
+ *	OP "NAME": EINVAL (Invalid argument): WHY (pid P, uid U)
+ * at most 50 a second (the rest counted; the count rides on the next
+ * line).  req gives the caller's pid and uid (NULL: none); name may be
+ * NULL (an inode number goes in fmt); fmt says why, never empty.  It
+ * takes only its own leaf mutex and writes one line, so it may be called
+ * with any lock held, though not from a signal handler.
+ */
+int vfs_reject(fuse_req_t req, const char *op, const char *name, int err,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/*
+ * The same for a name outside a fixed set: WHY lists the valid names,
+ * each prefix + valid[i] ("user.vmo." + "commit").  For xattr.c's EINVAL
+ * on setting an unknown user.vmo.* name:
+ *	vfs_reject_names(req, "setxattr", name, EINVAL, "user.vmo.",
+ *	    xa_actions, XA_NACTIONS)
+ */
+int vfs_reject_names(fuse_req_t req, const char *op, const char *name,
+    int err, const char *prefix, const char *const *valid, size_t nvalid);
 int vfs_errno(long neg);
 
 /* inode.c: every function here takes vfs.ns_lock itself unless marked (N). */

@@ -11,6 +11,13 @@
  *   ACTION PATH [RANGE]      setxattr PATH/data user.vmo.ACTION = RANGE|"all"
  * RANGE and NAME are checked here first so a typo gets a precise message
  * (exit 2); the daemon checks them again and is the authority.
+ *
+ * A range action longer than ACTION_CHUNK (commit, prefetch, zero... of
+ * gigabytes) is sent as one setxattr per chunk, chunk boundaries at
+ * multiples of ACTION_CHUNK, with a progress bar on a terminal.  Every
+ * action is page-wise or byte-exact, so the chunks do what the whole
+ * range would; a failure stops at the chunk that failed and says how far
+ * it got.  pin and unpin stay one request: all or nothing.
  */
 #include "vmoctl.h"
 
@@ -59,6 +66,13 @@ static int run_stats(const struct ctl_command *c, int argc, char **argv,
 {
 	(void)c;
 	return cmd_stats(argc, argv, o);
+}
+
+static int run_list(const struct ctl_command *c, int argc, char **argv,
+		    const struct ctl_opts *o)
+{
+	(void)c;
+	return cmd_list(argc, argv, o);
 }
 
 /* ------------------------------------------------------------------ */
@@ -147,14 +161,78 @@ static int run_child(const struct ctl_command *c, int argc, char **argv,
 /* ------------------------------------------------------------------ */
 /* range actions                                                       */
 
+#define ACTION_CHUNK (64ull << 20)	/* bytes per setxattr of a long action */
+
+/* The error of a failed action: one line, with a hint where one helps. */
+static void action_error(const char *path, int err, bool all, uint64_t done,
+			 uint64_t total)
+{
+	const char *hint = NULL;
+	char h1[32], h2[32], after[96] = "";
+
+	if (err == EINVAL)
+		hint = all ? NULL : "is RANGE inside the VMO?";
+	else if (err == EBUSY)
+		hint = "a pinned range is in the way";
+	else if (err == ENOSPC)
+		hint = "the mount's size limit is reached";
+	else if (err == ENOTSUP)
+		hint = "not on vmofs?";
+	if (done > 0) {
+		ctl_human(done, h1, sizeof(h1));
+		ctl_human(total, h2, sizeof(h2));
+		snprintf(after, sizeof(after), "%sdone: %s of %s", hint ? "; " : "",
+			 h1, h2);
+	}
+	if (hint || after[0])
+		ctl_errx("%s: %s (%s%s)", path, strerror(err), hint ? hint : "",
+			 after);
+	else
+		ctl_err(path, err);
+}
+
+/*
+ * setxattr name = "OFF+LEN" for [off, off+len) in chunks; *done counts
+ * the bytes done.  0 or an errno.
+ */
+static int action_chunked(const char *data, const char *name,
+			  const char *what, uint64_t off, uint64_t len,
+			  uint64_t *done)
+{
+	uint64_t pos, next, end = off + len;
+	char val[64];
+	int err = 0;
+
+	ctl_progress_begin(what, len);
+	for (pos = off; pos < end; pos = next) {
+		next = (pos / ACTION_CHUNK + 1) * ACTION_CHUNK;
+		if (next > end)
+			next = end;
+		snprintf(val, sizeof(val), "%llu+%llu", (unsigned long long)pos,
+			 (unsigned long long)(next - pos));
+		if (setxattr(data, name, val, strlen(val), 0) < 0) {
+			err = errno;
+			break;
+		}
+		*done = next - off;
+		ctl_progress(*done);
+	}
+	ctl_progress_end();
+	return err;
+}
+
 static int run_action(const struct ctl_command *c, int argc, char **argv,
 		      const struct ctl_opts *o)
 {
 	const char *range = argc > 1 ? argv[1] : "all", *why;
+	bool whole_only = !strcmp(c->name, "pin") || !strcmp(c->name, "unpin");
+	bool chunked = false;
+	uint64_t done = 0;
 	struct ctl_range r;
 	struct ctl_vmo v;
+	struct stat st;
 	char name[64];
-	int rc = CTL_OK;
+	int err = 0;
 
 	(void)o;
 	if (!ctl_range_parse(range, &r, &why)) {
@@ -164,26 +242,29 @@ static int run_action(const struct ctl_command *c, int argc, char **argv,
 	if (!ctl_vmo_resolve(argv[0], &v))
 		return CTL_FAIL;
 	snprintf(name, sizeof(name), "user.vmo.%s", c->name);
-	if (setxattr(v.data, name, range, strlen(range), 0) < 0) {
-		int err = errno;
-		const char *hint = NULL;
-
-		if (err == EINVAL)
-			hint = r.all ? NULL : "is RANGE inside the VMO?";
-		else if (err == EBUSY)
-			hint = "a pinned range is in the way";
-		else if (err == ENOSPC)
-			hint = "the mount's size limit is reached";
-		else if (err == ENOTSUP)
-			hint = "not on vmofs?";
-		if (hint)
-			ctl_errx("%s: %s (%s)", argv[0], strerror(err), hint);
-		else
-			ctl_err(argv[0], err);
-		rc = CTL_FAIL;
+	/*
+	 * Chunks only for a long range inside the content size: one past the
+	 * end stays one request, which the daemon refuses whole (EINVAL).
+	 * "all" is the size now (a VMO shrunk meanwhile: EINVAL part way).
+	 */
+	if (!whole_only && stat(v.data, &st) == 0) {
+		if (r.all) {
+			r.off = 0;
+			r.len = (uint64_t)st.st_size;
+		}
+		chunked = r.len > ACTION_CHUNK &&
+			  r.off + r.len <= (uint64_t)st.st_size;
 	}
+	if (!chunked) {
+		if (setxattr(v.data, name, range, strlen(range), 0) < 0)
+			err = errno;
+	} else {
+		err = action_chunked(v.data, name, c->name, r.off, r.len, &done);
+	}
+	if (err)
+		action_error(argv[0], err, r.all, done, r.len);
 	ctl_vmo_free(&v);
-	return rc;
+	return err ? CTL_FAIL : CTL_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -192,15 +273,24 @@ static int run_action(const struct ctl_command *c, int argc, char **argv,
 #define PATH_HELP \
 	"PATH is a VMO directory (MOUNT/NAME, MOUNT/NAME/clones/C, ...) or\n" \
 	"its data file.\n"
-#define RANGE_HELP \
+#define RANGE_SYNTAX \
 	"RANGE is OFFSET+LENGTH, each decimal or 0x hex with an optional\n" \
-	"K, M or G suffix (0+1M, 4K+8K, 0x1000+0x2000); empty or \"all\" " \
-	"is the\nwhole VMO, which is also the default.\n"
-#define ACTION(n, sum, what)                                              \
+	"K, M or G suffix (0+1M, 4K+8K, 0x1000+0x2000)"
+#define RANGE_HELP RANGE_SYNTAX "; empty or \"all\" is the\n" \
+	"whole VMO, which is also the default.\n"
+#define SETFATTR_HEX \
+	"(setfattr reads a value that starts with 0x as hex-encoded bytes and\n" \
+	"refuses a 0x RANGE with \"bad input encoding\", setting nothing: quote\n" \
+	"it, -v '\"0x1000+0x1000\"'.  vmoctl passes RANGE as text.)\n"
+#define ACTION(n, sum, what, chunked)                                     \
 	{ n, "PATH [RANGE]", 1, 2, 0, run_action, sum,                      \
 	  what "\n\nSame as: setfattr -n user.vmo." n " -v RANGE PATH/data\n" \
-	  "(setfattr needs a 0x RANGE in double quotes: -v '\"0x1000+0x1000\"')" \
-	  "\n\n" PATH_HELP RANGE_HELP }
+	  SETFATTR_HEX chunked "\n" PATH_HELP RANGE_HELP }
+#define CHUNKED \
+	"\nA RANGE over 64 MiB is sent in 64 MiB steps, with a progress bar\n" \
+	"on a terminal (stderr).\n"
+#define ONE_STEP \
+	"\nThe RANGE is one request, whatever its length: all or nothing.\n"
 
 static const struct ctl_command commands[] = {
 	{ "info", "PATH", 1, 1, F_JSON | F_BYTES, run_info,
@@ -214,12 +304,25 @@ static const struct ctl_command commands[] = {
 	  "Walk every VMO of MOUNT and, recursively, its clones/ and "
 	  "slices/;\nprint one line per VMO: name, kind, size, committed, "
 	  "private and\nscaled bytes (K/M/G; exact with --bytes).  MOUNT may "
-	  "also be a VMO\ndirectory, to show only its subtree.  With --json: "
-	  "nested objects,\neach with a \"children\" array.\n" },
-	{ "stats", "MOUNT", 1, 1, F_JSON, run_stats,
+	  "also be a VMO\ndirectory: the first line is then that VMO, and "
+	  "its clones and\nslices hang from it.  With --json: {\"path\", "
+	  "\"vmos\": [...]}, each VMO\nan object with its info keys and "
+	  "\"clones\" and \"slices\" arrays.\n" },
+	{ "list", "MOUNT", 1, 1, F_JSON | F_BYTES, run_list,
+	  "list every VMO: path, kind, memory, children",
+	  "Walk every VMO of MOUNT as tree does and print one aligned row per\n"
+	  "VMO, parents before their clones and slices: path, kind, size,\n"
+	  "committed, private, shared (committed - private: bytes other VMOs\n"
+	  "see too), scaled bytes (K/M/G; exact with --bytes) and the number\n"
+	  "of child VMOs.  MOUNT may also be a VMO directory.  With --json:\n"
+	  "{\"path\", \"vmos\": [...]}, one object per VMO.\n" },
+	{ "stats", "MOUNT", 1, 1, F_JSON | F_BYTES, run_stats,
 	  "show allocator, per-CPU cache and COW counters",
 	  "Print the mount's counters, the user.vmofs.stats attribute of its\n"
-	  "root directory.\n" },
+	  "root directory, one per line.  Amounts of pages (..._pages, q_...)\n"
+	  "are followed by their size in K/M/G, amounts of bytes shown in\n"
+	  "K/M/G with the exact count after; --bytes prints every value as\n"
+	  "the attribute has it.\n" },
 	{ "clone", "SRC NAME [RANGE]", 2, 3, 0, run_child,
 	  "make a copy-on-write snapshot SRC/clones/NAME",
 	  "Make NAME, a copy-on-write clone of SRC, as SRC/clones/NAME: it "
@@ -234,27 +337,31 @@ static const struct ctl_command commands[] = {
 	  "pages\nin RANGE, so a write through either is seen by the other.  "
 	  "OFFSET\nmust be page aligned; the slice's size is fixed.\n\n"
 	  "Same as: mkdir SRC/slices/NAME@RANGE\n\n"
-	  "SRC is a VMO directory or its data file.\n" RANGE_HELP },
+	  "SRC is a VMO directory or its data file.\n" RANGE_SYNTAX ".\n"
+	  "A slice needs a RANGE: it has no default, and \"all\" is "
+	  "refused.\n" },
 	ACTION("commit", "allocate the pages of RANGE now",
-	       "Allocate every page of RANGE now (on a clone: private copies)."),
+	       "Allocate every page of RANGE now (on a clone: private copies).",
+	       CHUNKED),
 	ACTION("decommit", "free the pages of RANGE; it reads zero",
-	       "Free the pages of RANGE; it reads zero afterwards."),
+	       "Free the pages of RANGE; it reads zero afterwards.", CHUNKED),
 	ACTION("zero", "zero RANGE byte-exactly",
-	       "Zero RANGE byte-exactly, freeing whole pages where it can."),
+	       "Zero RANGE byte-exactly, freeing whole pages where it can.",
+	       CHUNKED),
 	ACTION("pin", "commit RANGE and hold it resident",
 	       "Commit RANGE and hold it resident: pinned pages are never\n"
 	       "evicted, compressed, decommitted or truncated away (EBUSY).\n"
-	       "Pins are counted; each pin needs an unpin."),
+	       "Pins are counted; each pin needs an unpin.", ONE_STEP),
 	ACTION("unpin", "release a pin of RANGE",
-	       "Release one pin of RANGE."),
+	       "Release one pin of RANGE.", ONE_STEP),
 	ACTION("prefetch", "bring RANGE in from backing store",
 	       "Bring RANGE in: page it in from the backing file, decompress\n"
-	       "compressed pages."),
+	       "compressed pages.", CHUNKED),
 	ACTION("dontneed", "hint: reclaim RANGE first",
-	       "Eviction hint: reclaim the pages of RANGE first."),
+	       "Eviction hint: reclaim the pages of RANGE first.", CHUNKED),
 	ACTION("alwaysneed", "commit RANGE and never reclaim it",
 	       "Eviction hint: commit RANGE and never reclaim it until\n"
-	       "dontneed."),
+	       "dontneed.", CHUNKED),
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -280,10 +387,14 @@ static void usage_all(FILE *f)
 		fprintf(f, "  %-28s %s\n", syn, commands[i].summary);
 	}
 	fprintf(f,
-		"\n" PATH_HELP RANGE_HELP "\n"
+		"\n" PATH_HELP RANGE_SYNTAX "; empty or \"all\" is the\n"
+		"whole VMO, the default where RANGE may be left out (not for "
+		"slice).\n\n"
 		"Options:\n"
-		"  -j, --json     JSON output (info, tree, stats)\n"
-		"  -b, --bytes    exact byte counts, not K/M/G (info, tree)\n"
+		"  -j, --json     JSON output (info, tree, list, stats)\n"
+		"  -b, -H, --bytes\n"
+		"                 exact counts, not K/M/G (info, tree, list, "
+		"stats)\n"
 		"  -h, --help     this help; 'vmoctl COMMAND --help' for one "
 		"command\n"
 		"  -V, --version  print the version and exit\n\n"
@@ -336,7 +447,8 @@ static void parse_args(int argc, char **argv, struct ctl_args *a)
 			opts_done = true;
 		else if (!strcmp(s, "-j") || !strcmp(s, "--json"))
 			a->o.json = true;
-		else if (!strcmp(s, "-b") || !strcmp(s, "--bytes"))
+		else if (!strcmp(s, "-b") || !strcmp(s, "-H") ||
+			 !strcmp(s, "--bytes"))
 			a->o.bytes = true;
 		else if (!strcmp(s, "-h") || !strcmp(s, "--help"))
 			a->help = true;
@@ -358,11 +470,11 @@ static int check_args(const struct ctl_command *c, const struct ctl_args *a)
 	int nargs = a->npos - 1;
 
 	if (a->o.json && !(c->flags & F_JSON))
-		return usage_error(c, "%s", "--json applies to info, tree "
-				   "and stats only");
+		return usage_error(c, "%s", "--json applies to info, tree, "
+				   "list and stats only");
 	if (a->o.bytes && !(c->flags & F_BYTES))
-		return usage_error(c, "%s", "--bytes applies to info and "
-				   "tree only");
+		return usage_error(c, "%s", "--bytes applies to info, tree, "
+				   "list and stats only");
 	if (nargs < c->min_args)
 		return usage_error(c, "%s", "missing argument");
 	if (nargs > c->max_args)

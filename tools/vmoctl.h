@@ -9,9 +9,14 @@
  * docs/vmoctl.1.
  *
  *   vmoctl.c        command line, usage texts, dispatch, clone/slice/actions
- *   vmoctl_show.c   the read commands: info, tree, stats (text and JSON)
+ *   vmoctl_show.c   the read commands: info, tree, list, stats (text, JSON)
  *   vmoctl_util.c   RANGE syntax, path resolution, xattr and file reading,
- *                   human units, the JSON writer, error messages
+ *                   human units, the JSON writer, the progress bar, error
+ *                   messages
+ *
+ * Bash completion: dist/vmoctl.bash (installed as
+ * share/bash-completion/completions/vmoctl); its command and option lists
+ * are checked against "vmoctl --help" by tests/shell/test_tools.sh.
  *
  * Exit status: 0 success, 1 an operation failed, 2 a usage error.
  */
@@ -35,7 +40,7 @@ enum { CTL_OK = 0, CTL_FAIL = 1, CTL_USAGE = 2 };
 /* Options common to every command, filled by the command-line parser. */
 struct ctl_opts {
 	bool json;	/* --json: machine-readable output (read commands) */
-	bool bytes;	/* --bytes: exact byte counts instead of K/M/G */
+	bool bytes;	/* -b, -H, --bytes: exact counts instead of K/M/G */
 };
 
 /* The command being run, for error messages ("vmoctl: CMD: ..."). */
@@ -135,9 +140,20 @@ void json_auto(const char *s);
 /* Finish the document (newline, flush); returns false on a write error. */
 bool json_done(void);
 
+/*
+ * A progress bar on stderr, for range actions done in chunks; drawn only
+ * when stderr is a terminal, so scripts and logs never see it.
+ * ctl_progress_begin(what, total), ctl_progress(done) after each chunk,
+ * ctl_progress_end() erases the line (before any error message).
+ */
+void ctl_progress_begin(const char *what, uint64_t total);
+void ctl_progress(uint64_t done);
+void ctl_progress_end(void);
+
 /* ---- commands ---- */
 int cmd_info(int argc, char **argv, const struct ctl_opts *o);
 int cmd_tree(int argc, char **argv, const struct ctl_opts *o);
+int cmd_list(int argc, char **argv, const struct ctl_opts *o);
 int cmd_stats(int argc, char **argv, const struct ctl_opts *o);
 
 #endif /* VMOCTL_H */

@@ -1,5 +1,5 @@
 /*
- * vmoctl_show.c - the read commands: info, tree and stats.
+ * vmoctl_show.c - the read commands: info, tree, list and stats.
  *
  * Each reads what vmofs publishes and prints it twice over: as text for
  * people (byte counts in K/M/G unless --bytes) or, with --json, as one
@@ -9,7 +9,15 @@
  *                 cannot be read), one "key: value" per line
  *   tree  MOUNT   readdir of MOUNT, then of each VMO's clones/ and slices/,
  *                 recursively; each node's numbers come from its info file
+ *   list  MOUNT   the same walk, one aligned row per VMO (like zfs list)
  *   stats MOUNT   the root directory's user.vmofs.stats xattr
+ *
+ * JSON keys mean one thing wherever they appear.  A VMO is an object with
+ * "name" (its entry name), "path", the info keys ("children" is always
+ * the number of live child VMOs, as in user.vmo.children) and "shared"
+ * (committed - private: bytes it sees that other VMOs see too); tree adds
+ * the arrays "clones" and "slices" of child objects; tree and list wrap
+ * the VMOs in {"path": MOUNT, "vmos": [...]}.
  *
  * The tree walk opens each directory relative to its parent (openat), so
  * a deep clone chain is not limited by PATH_MAX; one directory stream is
@@ -99,14 +107,41 @@ static void show_value(const char *key, const char *val, bool exact,
 		fputs(h, stdout);
 }
 
-/* The members of one VMO object: its keys, numbers as JSON numbers. */
-static void json_vmo_members(const struct ctl_kvlist *l)
+/* committed - private: the bytes a VMO sees that other VMOs see too. */
+static bool vmo_shared(const struct ctl_kvlist *l, uint64_t *shared)
 {
+	const char *c = ctl_kv_get(l, "committed"), *p = ctl_kv_get(l, "private");
+	uint64_t cv, pv;
+
+	if (!c || !p || !ctl_is_u64(c, &cv) || !ctl_is_u64(p, &pv) || pv > cv)
+		return false;
+	*shared = cv - pv;
+	return true;
+}
+
+/*
+ * The members of one VMO object: name, path, its info keys (numbers as
+ * JSON numbers) and, after "private", "shared".
+ */
+static void json_vmo_members(const char *name, const char *path,
+			     const struct ctl_kvlist *l)
+{
+	uint64_t shared;
+
+	json_key("name");
+	json_str(name);
+	json_key("path");
+	json_str(path);
 	for (size_t i = 0; i < l->n; i++) {
 		if (l->v[i].key[0] == '\0')
 			continue;
 		json_key(l->v[i].key);
 		json_auto(l->v[i].val);
+		if (strcmp(l->v[i].key, "private") == 0 &&
+		    vmo_shared(l, &shared)) {
+			json_key("shared");
+			json_u64(shared);
+		}
 	}
 }
 
@@ -128,11 +163,12 @@ int cmd_info(int argc, char **argv, const struct ctl_opts *o)
 		return CTL_FAIL;
 	}
 	if (o->json) {
+		char *name = ctl_basename(v.dir);
+
 		json_obj_begin();
-		json_key("path");
-		json_str(v.dir);
-		json_vmo_members(&l);
+		json_vmo_members(name, v.dir, &l);
 		json_obj_end();
+		free(name);
 		if (!json_done())
 			rc = CTL_FAIL;
 	} else {
@@ -165,6 +201,7 @@ struct tnode {
 	struct ctl_kvlist kv;	/* the info file */
 	struct tnode **kids;	/* clones (sorted), then slices (sorted) */
 	size_t nkids;
+	size_t nclones;		/* kids[0..nclones) are the clones */
 };
 
 struct twalk {
@@ -286,11 +323,12 @@ static struct tnode *tree_load(int parentfd, const char *name,
 	t->name = ctl_xstrdup(name);
 	t->path = ctl_xstrdup(path);
 	t->kids = NULL;
-	t->nkids = 0;
+	t->nkids = t->nclones = 0;
 	ctl_kv_parse(text, &t->kv);
 	free(text);
 	w->count++;
 	tree_load_kids(vfd, "clones", t, w);
+	t->nclones = t->nkids;
 	tree_load_kids(vfd, "slices", t, w);
 	close(vfd);
 	return t;
@@ -332,46 +370,106 @@ static size_t tree_name_width(const struct tnode *t, size_t depth)
 	return w;
 }
 
-/* The columns after the name, and their header titles. */
-static const char *const tree_cols[] = { "size", "committed", "private",
-					 "scaled" };
-static const char *const tree_titles[] = { "SIZE", "COMMITTED", "PRIVATE",
-					   "SCALED" };
-#define N_TREE_COLS 4
-
+/*
+ * A table of VMOs: a label column (tree: the drawing and name; list: the
+ * path), KIND, then value columns named by their info keys ("shared" is
+ * derived).  Byte counts in K/M/G unless --bytes.
+ */
+#define MAX_COLS 8
 struct tlayout {
-	size_t name_w, kind_w, num_w[N_TREE_COLS];
+	const char *const *keys, *const *titles;
+	size_t ncols;
+	size_t name_w, kind_w, num_w[MAX_COLS];
 	bool bytes;
 };
 
-static void tree_cell(const struct tnode *t, size_t c, bool bytes,
-		      char *buf, size_t n)
-{
-	const char *v = ctl_kv_get(&t->kv, tree_cols[c]);
-	uint64_t x;
+static const char *const tree_keys[] = { "size", "committed", "private",
+					 "scaled" };
+static const char *const tree_titles[] = { "SIZE", "COMMITTED", "PRIVATE",
+					   "SCALED" };
+static const char *const list_keys[] = { "size", "committed", "private",
+					 "shared", "scaled", "children" };
+static const char *const list_titles[] = { "SIZE", "COMMITTED", "PRIVATE",
+					   "SHARED", "SCALED", "CHILDREN" };
 
-	if (!v)
-		snprintf(buf, n, "-");
-	else if (!bytes && ctl_is_u64(v, &x))
-		ctl_human(x, buf, n);
-	else
-		snprintf(buf, n, "%s", v);
+static void layout_init(struct tlayout *L, const char *const *keys,
+			const char *const *titles, size_t ncols,
+			const char *label, const struct ctl_opts *o)
+{
+	memset(L, 0, sizeof(*L));
+	L->keys = keys;
+	L->titles = titles;
+	L->ncols = ncols;
+	L->name_w = cols(label);
+	L->kind_w = strlen("KIND");
+	L->bytes = o->bytes;
+	for (size_t c = 0; c < ncols; c++)
+		L->num_w[c] = strlen(titles[c]);
 }
 
-static void tree_measure(const struct tnode *t, struct tlayout *L)
+static void vmo_cell(const struct tnode *t, const char *key, bool bytes,
+		     char *buf, size_t n)
+{
+	const char *v = ctl_kv_get(&t->kv, key);
+	uint64_t x;
+
+	if (strcmp(key, "shared") == 0) {
+		if (!vmo_shared(&t->kv, &x))
+			snprintf(buf, n, "-");
+		else if (bytes)
+			snprintf(buf, n, "%llu", (unsigned long long)x);
+		else
+			ctl_human(x, buf, n);
+	} else if (!v) {
+		snprintf(buf, n, "-");
+	} else if (!bytes && ctl_key_is_bytes(key) && ctl_is_u64(v, &x)) {
+		ctl_human(x, buf, n);
+	} else {
+		snprintf(buf, n, "%s", v);
+	}
+}
+
+/* Widen L's KIND and value columns for t (and, if deep, all below it). */
+static void layout_measure(const struct tnode *t, struct tlayout *L, bool deep)
 {
 	const char *kind = ctl_kv_get(&t->kv, "kind");
 	char buf[32];
 
 	if (kind && strlen(kind) > L->kind_w)
 		L->kind_w = strlen(kind);
-	for (size_t c = 0; c < N_TREE_COLS; c++) {
-		tree_cell(t, c, L->bytes, buf, sizeof(buf));
+	for (size_t c = 0; c < L->ncols; c++) {
+		vmo_cell(t, L->keys[c], L->bytes, buf, sizeof(buf));
 		if (strlen(buf) > L->num_w[c])
 			L->num_w[c] = strlen(buf);
 	}
-	for (size_t i = 0; i < t->nkids; i++)
-		tree_measure(t->kids[i], L);
+	if (deep)
+		for (size_t i = 0; i < t->nkids; i++)
+			layout_measure(t->kids[i], L, true);
+}
+
+static void layout_header(const char *label, const struct tlayout *L)
+{
+	printf("%s%*s  %-*s", label, (int)(L->name_w - cols(label)), "",
+	       (int)L->kind_w, "KIND");
+	for (size_t c = 0; c < L->ncols; c++)
+		printf("  %*s", (int)L->num_w[c], L->titles[c]);
+	putchar('\n');
+}
+
+/* The rest of t's row, after a label used columns wide. */
+static void layout_row(const struct tnode *t, size_t used,
+		       const struct tlayout *L)
+{
+	const char *kind = ctl_kv_get(&t->kv, "kind");
+	char buf[32];
+
+	printf("%*s  %-*s", (int)(L->name_w - used), "", (int)L->kind_w,
+	       kind ? kind : "-");
+	for (size_t c = 0; c < L->ncols; c++) {
+		vmo_cell(t, L->keys[c], L->bytes, buf, sizeof(buf));
+		printf("  %*s", (int)L->num_w[c], buf);
+	}
+	putchar('\n');
 }
 
 /*
@@ -381,18 +479,10 @@ static void tree_measure(const struct tnode *t, struct tlayout *L)
 static void tree_print(const struct tnode *t, const char *prefix,
 		       size_t pcols, bool last, const struct tlayout *L)
 {
-	const char *kind = ctl_kv_get(&t->kv, "kind");
-	size_t used = pcols + 4 + cols(t->name);
-	char buf[32], *kp;
+	char *kp;
 
-	printf("%s%s%s%*s", prefix, last ? "└── " : "├── ", t->name,
-	       (int)(L->name_w - used), "");
-	printf("  %-*s", (int)L->kind_w, kind ? kind : "-");
-	for (size_t c = 0; c < N_TREE_COLS; c++) {
-		tree_cell(t, c, L->bytes, buf, sizeof(buf));
-		printf("  %*s", (int)L->num_w[c], buf);
-	}
-	putchar('\n');
+	printf("%s%s%s", prefix, last ? "└── " : "├── ", t->name);
+	layout_row(t, pcols + 4 + cols(t->name), L);
 	kp = ctl_xasprintf("%s%s", prefix, last ? "    " : "│   ");
 	for (size_t i = 0; i < t->nkids; i++)
 		tree_print(t->kids[i], kp, pcols + 4, i + 1 == t->nkids, L);
@@ -402,40 +492,54 @@ static void tree_print(const struct tnode *t, const char *prefix,
 static void tree_json(const struct tnode *t)
 {
 	json_obj_begin();
-	json_key("name");
-	json_str(t->name);
-	json_key("path");
-	json_str(t->path);
-	json_vmo_members(&t->kv);
-	json_key("children");
+	json_vmo_members(t->name, t->path, &t->kv);
+	json_key("clones");
 	json_arr_begin();
-	for (size_t i = 0; i < t->nkids; i++)
+	for (size_t i = 0; i < t->nclones; i++)
+		tree_json(t->kids[i]);
+	json_arr_end();
+	json_key("slices");
+	json_arr_begin();
+	for (size_t i = t->nclones; i < t->nkids; i++)
 		tree_json(t->kids[i]);
 	json_arr_end();
 	json_obj_end();
 }
 
+/*
+ * The text tree.  Its first line is ROOT as given: the mount (no numbers)
+ * or, when ROOT is a VMO directory, that VMO's own row; what lies below
+ * hangs from it.
+ */
 static void tree_output(const char *root, struct tnode **tops, size_t n,
-			const struct twalk *w, const struct ctl_opts *o)
+			bool vmo_root, const struct twalk *w,
+			const struct ctl_opts *o)
 {
-	struct tlayout L = { .name_w = cols("NAME"), .kind_w = strlen("KIND"),
-			     .bytes = o->bytes };
+	struct tnode **below = vmo_root ? tops[0]->kids : tops;
+	size_t nbelow = vmo_root ? tops[0]->nkids : n;
+	struct tlayout L;
 
-	for (size_t c = 0; c < N_TREE_COLS; c++)
-		L.num_w[c] = strlen(tree_titles[c]);
-	for (size_t i = 0; i < n; i++) {
-		size_t k = tree_name_width(tops[i], 1);
+	layout_init(&L, tree_keys, tree_titles, 4, "NAME", o);
+	if (vmo_root) {
+		if (cols(root) > L.name_w)
+			L.name_w = cols(root);
+		layout_measure(tops[0], &L, false);
+	}
+	for (size_t i = 0; i < nbelow; i++) {
+		size_t k = tree_name_width(below[i], 1);
 
 		if (k > L.name_w)
 			L.name_w = k;
-		tree_measure(tops[i], &L);
+		layout_measure(below[i], &L, true);
 	}
-	printf("%-*s  %-*s", (int)L.name_w, "NAME", (int)L.kind_w, "KIND");
-	for (size_t c = 0; c < N_TREE_COLS; c++)
-		printf("  %*s", (int)L.num_w[c], tree_titles[c]);
-	printf("\n%s\n", root);
-	for (size_t i = 0; i < n; i++)
-		tree_print(tops[i], "", 0, i + 1 == n, &L);
+	layout_header("NAME", &L);
+	fputs(root, stdout);
+	if (vmo_root)
+		layout_row(tops[0], cols(root), &L);
+	else
+		putchar('\n');
+	for (size_t i = 0; i < nbelow; i++)
+		tree_print(below[i], "", 0, i + 1 == nbelow, &L);
 	printf("\n%zu VMO%s\n", w->count, w->count == 1 ? "" : "s");
 }
 
@@ -455,11 +559,12 @@ static bool is_vmo_dir(const char *path)
 }
 
 /*
- * Load what tree shows for root: the VMO itself if root is a VMO
- * directory, else every VMO in it.  *tops gets the loaded nodes.
+ * Load what tree and list show for root: the VMO itself if root is a VMO
+ * directory (*vmo_root), else every VMO in it.  *tops gets the loaded
+ * nodes.
  */
 static void tree_load_root(const char *root, struct tnode ***tops, size_t *n,
-			   struct twalk *w)
+			   bool *vmo_root, struct twalk *w)
 {
 	char **names;
 	size_t nn;
@@ -467,7 +572,8 @@ static void tree_load_root(const char *root, struct tnode ***tops, size_t *n,
 
 	*tops = NULL;
 	*n = 0;
-	if (is_vmo_dir(root)) {
+	*vmo_root = is_vmo_dir(root);
+	if (*vmo_root) {
 		struct tnode *t = tree_load(AT_FDCWD, root, root, w);
 
 		if (t) {
@@ -475,6 +581,8 @@ static void tree_load_root(const char *root, struct tnode ***tops, size_t *n,
 			t->name = ctl_basename(root);
 			*tops = ctl_xmalloc(sizeof(**tops));
 			(*tops)[(*n)++] = t;
+		} else {
+			*vmo_root = false;
 		}
 		return;
 	}
@@ -506,30 +614,40 @@ static void tree_load_root(const char *root, struct tnode ***tops, size_t *n,
 	close(dfd);
 }
 
+/* Check that root is a directory; report and return false if not. */
+static bool walk_root_ok(const char *root)
+{
+	struct stat st;
+
+	if (stat(root, &st) < 0) {
+		ctl_err(root, errno);
+		return false;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		ctl_errx("%s: not a directory (give the mount point or a VMO "
+			 "directory)", root);
+		return false;
+	}
+	return true;
+}
+
 int cmd_tree(int argc, char **argv, const struct ctl_opts *o)
 {
 	const char *root = argv[0];
 	struct twalk w = { 0 };
 	struct tnode **tops;
-	struct stat st;
+	bool vmo_root;
 	size_t n;
 
 	(void)argc;
-	if (stat(root, &st) < 0) {
-		ctl_err(root, errno);
+	if (!walk_root_ok(root))
 		return CTL_FAIL;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		ctl_errx("%s: not a directory (give the mount point or a VMO "
-			 "directory)", root);
-		return CTL_FAIL;
-	}
-	tree_load_root(root, &tops, &n, &w);
+	tree_load_root(root, &tops, &n, &vmo_root, &w);
 	if (o->json) {
 		json_obj_begin();
 		json_key("path");
 		json_str(root);
-		json_key("children");
+		json_key("vmos");
 		json_arr_begin();
 		for (size_t i = 0; i < n; i++)
 			tree_json(tops[i]);
@@ -538,7 +656,86 @@ int cmd_tree(int argc, char **argv, const struct ctl_opts *o)
 		if (!json_done())
 			w.failed = true;
 	} else {
-		tree_output(root, tops, n, &w, o);
+		tree_output(root, tops, n, vmo_root, &w, o);
+	}
+	for (size_t i = 0; i < n; i++)
+		tree_free(tops[i]);
+	free(tops);
+	return w.failed ? CTL_FAIL : CTL_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* list                                                                */
+
+/* The path list shows: "./a" of "list ." reads "a". */
+static const char *list_label(const char *path)
+{
+	return strncmp(path, "./", 2) == 0 && path[2] ? path + 2 : path;
+}
+
+static void list_measure(const struct tnode *t, struct tlayout *L)
+{
+	size_t w = cols(list_label(t->path));
+
+	if (w > L->name_w)
+		L->name_w = w;
+	layout_measure(t, L, false);
+	for (size_t i = 0; i < t->nkids; i++)
+		list_measure(t->kids[i], L);
+}
+
+/* t, then its clones, then its slices (each in name order), recursively. */
+static void list_print(const struct tnode *t, const struct tlayout *L)
+{
+	const char *label = list_label(t->path);
+
+	fputs(label, stdout);
+	layout_row(t, cols(label), L);
+	for (size_t i = 0; i < t->nkids; i++)
+		list_print(t->kids[i], L);
+}
+
+static void list_json(const struct tnode *t)
+{
+	json_obj_begin();
+	json_vmo_members(t->name, t->path, &t->kv);
+	json_obj_end();
+	for (size_t i = 0; i < t->nkids; i++)
+		list_json(t->kids[i]);
+}
+
+int cmd_list(int argc, char **argv, const struct ctl_opts *o)
+{
+	const char *root = argv[0];
+	struct twalk w = { 0 };
+	struct tnode **tops;
+	struct tlayout L;
+	bool vmo_root;
+	size_t n;
+
+	(void)argc;
+	if (!walk_root_ok(root))
+		return CTL_FAIL;
+	tree_load_root(root, &tops, &n, &vmo_root, &w);
+	if (o->json) {
+		json_obj_begin();
+		json_key("path");
+		json_str(root);
+		json_key("vmos");
+		json_arr_begin();
+		for (size_t i = 0; i < n; i++)
+			list_json(tops[i]);
+		json_arr_end();
+		json_obj_end();
+		if (!json_done())
+			w.failed = true;
+	} else {
+		layout_init(&L, list_keys, list_titles, 6, "PATH", o);
+		for (size_t i = 0; i < n; i++)
+			list_measure(tops[i], &L);
+		layout_header("PATH", &L);
+		for (size_t i = 0; i < n; i++)
+			list_print(tops[i], &L);
 	}
 	for (size_t i = 0; i < n; i++)
 		tree_free(tops[i]);
@@ -548,6 +745,37 @@ int cmd_tree(int argc, char **argv, const struct ctl_opts *o)
 
 /* ------------------------------------------------------------------ */
 /* stats                                                               */
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/*
+ * A counter's value for people: an amount of pages ("..._pages", the
+ * queues "q_...", "zstore_ballast") gets its size after it, an amount of
+ * bytes ("..._bytes") is shown as info shows sizes; event counters as they
+ * are.  --bytes: every value as the daemon gives it.
+ */
+static void stats_value(const char *key, const char *val, bool exact)
+{
+	char h[32];
+	uint64_t v;
+
+	if (exact || !ctl_is_u64(val, &v) || v == 0) {
+		fputs(val, stdout);
+	} else if (ends_with(key, "_pages") || strncmp(key, "q_", 2) == 0 ||
+		   strcmp(key, "zstore_ballast") == 0) {
+		ctl_human(v * CTL_PAGE_SIZE, h, sizeof(h));
+		printf("%s (%s)", val, h);
+	} else if (ends_with(key, "_bytes")) {
+		show_value("size", val, false, true);
+	} else {
+		fputs(val, stdout);
+	}
+}
 
 int cmd_stats(int argc, char **argv, const struct ctl_opts *o)
 {
@@ -585,12 +813,14 @@ int cmd_stats(int argc, char **argv, const struct ctl_opts *o)
 			if (strlen(l.v[i].key) > w)
 				w = strlen(l.v[i].key);
 		for (size_t i = 0; i < l.n; i++) {
-			if (l.v[i].key[0] == '\0')
+			if (l.v[i].key[0] == '\0') {
 				printf("%s\n", l.v[i].val);
-			else
-				printf("%s:%*s %s\n", l.v[i].key,
-				       (int)(w - strlen(l.v[i].key)), "",
-				       l.v[i].val);
+				continue;
+			}
+			printf("%s:%*s ", l.v[i].key,
+			       (int)(w - strlen(l.v[i].key)), "");
+			stats_value(l.v[i].key, l.v[i].val, o->bytes);
+			putchar('\n');
 		}
 		rc = CTL_OK;
 	}

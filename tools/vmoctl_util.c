@@ -4,7 +4,7 @@
  * Owns: error messages (one format, "vmoctl: CMD: PATH: reason"), the
  * client-side RANGE parser, resolving a VMO named by its directory or its
  * data file, reading xattrs and small files whole, "key: value" parsing,
- * human units, and a streaming JSON writer.
+ * human units, a streaming JSON writer and the progress bar.
  *
  * Nothing here talks to vmofs beyond stat, getxattr and reading a file;
  * every result is either returned or reported to stderr exactly once.
@@ -615,4 +615,53 @@ bool json_done(void)
 	js.first = NULL;
 	js.depth = js.cap = 0;
 	return fflush(stdout) == 0 && !ferror(stdout);
+}
+
+/* ------------------------------------------------------------------ */
+/* progress bar                                                        */
+
+#define PROGRESS_WIDTH 30	/* cells of the bar */
+
+static struct {
+	bool on;		/* stderr is a terminal and a bar is drawn */
+	const char *what;
+	uint64_t total;
+} prog;
+
+void ctl_progress_begin(const char *what, uint64_t total)
+{
+	prog.on = isatty(STDERR_FILENO) && total > 0;
+	prog.what = what;
+	prog.total = total;
+	ctl_progress(0);
+}
+
+void ctl_progress(uint64_t done)
+{
+	char h1[32], h2[32], bar[PROGRESS_WIDTH + 1];
+	unsigned pct, fill;
+
+	if (!prog.on)
+		return;
+	if (done > prog.total)
+		done = prog.total;
+	pct = (unsigned)((long double)done * 100 / prog.total);
+	fill = (unsigned)((long double)done * PROGRESS_WIDTH / prog.total);
+	memset(bar, '#', fill);
+	memset(bar + fill, '.', PROGRESS_WIDTH - fill);
+	bar[PROGRESS_WIDTH] = '\0';
+	ctl_human(done, h1, sizeof(h1));
+	ctl_human(prog.total, h2, sizeof(h2));
+	fprintf(stderr, "\r\033[Kvmoctl: %s: [%s] %3u%% %s of %s", prog.what,
+		bar, pct, h1, h2);
+	fflush(stderr);
+}
+
+void ctl_progress_end(void)
+{
+	if (!prog.on)
+		return;
+	fputs("\r\033[K", stderr);
+	fflush(stderr);
+	prog.on = false;
 }

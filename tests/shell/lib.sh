@@ -313,7 +313,7 @@ vt_json() {
 }
 
 # vt_json_get FILE EXPR: evaluate a Python expression on the JSON document
-# `j` (python3 required; skips otherwise), e.g. 'j["children"][0]["name"]'.
+# `j` (python3 required; skips otherwise), e.g. 'j["vmos"][0]["name"]'.
 vt_json_get() {
 	command -v python3 >/dev/null 2>&1 || vt_skip "python3 is not installed"
 	python3 -c 'import json, sys

@@ -495,6 +495,65 @@ test_spin_option() {
 	done
 }
 
+# -o log=FILE (fs/util.c): bad values are refused before anything is
+# mounted, in one line; otherwise every log line goes to FILE (not to
+# stderr, even with -f), appended, timestamped, one whole line per write
+# also when many threads log at once; SIGHUP reopens the path (logrotate
+# moves the file, then signals) and leaves the daemon serving.  A relative
+# FILE still works once the daemon has daemonised (and moved to /).
+LOG_LINE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}[+-][0-9]{4} vmofs\[[0-9]+\]: [a-z]+: .+$'
+
+test_log_option() {
+	local log=$VT_WORK/vmofs.log n bad mnt pid
+	bad_mount "log=" -o log=
+	bad_mount "log=$VT_WORK: Is a directory" -o "log=$VT_WORK"
+	bad_mount "log=/nonexistent/dir/x.log: No such file or directory" \
+		-o log=/nonexistent/dir/x.log
+	: >"$VT_WORK/plain"
+	bad_mount "log=$VT_WORK/plain/x.log: Not a directory" -o "log=$VT_WORK/plain/x.log"
+	if [ -d /sys/kernel ]; then	# sysfs: nobody, root included, creates files
+		bad_mount "log=/sys/kernel/vmofs-test.log" -o log=/sys/kernel/vmofs-test.log
+	fi
+	vt_mount -o "size=16M,log=$log"
+	mkdir "$MNT/bad@name" 2>/dev/null && vt_fail "mkdir bad@name succeeded"
+	vt_contains "$(cat "$log")" 'mkdir bad@name' "log file"
+	grep -Eq "$LOG_LINE" "$log" || vt_fail "log line format: $(cat "$log")"
+	# Many threads at once: every line whole.
+	seq 1 400 | xargs -P 8 -I{} sh -c 'mkdir "$1/x@{}" 2>/dev/null; :' sh "$MNT"
+	n=$(grep -c 'mkdir x@' "$log")
+	vt_eq 400 "$n" "lines logged by 400 parallel bad mkdirs"
+	bad=$(grep -Evc "$LOG_LINE" "$log" || true)
+	vt_eq 0 "$bad" "malformed lines in the log"
+	# logrotate: mv, then SIGHUP; the daemon keeps serving, logs anew.
+	mv "$log" "$log.1"
+	kill -HUP "$VT_PID"
+	sleep 0.2
+	vt__alive "$VT_PID" || vt_fail "the daemon died of SIGHUP"
+	mkdir "$MNT/after@hup" 2>/dev/null || true
+	vt_contains "$(cat "$log")" 'mkdir after@hup' "log file after SIGHUP"
+	grep -q 'after@hup' "$log.1" && vt_fail "logged to the rotated file"
+	mkdir "$MNT/ok"
+	vt_eq "" "$(cat "$VT_LOG")" "stderr of vmofs -f -o log="
+	vt_umount
+	# Daemonised, with a relative path.
+	mnt=$(mktemp -d "/tmp/$VT_TAG.XXXXXX")
+	echo "$mnt 0 -" >>"$VT_STATE"
+	(cd "$VT_WORK" && timeout 10 "$VMOFS_BIN" -o size=16M,log=rel.log "$mnt" </dev/null)
+	pid=$(vt__daemon_of "$mnt")
+	[ -n "$pid" ] || vt_fail "no daemon serving $mnt"
+	echo "$mnt $pid -" >>"$VT_STATE"
+	mkdir "$mnt/bg@name" 2>/dev/null || true
+	vt_contains "$(cat "$VT_WORK/rel.log")" 'mkdir bg@name' "relative log= of a daemon"
+	mv "$VT_WORK/rel.log" "$VT_WORK/rel.log.1"
+	kill -HUP "$pid"
+	sleep 0.2
+	mkdir "$mnt/bg2@name" 2>/dev/null || true
+	vt_contains "$(cat "$VT_WORK/rel.log")" 'mkdir bg2@name' "relative log= after SIGHUP"
+	fusermount3 -u "$mnt"
+	vt__wait_gone "$pid" 50 || vt_fail "daemon $pid alive 5 s after unmount"
+	rmdir "$mnt"
+}
+
 test_remount_cycles() {
 	local i
 	for i in 1 2 3; do
@@ -511,4 +570,4 @@ vt_main test_bad_options test_help_version test_size_option \
 	test_prealloc_option test_uring_option test_readahead \
 	test_readahead_escaped_path \
 	test_nonroot_mount test_splice_writes test_spin_option \
-	test_remount_cycles
+	test_log_option test_remount_cycles

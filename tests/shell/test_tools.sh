@@ -16,7 +16,7 @@ test_usage_and_version() {
 	vt_run "$VC" --help
 	top=$VT_OUT
 	vt_contains "$top" "Usage: vmoctl"
-	for c in info tree stats clone slice commit decommit zero pin unpin \
+	for c in info tree list stats clone slice commit decommit zero pin unpin \
 		prefetch dontneed alwaysneed; do
 		vt_contains "$top" "  $c " "vmoctl --help lists $c"
 		vt_run "$VC" "$c" --help
@@ -43,8 +43,9 @@ test_usage_errors() {
 	usage_error 2 "missing argument" info
 	usage_error 2 "missing argument" slice /x s
 	usage_error 2 "unexpected argument 'extra'" info /x extra
-	usage_error 2 "--json applies to info, tree and stats" clone --json /x c
-	usage_error 2 "--bytes applies to info and tree" stats --bytes /x
+	usage_error 2 "--json applies to info, tree, list and stats" clone --json /x c
+	usage_error 2 "--bytes applies to info, tree, list and stats" clone --bytes /x c
+	usage_error 2 "--bytes applies to info, tree, list and stats" commit -H /x
 	usage_error 2 "invalid RANGE '1+'" commit /x 1+
 	usage_error 2 "invalid RANGE '0+1Q'" commit /x 0+1Q
 	usage_error 2 "invalid RANGE '0x+1'" zero /x 0x+1
@@ -95,11 +96,17 @@ test_info_matches_xattrs() {
 	vt_eq "$out" "$VT_OUT" "info of the data file"
 	vt_run "$VC" info "$MNT/a/"
 	vt_contains "$VT_OUT" "size:      8.1K (8292)"
+	# -H is --bytes (exact counts for scripts), and so is -b.
+	vt_run "$VC" info -H "$MNT/a"
+	vt_eq "$out" "$VT_OUT" "info -H"
+	vt_run "$VC" -b info "$MNT/a"
+	vt_eq "$out" "$VT_OUT" "info -b"
 	# JSON: numbers are numbers.
 	"$VC" info --json "$MNT/a" >info.json
 	vt_json info.json
 	vt_eq 8292 "$(vt_json_get info.json 'j["size"]')" "json size"
 	vt_eq anonymous "$(vt_json_get info.json 'j["kind"]')" "json kind"
+	vt_eq a "$(vt_json_get info.json 'j["name"]')" "json name"
 	vt_eq True "$(vt_json_get info.json 'isinstance(j["committed"], int)')"
 	# A clone names its parent.
 	"$VC" clone "$MNT/a" c
@@ -220,20 +227,239 @@ test_tree() {
 	vt_eq "65536 $(vt_xattr "$MNT/a/data" user.vmo.committed) $(vt_xattr "$MNT/a/data" user.vmo.private) $(vt_xattr "$MNT/a/data" user.vmo.scaled)" \
 		"$(printf '%s\n' "$VT_OUT" | grep '── a ' | awk '{print $4, $5, $6, $7}')" \
 		"a's columns with --bytes"
-	# A VMO directory: its subtree only.
+	# A VMO directory: its subtree only, hanging from its own row.
 	vt_run "$VC" tree "$MNT/a/clones/c"
-	want=$(printf '%s\n' "└── c" "    └── cc")
+	vt_eq "$MNT/a/clones/c" "$(printf '%s\n' "$VT_OUT" | sed -n 2p | awk '{print $1}')" \
+		"subtree root line"
+	vt_eq clone "$(printf '%s\n' "$VT_OUT" | sed -n 2p | awk '{print $2}')" \
+		"subtree root's kind"
+	want=$(printf '%s\n' "└── cc")
 	vt_eq "$want" "$(tree_names "$VT_OUT")" "subtree shape"
-	# JSON: nested children, numbers from the xattrs.
+	# JSON: clones and slices arrays, numbers from the xattrs.
 	"$VC" tree --json "$MNT" >tree.json
 	vt_json tree.json
-	vt_eq "['a', 'b']" "$(vt_json_get tree.json '[k["name"] for k in j["children"]]')"
-	vt_eq "['c', 's']" "$(vt_json_get tree.json '[k["name"] for k in j["children"][0]["children"]]')"
-	vt_eq "['cc']" "$(vt_json_get tree.json '[k["name"] for k in j["children"][0]["children"][0]["children"]]')"
+	vt_eq "['a', 'b']" "$(vt_json_get tree.json '[k["name"] for k in j["vmos"]]')"
+	vt_eq "['c']" "$(vt_json_get tree.json '[k["name"] for k in j["vmos"][0]["clones"]]')"
+	vt_eq "['s']" "$(vt_json_get tree.json '[k["name"] for k in j["vmos"][0]["slices"]]')"
+	vt_eq "['cc']" "$(vt_json_get tree.json '[k["name"] for k in j["vmos"][0]["clones"][0]["clones"]]')"
+	vt_eq 2 "$(vt_json_get tree.json 'j["vmos"][0]["children"]')" "a's children"
 	vt_eq "$(vt_xattr "$MNT/a/clones/c/data" user.vmo.private)" \
-		"$(vt_json_get tree.json 'j["children"][0]["children"][0]["private"]')" "c private"
+		"$(vt_json_get tree.json 'j["vmos"][0]["clones"][0]["private"]')" "c private"
 	vt_eq "$MNT/a/clones/c/clones/cc" \
-		"$(vt_json_get tree.json 'j["children"][0]["children"][0]["children"][0]["path"]')"
+		"$(vt_json_get tree.json 'j["vmos"][0]["clones"][0]["clones"][0]["path"]')"
+}
+
+# Regression (vmoctl tree b printed b twice: as the root line, then as
+# the one VMO below it): a VMO directory given to tree is its first line,
+# once, with its numbers.
+test_tree_vmo_root_once() {
+	vt_mount -o size=64M
+	mkdir "$MNT/b"
+	cd "$MNT"
+	vt_run "$VC" tree b
+	vt_eq 1 "$(printf '%s\n' "$VT_OUT" | grep -c '\bb\b')" "lines naming b in:"$'\n'"$VT_OUT"
+	vt_eq "b anonymous 0 0 0 0" "$(printf '%s\n' "$VT_OUT" | sed -n 2p | tr -s ' ')" "b's row"
+	vt_contains "$VT_OUT" "1 VMO"
+	cd "$VT_WORK"
+}
+
+# Regression (vmoctl slice --help said RANGE defaults to the whole VMO,
+# but a slice needs a RANGE and refuses "all"): the help says so; clone's
+# help keeps the default, which clone has.
+test_slice_help_default() {
+	vt_run "$VC" slice --help
+	case $VT_OUT in *"also the default"*) vt_fail "slice --help claims a default RANGE:"$'\n'"$VT_OUT" ;; esac
+	vt_contains "$VT_OUT" 'A slice needs a RANGE: it has no default, and "all" is refused.'
+	vt_fails "a slice needs OFFSET+LENGTH" "$VC" slice /x s all
+	vt_run "$VC" clone --help
+	vt_contains "$VT_OUT" "also the default"
+}
+
+# list: one aligned row per VMO, parents first, the values of the info
+# files, shared = committed - private; exact with --bytes (-H); JSON flat.
+test_list() {
+	local out row k
+	vt_mount -o size=64M
+	mkdir "$MNT/a" "$MNT/b"
+	head -c 65536 /dev/urandom >"$MNT/a/data"
+	mkdir "$MNT/a/clones/c" "$MNT/a/slices/s@0+8K"
+	printf x | dd of="$MNT/a/clones/c/data" conv=notrunc status=none
+	vt_run "$VC" list "$MNT"
+	out=$VT_OUT
+	vt_eq "PATH KIND SIZE COMMITTED PRIVATE SHARED SCALED CHILDREN" \
+		"$(printf '%s\n' "$out" | head -1 | tr -s ' ')" "header"
+	vt_eq "$(printf '%s\n' "$MNT/a" "$MNT/a/clones/c" "$MNT/a/slices/s" "$MNT/b")" \
+		"$(printf '%s\n' "$out" | sed 1d | awk '{print $1}')" "rows"
+	# Aligned: every row as long as the header (no multi-byte characters).
+	vt_eq 1 "$(printf '%s\n' "$out" | awk '{print length}' | sort -u | wc -l)" \
+		"row widths in:"$'\n'"$out"
+	vt_eq "64.0K" "$(printf '%s\n' "$out" | awk -v p="$MNT/a" '$1 == p {print $3}')" "a's size"
+	vt_run "$VC" list -H "$MNT"
+	for k in a a/clones/c a/slices/s b; do
+		row=$(printf '%s\n' "$VT_OUT" | awk -v p="$MNT/$k" '$1 == p')
+		vt_eq "$(vt_info "$MNT/$k" kind) $(vt_info "$MNT/$k" size) $(vt_info "$MNT/$k" committed) $(vt_info "$MNT/$k" private) $(($(vt_info "$MNT/$k" committed) - $(vt_info "$MNT/$k" private))) $(vt_info "$MNT/$k" scaled) $(vt_info "$MNT/$k" children)" \
+			"$(printf '%s\n' "$row" | awk '{print $2, $3, $4, $5, $6, $7, $8}')" "$k's row with -H"
+	done
+	vt_run "$VC" list --bytes "$MNT"
+	vt_eq "$(printf '%s\n' "$VT_OUT")" "$("$VC" list -H "$MNT")" "--bytes is -H"
+	# From the mount point: paths relative to it; a VMO: its subtree.
+	cd "$MNT"
+	vt_run "$VC" list .
+	vt_eq "$(printf '%s\n' a a/clones/c a/slices/s b)" \
+		"$(printf '%s\n' "$VT_OUT" | sed 1d | awk '{print $1}')" "rows of list ."
+	vt_run "$VC" list a/clones/c
+	vt_eq "a/clones/c" "$(printf '%s\n' "$VT_OUT" | sed 1d | awk '{print $1}')" "list of a VMO"
+	cd "$VT_WORK"
+	"$VC" list --json "$MNT" >list.json
+	vt_json list.json
+	vt_eq "['a', 'c', 's', 'b']" "$(vt_json_get list.json '[v["name"] for v in j["vmos"]]')"
+	vt_eq "$MNT/a/slices/s" "$(vt_json_get list.json 'j["vmos"][2]["path"]')"
+	vt_eq True "$(vt_json_get list.json 'all(v["shared"] == v["committed"] - v["private"] for v in j["vmos"])')" \
+		"shared = committed - private"
+}
+
+# JSON keys mean the same in every command (tree once had two "children"
+# in each VMO object, the count and the array): no object repeats a key,
+# every VMO object of info, tree and list has the same keys, "children"
+# is the number of child VMOs everywhere, and tree's arrays are "clones"
+# and "slices".
+test_json_keys() {
+	local keys
+	vt_need python3
+	vt_mount -o size=64M
+	mkdir "$MNT/a"
+	head -c 8192 /dev/urandom >"$MNT/a/data"
+	mkdir "$MNT/a/clones/c" "$MNT/a/slices/s@0+4K"
+	"$VC" info --json "$MNT/a" >info.json
+	"$VC" tree --json "$MNT" >tree.json
+	"$VC" list --json "$MNT" >list.json
+	"$VC" stats --json "$MNT" >stats.json
+	python3 - info.json tree.json list.json stats.json <<'PY'
+import json, sys
+def nodup(pairs):
+    keys = [k for k, _ in pairs]
+    dups = {k for k in keys if keys.count(k) > 1}
+    assert not dups, "repeated keys %s" % sorted(dups)
+    return dict(pairs)
+docs = [json.load(open(f), object_pairs_hook=nodup) for f in sys.argv[1:]]
+info, tree, lst, stats = docs
+want = ["name", "path", "id", "kind", "parent", "size", "committed",
+        "populated", "private", "shared", "scaled", "pinned", "children"]
+assert list(info) == want, "info keys %s" % list(info)
+def walk(v):
+    yield v
+    for k in v["clones"] + v["slices"]:
+        yield from walk(k)
+tvmos = [x for v in tree["vmos"] for x in walk(v)]
+for v in tvmos:
+    assert list(v) == want + ["clones", "slices"], "tree keys %s" % list(v)
+    assert v["children"] == len(v["clones"]) + len(v["slices"]), v["name"]
+for v in lst["vmos"]:
+    assert list(v) == want, "list keys %s" % list(v)
+assert [v["path"] for v in tvmos] == [v["path"] for v in lst["vmos"]]
+assert list(tree) == ["path", "vmos"] and list(lst) == ["path", "vmos"]
+assert all(isinstance(x, int) for x in stats.values())
+PY
+}
+
+
+# committed BYTES: user.vmo.committed of $MNT/a.
+committed() { vt_xattr "$MNT/a/data" user.vmo.committed; }
+
+# Long range actions go in 64 MiB chunks: a progress bar on a terminal
+# (stderr) and nothing off one; the chunks do exactly what the range
+# would; a range past the end is still one request, refused whole; a
+# failure part way says how far it got.
+test_progress_chunks() {
+	vt_need script
+	vt_mount -o size=256M
+	mkdir "$MNT/a"
+	truncate -s 1G "$MNT/a/data"
+	"$VC" prefetch "$MNT/a" 2>err
+	vt_eq "" "$(cat err)" "stderr of a long prefetch off a terminal"
+	script -qec "$VC prefetch $MNT/a 0+1G" /dev/null >tty.out </dev/null
+	vt_contains "$(cat tty.out)" "vmoctl: prefetch: [" "progress bar on a terminal"
+	vt_contains "$(cat tty.out)" "100% 1.0G of 1.0G" "progress bar at the end"
+	vt_run "$VC" commit "$MNT/a" 4K+70M
+	vt_eq $((70 * 1048576)) "$(committed)" "committed by 4K+70M in chunks"
+	vt_run "$VC" decommit "$MNT/a"
+	vt_eq 0 "$(committed)" "committed after a chunked decommit of all"
+	vt_fails "vmoctl: commit: $MNT/a: Invalid argument" "$VC" commit "$MNT/a" 512M+600M
+	vt_eq 0 "$(committed)" "committed after a refused range past the end"
+	# A pin in the second chunk's way: the first chunk is done, and said so.
+	vt_run "$VC" pin "$MNT/a" 100M+4K
+	vt_fails "Device or resource busy (a pinned range is in the way; done: 64.0M of 200.0M)" \
+		"$VC" decommit "$MNT/a" 0+200M
+	vt_eq 1 "$VT_RC"
+	vt_run "$VC" unpin "$MNT/a" 100M+4K
+}
+
+# comp WORD...: what the bash completion offers for the command line
+# WORD... (the last word is the one being completed), one per line.
+comp() {
+	bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
+		_vmoctl; printf "%s\n" "${COMPREPLY[@]}"' _ "$VT_ROOT/dist/vmoctl.bash" "$@"
+}
+
+# dist/vmoctl.bash: the commands and options of vmoctl --help, VMO paths,
+# "all" for a RANGE, and vmofs mount points for tree, list and stats.
+test_bash_completion() {
+	local want got
+	vt_run "$VC" --help
+	want=$(printf '%s\n' "$VT_OUT" | sed -n '/^Commands:/,/^$/p' | awk 'NF > 1 {print $1}' | sort)
+	got=$(comp vmoctl "" | grep -vx help | sort)
+	vt_eq "$want" "$got" "commands completed vs vmoctl --help"
+	want=$(printf '%s\n' "$VT_OUT" | sed -n '/^Options:/,/^$/p' | grep -Eo '(^|[ ,])--?[A-Za-z]+' | tr -d ' ,' | sort -u)
+	got=$(comp vmoctl - | sort)
+	vt_eq "$want" "$got" "options completed vs vmoctl --help"
+	vt_eq "$(printf '%s\n' clone commit)" "$(comp vmoctl -j c)" "vmoctl -j c<TAB>"
+	vt_eq "$(printf '%s\n' slice stats)" "$(comp vmoctl help s | sort)" "vmoctl help s<TAB>"
+	vt_mount -o size=16M
+	mkdir "$MNT/a" "$MNT/a/clones/c"
+	vt_eq "$MNT/a" "$(comp vmoctl info "$MNT/")" "vmoctl info MNT/<TAB>"
+	vt_eq "$(printf '%s\n' "$MNT/a/clones" "$MNT/a/slices" "$MNT/a/data" "$MNT/a/info" | sort)" \
+		"$(comp vmoctl commit "$MNT/a/" | sort)" "vmoctl commit MNT/a/<TAB>"
+	vt_eq all "$(comp vmoctl commit "$MNT/a" "")" "vmoctl commit PATH <TAB>"
+	vt_eq "" "$(comp vmoctl clone "$MNT/a" "")" "vmoctl clone SRC <TAB> (a new NAME)"
+	vt_contains "$(comp vmoctl stats "")" "$MNT" "vmoctl stats <TAB>"
+}
+
+# make install DESTDIR=D puts every file under D (programs, man pages,
+# systemd unit, bash completion, and the /usr/sbin/vmofs link naming
+# PREFIX/bin/vmofs) and writes nothing else, not even build/, given
+# built programs; make uninstall DESTDIR=D removes them all, but a
+# /usr/sbin/vmofs that is not its own link.
+test_make_install() {
+	local o dest want got
+	vt_need make install
+	o=$(cd "$(dirname "$VMOFS_BIN")" && pwd)
+	[ "$(cd "$(dirname "$VMOCTL_BIN")" && pwd)" = "$o" ] ||
+		vt_skip "VMOFS_BIN and VMOCTL_BIN are in different directories"
+	dest=$(mktemp -d "$VT_WORK/destdir.XXXXXX")
+	touch "$VT_WORK/before"
+	sleep 1.1	# whole seconds, for find -newer on any filesystem
+	make -s -C "$VT_ROOT" O="$o" -o "$o/vmofs" -o "$o/vmoctl" \
+		install DESTDIR="$dest" PREFIX=/usr/local >make.out 2>&1 ||
+		vt_fail "make install failed: $(cat make.out)"
+	want=$(printf '%s\n' \
+		"usr/local/bin/vmoctl" "usr/local/bin/vmofs" \
+		"usr/local/lib/systemd/system/mnt-vmofs.mount" \
+		"usr/local/share/bash-completion/completions/vmoctl" \
+		"usr/local/share/man/man1/vmoctl.1" "usr/local/share/man/man1/vmofs.1" \
+		"usr/sbin/vmofs -> /usr/local/bin/vmofs")
+	got=$(cd "$dest" && find . \( -type f -o -type l \) -printf '%P%l\n' |
+		sed 's|^\(usr/sbin/vmofs\)/|\1 -> /|' | sort)
+	vt_eq "$want" "$got" "files installed under DESTDIR"
+	cmp "$VMOFS_BIN" "$dest/usr/local/bin/vmofs"
+	vt_eq 755 "$(stat -c %a "$dest/usr/local/bin/vmoctl")" "mode of vmoctl"
+	vt_eq "" "$(find "$VT_ROOT" "$o" /usr/local /usr/sbin -newer "$VT_WORK/before" \
+		-not -path '*/.git/*' -print 2>/dev/null | head)" "written outside DESTDIR"
+	make -s -C "$VT_ROOT" O="$o" uninstall DESTDIR="$dest" PREFIX=/usr/local >make.out 2>&1 ||
+		vt_fail "make uninstall failed: $(cat make.out)"
+	vt_eq "" "$(cd "$dest" && find . -type f -o -type l)" "files left after uninstall"
+	ln -s /opt/other/vmofs "$dest/usr/sbin/vmofs"
+	make -s -C "$VT_ROOT" O="$o" uninstall DESTDIR="$dest" PREFIX=/usr/local >make.out 2>&1
+	vt_eq /opt/other/vmofs "$(readlink "$dest/usr/sbin/vmofs")" "a foreign /usr/sbin/vmofs"
 }
 
 test_scaled_adds_up() {
@@ -249,7 +475,7 @@ test_scaled_adds_up() {
 	vt_json stats.json
 	used=$(vt_json_get stats.json 'j.get("used_pages", -1)')
 	[ "$used" != -1 ] || vt_skip "user.vmofs.stats has no used_pages"
-	sum=$(vt_json_get tree.json 'sum(n["scaled"] for n in (lambda f: f(f, j["children"]))(lambda f, l: [x for n in l for x in [n] + f(f, n["children"])]))')
+	sum=$(vt_json_get tree.json 'sum(n["scaled"] for n in (lambda f: f(f, j["vmos"]))(lambda f, l: [x for n in l for x in [n] + f(f, n["clones"] + n["slices"])]))')
 	# Rounding: each shared page may lose a byte or so per VMO.
 	[ $((used * 4096 - sum)) -le 4096 ] && [ $((sum - used * 4096)) -le 4096 ] ||
 		vt_fail "scaled bytes add up to $sum, pages in use $used x 4096"
@@ -260,8 +486,16 @@ test_stats() {
 	vt_mount -o size=64M
 	raw=$(vt_xattr "$MNT" user.vmofs.stats)
 	[ -n "$raw" ] || vt_fail "user.vmofs.stats is empty"
+	# By default amounts of pages carry their size; counters do not.
 	vt_run "$VC" stats "$MNT"
-	# Same keys, same order, values as in the xattr; but spun_requests
+	vt_contains "$VT_OUT" "limit_pages:     16384 (64.0M)"
+	printf '%s\n' "$VT_OUT" | grep -Eq '^pmm_allocs: +[0-9]+$' ||
+		vt_fail "pmm_allocs is not a plain count: $VT_OUT"
+	vt_eq "$(printf '%s\n' "$raw" | cut -d: -f1)" "$(printf '%s\n' "$VT_OUT" | cut -d: -f1)" "keys"
+	vt_eq "$("$VC" stats --bytes "$MNT" | grep -v '^spun_requests:')" \
+		"$("$VC" stats -H "$MNT" | grep -v '^spun_requests:')" "-H is --bytes"
+	vt_run "$VC" stats --bytes "$MNT"
+	# --bytes: same keys, same order, values as in the xattr; but spun_requests
 	# counts requests as they come, these reads among them: it only grows.
 	vt_eq "$(printf '%s\n' "$raw" | cut -d: -f1)" "$(printf '%s\n' "$VT_OUT" | cut -d: -f1)" "keys"
 	vt_eq "$(printf '%s\n' "$raw" | grep -v '^spun_requests:' | sed 's/^[^:]*: *//')" \
@@ -279,5 +513,6 @@ test_stats() {
 }
 
 vt_main test_usage_and_version test_usage_errors test_info_matches_xattrs \
-	test_clone_and_slice test_range_actions test_tree test_scaled_adds_up \
-	test_stats
+	test_clone_and_slice test_range_actions test_tree test_tree_vmo_root_once \
+	test_slice_help_default test_list test_json_keys test_progress_chunks \
+	test_bash_completion test_make_install test_scaled_adds_up test_stats
