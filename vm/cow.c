@@ -557,18 +557,18 @@ cow_free_pages(struct vm *vm, struct cow_node *n, uint64_t start, uint64_t end)
 }
 
 static int
-pinned_cb(void *ctx, uint64_t off, plist_slot_t *slot)
+pinned_cb(void *ctx, uint64_t off, plist_slot_t slot)
 {
 	(void)ctx;
 	(void)off;
-	return plist_is_page(*slot) && plist_page(*slot)->pin_count > 0;
+	return plist_is_page(slot) && plist_page(slot)->pin_count > 0;
 }
 
 /* True if n owns a pinned page in [start, end).  Lock held (shared ok). */
 bool
 cow_any_pinned(struct cow_node *n, uint64_t start, uint64_t end)
 {
-	return n->npinned != 0 && plist_foreach(&n->pages, start, end, pinned_cb, NULL) != 0;
+	return n->npinned != 0 && plist_visit(&n->pages, start, end, pinned_cb, NULL) != 0;
 }
 
 /*

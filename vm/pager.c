@@ -535,10 +535,10 @@ struct wb_ctx {
 };
 
 static int
-wb_page(void *ctx, uint64_t off, plist_slot_t *slot)
+wb_page(void *ctx, uint64_t off, plist_slot_t slot)
 {
 	struct wb_ctx *wc = ctx;
-	struct vm_page *p = plist_page(*slot);
+	struct vm_page *p = plist_page(slot);
 	struct cow_node *owner;
 	uint64_t oo, voff = off - wc->disp;
 	int err;
@@ -569,7 +569,7 @@ wb_level(void *ctx, struct cow_node *x, uint64_t s, uint64_t e, uint64_t disp)
 
 	wc->level = x;
 	wc->disp = disp;
-	plist_foreach(&x->pages, s, e, wb_page, wc);
+	plist_visit(&x->pages, s, e, wb_page, wc);
 	return 0;
 }
 

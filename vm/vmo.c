@@ -1610,7 +1610,7 @@ struct own_ctx {
 };
 
 static int
-own_cb(void *ctx, uint64_t off, plist_slot_t *slot)
+own_cb(void *ctx, uint64_t off, plist_slot_t slot)
 {
 	struct own_ctx *oc = ctx;
 
@@ -1669,7 +1669,7 @@ vindex_build(struct vindex *vi, struct cow_node *x)
 			continue;
 		vi->starts[vi->nwin] = c->parent_off;
 		vi->ends[vi->nwin++] = c->parent_off + c->parent_limit;
-		plist_foreach(&c->pages, 0, c->parent_limit, own_cb, &oc);
+		plist_visit(&c->pages, 0, c->parent_limit, own_cb, &oc);
 	}
 	qsort(vi->starts, vi->nwin, sizeof(uint64_t), u64_cmp);
 	qsort(vi->ends, vi->nwin, sizeof(uint64_t), u64_cmp);
@@ -1709,14 +1709,14 @@ struct attr_ctx {
 };
 
 static int
-attr_cb(void *ctx, uint64_t off, plist_slot_t *slot)
+attr_cb(void *ctx, uint64_t off, plist_slot_t slot)
 {
 	struct attr_ctx *ac = ctx;
-	struct vm_page *p = plist_page(*slot);
+	struct vm_page *p = plist_page(slot);
 	struct cow_node *owner;
 	uint64_t oo, n, k;
 
-	if (p == NULL && !plist_is_comp(*slot))
+	if (p == NULL && !plist_is_comp(slot))
 		return 0;
 	/* Seen by our VMO only if nothing below this level covers it. */
 	/* (Compare where the lookup ends, not the page: after a share one
@@ -1753,7 +1753,7 @@ attr_level(void *ctx, struct cow_node *x, uint64_t s, uint64_t e, uint64_t disp)
 	ac->level = x;
 	ac->disp = disp;
 	ac->vi = vindex_build(&vi, x) ? &vi : NULL;
-	plist_foreach(&x->pages, s, e, attr_cb, ac);
+	plist_visit(&x->pages, s, e, attr_cb, ac);
 	if (ac->vi != NULL)
 		vindex_free(&vi);
 	return 0;
