@@ -33,7 +33,10 @@
  * (VM_MODEL_SEED + thread), the interleaving by the scheduler: a failure
  * prints the seed and the thread, and VM_MODEL_THREADS=1 replays one
  * thread's sequence without the others.  VM_MODEL_STEPS=N steps per
- * thread, VM_MODEL_THREADS=N threads (default 4).
+ * thread, VM_MODEL_THREADS=N threads (default 4).  The second run adds
+ * reclaim: a compressed store, the reclaimer thread, and forced reclaim,
+ * queue aging and zero scans by the threads, so pages turn into zero
+ * markers and compressed slots in leaves and hidden nodes meanwhile.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -75,6 +78,7 @@ static pthread_mutex_t rmu = PTHREAD_MUTEX_INITIALIZER;	/* R and its model */
 static struct thr thr[MAXT];
 static int nthr;
 static _Atomic bool stop;
+static bool with_reclaim;	/* compress, the reclaimer thread, forced reclaim */
 
 #define R (&thr[0].m[0])
 
@@ -503,6 +507,14 @@ one_step(struct thr *t)
 	else if (op < 97) {
 		if (!is_r(t, i) && (t->m[i].slice || t->m[i].nslices == 0))
 			destroy(t, i);
+	} else if (with_reclaim && rnd(t, 2)) {
+		/* Pages go compressed or become zero markers under the
+		 * others' feet; bytes must not change. */
+		vm_test_reclaim(vm, rnd(t, 64) + 1);
+		if (rnd(t, 4) == 0)
+			vm_test_age(vm);
+		if (rnd(t, 4) == 0)
+			vm_test_zero_scan(vm);
 	} else {
 		vmo_test_check(t->m[i].v);	/* whole tree, shared lock */
 	}
@@ -527,25 +539,27 @@ thr_main(void *arg)
 }
 
 static void
-test_model_mt(void **state)
+run_model(bool reclaim)
 {
 	const char *e = getenv("VM_MODEL_SEED"), *st = getenv("VM_MODEL_STEPS");
 	const char *tn = getenv("VM_MODEL_THREADS");
 	uint64_t seed = e ? strtoull(e, NULL, 0) : (uint64_t)time(NULL);
 	long steps = st ? atol(st) : 3000;
 	struct vm_config cfg = { .limit_bytes = 16384ull * P, .ncpu = 2,
-	    .pcache_reserve = 8 };
+	    .pcache_reserve = 8, .compress = reclaim };
 	struct vmo *vs[MAXT * MAXV];
 	unsigned char buf[64 * P];
 	int i, n;
 
-	(void)state;
+	with_reclaim = reclaim;
 	nthr = tn ? atoi(tn) : 4;
 	if (nthr < 1 || nthr > MAXT)
 		nthr = 4;
-	print_message("VM_MODEL_SEED=%llu VM_MODEL_STEPS=%ld VM_MODEL_THREADS=%d\n",
-	    (unsigned long long)seed, steps, nthr);
+	print_message("VM_MODEL_SEED=%llu VM_MODEL_STEPS=%ld VM_MODEL_THREADS=%d "
+	    "reclaim=%d\n", (unsigned long long)seed, steps, nthr, reclaim);
 	assert_int_equal(vm_create(&cfg, &vm), 0);
+	if (reclaim)
+		assert_int_equal(vm_reclaimer_start(vm), 0);
 	atomic_store(&stop, false);
 	memset(thr, 0, sizeof(thr));
 	for (i = 0; i < nthr; i++) {
@@ -592,11 +606,28 @@ test_model_mt(void **state)
 	vm_destroy(vm);
 }
 
+static void
+test_model_mt(void **state)
+{
+	(void)state;
+	run_model(false);
+}
+
+/* The same with compress, the reclaimer thread running and the threads
+ * forcing reclaim, aging and zero scans between their steps. */
+static void
+test_model_mt_reclaim(void **state)
+{
+	(void)state;
+	run_model(true);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_model_mt),
+		cmocka_unit_test(test_model_mt_reclaim),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
