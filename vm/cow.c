@@ -439,6 +439,9 @@ copy:
 	} else if (sole) {
 		plist_remove(&owner->pages, oo);
 		vm_page_unref(vm, up);
+	} else if (up != NULL) {
+		/* up stays above, for the clones that see it. */
+		pager_note_copied(n, up);
 	} else if (above == PLIST_MARKER && viewers_capped(owner, oo, false, 1) == 0) {
 		/* A marker above that only we saw is dead now: drop it. */
 		plist_remove(&owner->pages, oo);
