@@ -429,6 +429,56 @@ test_reclaim_past_clone_pages(void **state)
 	memstore_free(ps);
 }
 
+/*
+ * A write that has to page in what a clone shares before copying it needs
+ * two pages for each it writes, and must reserve them: P (half the limit)
+ * written and then evicted by Q's writes, a clone k of P, P overwritten in
+ * 256-page writes.  Every write must be whole: k keeps P's old bytes in
+ * the hidden node (half the limit), and the other half is P's and Q's
+ * pages, which can all be written back and evicted.  Before the fix each
+ * write came
+ * back short, 161 pages of 256: vm_reserve was asked for one page per
+ * page written (issue #16).
+ */
+static void
+test_backed_overwrite_after_clone(void **state)
+{
+	enum { LIM = 2048, NP = LIM / 2, NQ = 2 * LIM, CH = 256 };
+	struct vm_config cfg = { .limit_bytes = LIM * (uint64_t)P, .ncpu = 1,
+	    .no_pcache = true };
+	struct memstore *ps = memstore_new((NP + 1) * (uint64_t)P);
+	struct memstore *qs = memstore_new((NQ + 1) * (uint64_t)P);
+	struct vmo *p, *q, *k;
+	struct vm *vm = NULL;
+	struct vm_stats st0, st1;
+	uint64_t i;
+
+	(void)state;
+	assert_int_equal(vm_create(&cfg, &vm), 0);
+	assert_int_equal(vmo_create_paged(vm, 0, &memstore_ops_v, ps, &p), 0);
+	assert_int_equal(vmo_create_paged(vm, 0, &memstore_ops_v, qs, &q), 0);
+	for (i = 0; i < NP; i += CH)
+		vt_fill(p, i * P, CH * P, 5);
+	for (i = 0; i < NQ; i += CH)
+		vt_fill(q, i * P, CH * P, 6);
+	assert_int_equal(vmo_clone(p, 0, VMO_WHOLE, &k), 0);
+	vm_get_stats(vm, &st0);
+	for (i = 0; i < NP; i += CH)
+		vt_fill(p, i * P, CH * P, 7);	/* asserts every write is whole */
+	vm_get_stats(vm, &st1);
+	assert_true(st1.paged_in - st0.paged_in >= NP / 2);	/* it did page in */
+	for (i = 0; i < NP; i += 64) {
+		vt_expect(k, i * P, 64 * P, 5);
+		vt_expect(p, i * P, 64 * P, 7);
+	}
+	vmo_unref(k);
+	vmo_unref(q);
+	vmo_unref(p);
+	vm_destroy(vm);
+	memstore_free(qs);
+	memstore_free(ps);
+}
+
 int
 main(void)
 {
@@ -441,6 +491,7 @@ main(void)
 		cmocka_unit_test(test_commit_pin_make_room),
 		cmocka_unit_test(test_zero_scanner),
 		cmocka_unit_test(test_reclaim_past_clone_pages),
+		cmocka_unit_test(test_backed_overwrite_after_clone),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
