@@ -439,6 +439,9 @@ copy:
 	} else if (sole) {
 		plist_remove(&owner->pages, oo);
 		vm_page_unref(vm, up);
+	} else if (up != NULL) {
+		/* up stays above, for the clones that see it. */
+		pager_note_copied(n, up);
 	} else if (above == PLIST_MARKER && viewers_capped(owner, oo, false, 1) == 0) {
 		/* A marker above that only we saw is dead now: drop it. */
 		plist_remove(&owner->pages, oo);
@@ -557,18 +560,18 @@ cow_free_pages(struct vm *vm, struct cow_node *n, uint64_t start, uint64_t end)
 }
 
 static int
-pinned_cb(void *ctx, uint64_t off, plist_slot_t *slot)
+pinned_cb(void *ctx, uint64_t off, plist_slot_t slot)
 {
 	(void)ctx;
 	(void)off;
-	return plist_is_page(*slot) && plist_page(*slot)->pin_count > 0;
+	return plist_is_page(slot) && plist_page(slot)->pin_count > 0;
 }
 
 /* True if n owns a pinned page in [start, end).  Lock held (shared ok). */
 bool
 cow_any_pinned(struct cow_node *n, uint64_t start, uint64_t end)
 {
-	return n->npinned != 0 && plist_foreach(&n->pages, start, end, pinned_cb, NULL) != 0;
+	return n->npinned != 0 && plist_visit(&n->pages, start, end, pinned_cb, NULL) != 0;
 }
 
 /*
@@ -818,20 +821,17 @@ struct absorb_ctx {
 	struct cow_node	*h;
 };
 
+/* c's slot at off is about to move up into h: h's own slot there, which
+ * c's hid, is freed, and c's page gets its new owner.  Touches h's list
+ * only (removing a slot never allocates); c's slot stays as it is. */
 static int
-absorb_cb(void *ctx, uint64_t off, plist_slot_t *slot)
+absorb_cb(void *ctx, uint64_t off, plist_slot_t slot)
 {
 	struct absorb_ctx *ac = ctx;
-	plist_slot_t old;
-	int err;
 
-	/* c's slot wins over h's; replacing a slot allocates nothing. */
-	if ((err = plist_set(&ac->h->pages, off, *slot, &old)) != 0)
-		return err;
-	cow_slot_drop(ac->vm, old);
-	if (plist_is_page(*slot))
-		cow_page_settle(plist_page(*slot), ac->h, off);
-	*slot = PLIST_EMPTY;
+	cow_slot_drop(ac->vm, plist_remove(&ac->h->pages, off));
+	if (plist_is_page(slot))
+		cow_page_settle(plist_page(slot), ac->h, off);
 	return 0;
 }
 
@@ -840,22 +840,28 @@ absorb_cb(void *ctx, uint64_t off, plist_slot_t *slot)
  * holds fewer slots: c's slots move up into h, and h takes c's place (its
  * VMO, its children).  Removing a clone of a 1 GiB file then costs the
  * pages its sibling wrote, not the file's 262,144 (docs/bench-libvm.md,
- * finding 2).  Returns false, having moved nothing visible, if a page-list
- * node could not be allocated part way: slots already moved up are where c
- * sees them anyway (h has no other child), and cow_merge finishes the job.
- * Exclusive lock.
+ * finding 2).  Never fails: c and h have the same skew (offset 0), so
+ * once h's slots under c's are gone plist_supply moves or merges whole
+ * nodes without allocating.  (It used to plist_set slot by slot and, on a
+ * failed node allocation, leave the rest to cow_merge, which then freed
+ * the slots already moved up from past c's window -- c's own pages, and
+ * pinned ones among them: issue #16, test_fault_absorb.)  Exclusive lock.
  */
-static bool
+static void
 cow_absorb(struct vm *vm, struct cow_node *h, struct cow_node *c)
 {
 	struct absorb_ctx ac = { .vm = vm, .h = h };
 	struct cow_node *k;
+	int err;
 
+	assert(c->parent_off == 0 && c->pages.skew == h->pages.skew);
 	/* h's slots past c's window are nobody's: free them first, before
 	 * c's own slots there (c may have grown past it) move up. */
 	cow_free_pages(vm, h, c->parent_limit, COW_END);
-	if (plist_foreach(&c->pages, 0, COW_END, absorb_cb, &ac) != 0)
-		return false;
+	plist_visit(&c->pages, 0, COW_END, absorb_cb, &ac);
+	err = plist_supply(&h->pages, 0, &c->pages, NULL, NULL);
+	assert(err == 0 && "aligned supply cannot fail");
+	(void)err;
 	LIST_REMOVE(c, sibling);
 	h->nchildren = 0;
 	while ((k = LIST_FIRST(&c->children)) != NULL) {
@@ -879,7 +885,6 @@ cow_absorb(struct vm *vm, struct cow_node *h, struct cow_node *c)
 		plist_foreach(&h->pages, 0, COW_END, drop_markers_cb, NULL);
 	cow_node_free_empty(vm, c);
 	atomic_fetch_add(&vm->merges, 1);
-	return true;
 }
 
 /*
@@ -898,9 +903,10 @@ cow_merge(struct vm *vm, struct cow_node *h)
 
 	assert(h->hidden && h->nchildren == 1);
 	if (c->parent_off == 0 &&
-	    plist_nslots(&c->pages) < plist_nslots(&h->pages) &&
-	    cow_absorb(vm, h, c))
+	    plist_nslots(&c->pages) < plist_nslots(&h->pages)) {
+		cow_absorb(vm, h, c);
 		return;
+	}
 	if (plist_foreach(&h->pages, c->parent_off, c->parent_off + c->parent_limit,
 	    merge_cb, &mc) != 0)
 		return;

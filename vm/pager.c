@@ -211,6 +211,31 @@ pager_note_dirty(struct cow_node *n, struct vm_page *p)
 }
 
 /*
+ * The pager VMO's node n has just copied page up of an ancestor (a hidden
+ * node a clone split off) to write it: from now on only clones see up,
+ * and the VMO never will again (its own slot hides it for good), so up is
+ * an anonymous page: not dirty (the store must never get these bytes) and
+ * on the anonymous queue.  Reclaim would find that out too (pager_evict,
+ * then pq_mark_anon) but only by looking at every such page first: after
+ * a clone and an overwrite of the whole VMO, all of its old pages sat
+ * ahead of the VMO's new dirty pages on the dirty queue (issue #16,
+ * bug 2).  Exclusive lock.
+ */
+void
+pager_note_copied(struct cow_node *n, struct vm_page *up)
+{
+	struct hier *h = n->h;
+
+	HIER_ASSERT_WLOCKED(h);
+	if (h->pops == NULL || h->pvmo == NULL || n->vmo != h->pvmo)
+		return;
+	if (up->flags & VM_PAGE_F_DIRTY)
+		vm_page_flag_clear(up, VM_PAGE_F_DIRTY);
+	if (pq_queued(up) && pq_page_kind(up) != PQ_ANON)
+		pq_mark_anon(h->vm->pq, up);
+}
+
+/*
  * Page in every page of v's [off, off+len) that resolves to the store.
  * Takes the exclusive lock itself.  0 or the first error.
  */
@@ -535,10 +560,10 @@ struct wb_ctx {
 };
 
 static int
-wb_page(void *ctx, uint64_t off, plist_slot_t *slot)
+wb_page(void *ctx, uint64_t off, plist_slot_t slot)
 {
 	struct wb_ctx *wc = ctx;
-	struct vm_page *p = plist_page(*slot);
+	struct vm_page *p = plist_page(slot);
 	struct cow_node *owner;
 	uint64_t oo, voff = off - wc->disp;
 	int err;
@@ -569,7 +594,7 @@ wb_level(void *ctx, struct cow_node *x, uint64_t s, uint64_t e, uint64_t disp)
 
 	wc->level = x;
 	wc->disp = disp;
-	plist_foreach(&x->pages, s, e, wb_page, wc);
+	plist_visit(&x->pages, s, e, wb_page, wc);
 	return 0;
 }
 

@@ -398,7 +398,10 @@ plist_walk(struct plist *pl, uint64_t start, uint64_t end, plist_slot_fn fn,
 			if (rc != 0 || fn == NULL)
 				continue;
 			rc = fn(ctx, o, &n->slots[i]);
-			plist_account(pl, n, was, n->slots[i]);
+			/* Only a changed slot is accounted: a visit that
+			 * changes nothing writes nothing (see plist_visit). */
+			if (n->slots[i] != was)
+				plist_account(pl, n, was, n->slots[i]);
 		}
 		if (n->used == 0)
 			plist_node_free(pl, n);
@@ -423,6 +426,42 @@ plist_foreach_with_gaps(struct plist *pl, uint64_t start, uint64_t end,
     plist_slot_fn fn, plist_gap_fn gap_fn, void *ctx)
 {
 	return plist_walk(pl, start, end, fn, gap_fn, ctx);
+}
+
+/*
+ * The read-only walk.  It writes nothing, not even a count that goes down
+ * and back up, so any number of threads may run it on one list at once
+ * (under the hierarchy lock held shared).  plist_foreach with a callback
+ * that leaves the slots alone was once used for this and is not safe:
+ * before it accounted only changed slots it did used-- and used++ on
+ * every slot visited, and two attribution walks of one hidden node under
+ * the shared lock lost updates of a node's used count until a later walk
+ * met used == 0 with slots left (issue #16: the n->used > 0 abort).
+ */
+int
+plist_visit(const struct plist *pl, uint64_t start, uint64_t end,
+    plist_visit_fn fn, void *ctx)
+{
+	struct plist_node *n;
+	uint64_t s, e;
+	unsigned lo, hi;
+	int rc;
+
+	if (!plist_range(pl, start, end, &s, &e))
+		return 0;
+	for (n = plist_node_nfind(pl, plist_node_trunc(s)); n && n->key < e;
+	    n = RB_NEXT(plist_tree, (struct plist_tree *)&pl->tree, n)) {
+		plist_node_bounds(n, s, e, &lo, &hi);
+		for (unsigned i = lo; i < hi; i++) {
+			if (n->slots[i] == PLIST_EMPTY)
+				continue;
+			rc = fn(ctx, n->key + ((uint64_t)i << VM_PAGE_SHIFT) - pl->skew,
+			    n->slots[i]);
+			if (rc != 0)
+				return rc;
+		}
+	}
+	return 0;
 }
 
 int

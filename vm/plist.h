@@ -124,12 +124,25 @@ bool plist_any(const struct plist *pl, uint64_t start, uint64_t end);
 /*
  * Visit the non-empty slots in [start, end) in offset order.  fn may
  * change *slot (e.g. to PLIST_EMPTY or to another page): counts and empty
- * nodes are fixed up after fn returns.  fn must not otherwise modify pl.
- * A non-zero return from fn stops the walk and is returned.
+ * nodes are fixed up after fn returns (only slots fn changed are
+ * accounted).  fn must not otherwise modify pl.  A non-zero return from
+ * fn stops the walk and is returned.  A walk that may change slots needs
+ * the owner's lock exclusively; readers use plist_visit.
  */
 typedef int (*plist_slot_fn)(void *ctx, uint64_t off, plist_slot_t *slot);
 int plist_foreach(struct plist *pl, uint64_t start, uint64_t end,
     plist_slot_fn fn, void *ctx);
+/*
+ * Read-only: call fn with each non-empty slot of [start, end) in offset
+ * order; a non-zero return stops the walk and is returned.  Writes nothing
+ * (the list is const), so readers sharing the owner's lock may each run
+ * one: every walk under a shared hierarchy lock must be this one, never
+ * plist_foreach (which may free nodes and rewrite counts).  fn must not
+ * modify pl.
+ */
+typedef int (*plist_visit_fn)(void *ctx, uint64_t off, plist_slot_t slot);
+int plist_visit(const struct plist *pl, uint64_t start, uint64_t end,
+    plist_visit_fn fn, void *ctx);
 /*
  * As plist_foreach, and also call gap_fn once for every maximal run
  * [gstart, gend) of empty slots in [start, end).  Either fn may be NULL.

@@ -466,13 +466,22 @@ pq_take_accessed(struct vm_page *p)
  * A touched page gets its second chance: to the newest end of its home
  * queue (for a dontneed page, its base queue: an access cancels the hint).
  * A page the caller's accept() refuses (it cannot be reclaimed now: not
- * compressible, shared, its hierarchy going away) goes to the newest end
- * of the queue it is on, so the next scan looks at others first.  *budget
- * bounds the pages looked at (a refused page can come round again).
+ * compressible, shared, its hierarchy going away) is set aside on
+ * *refused, off every list, and goes to the newest end of the queue it was
+ * on when the whole scan ends (pq_reclaim_scan), so that this scan does
+ * not meet it again and the next looks at others first.  *budget bounds
+ * the pages looked at (a touched page comes round again).
+ *
+ * Refused pages used to go straight to the tail of their queue, often the
+ * very list being walked: the walk met them again and again, refused each
+ * time, until the budget ran out.  1024 dontneed pages that cannot go (not
+ * zero, no compress) ate every scan's budget and hid the dirty pages after
+ * them: a backed write failed with ENOSPC (issue #16, bug 2).
  */
 static void
 pq_scan_list(struct pq *pq, struct vm_page_list *l, struct vm_page **out,
-	     size_t *n, size_t max, pq_accept_fn accept, void *ctx, size_t *budget)
+	     size_t *n, size_t max, pq_accept_fn accept, void *ctx, size_t *budget,
+	     struct vm_page_list *refused)
 {
 	struct vm_page *p, *next;
 	uint8_t b;
@@ -485,8 +494,8 @@ pq_scan_list(struct pq *pq, struct vm_page_list *l, struct vm_page **out,
 				out[(*n)++] = p;
 				continue;
 			}
-			b = pq_bits(p);
-			pq_move(pq, p, pq_bits_queue(b), b, false);
+			pq_unlink(pq, p);	/* queue bits kept: see pq_reclaim_scan */
+			TAILQ_INSERT_TAIL(refused, p, link);
 			pq->st.refused++;
 			continue;
 		}
@@ -505,7 +514,9 @@ size_t
 pq_reclaim_scan(struct pq *pq, struct vm_page **out, size_t max,
 		pq_accept_fn accept, void *ctx)
 {
+	struct vm_page_list refused = TAILQ_HEAD_INITIALIZER(refused);
 	size_t n = 0, budget = 4 * max + 64;
+	struct vm_page *p;
 	int g;
 
 	pthread_mutex_lock(&pq->lock);
@@ -516,15 +527,25 @@ pq_reclaim_scan(struct pq *pq, struct vm_page **out, size_t max,
 	    pq->st.size[PQ_Q_PAGER_DIRTY] + pq->st.size[PQ_Q_DONTNEED];
 	pq->st.scans++;
 	/* 1. dontneed, in hint order */
-	pq_scan_list(pq, &pq->dontneed, out, &n, max, accept, ctx, &budget);
+	pq_scan_list(pq, &pq->dontneed, out, &n, max, accept, ctx, &budget, &refused);
 	/* 2. clean pager-backed, oldest generation first */
 	for (g = (int)pq->ngen - 1; g >= 0; g--)
-		pq_scan_list(pq, &pq->clean[g], out, &n, max, accept, ctx, &budget);
+		pq_scan_list(pq, &pq->clean[g], out, &n, max, accept, ctx, &budget,
+		    &refused);
 	/* 3. dirty pager-backed, oldest first: the caller writes back */
-	pq_scan_list(pq, &pq->dirty, out, &n, max, accept, ctx, &budget);
+	pq_scan_list(pq, &pq->dirty, out, &n, max, accept, ctx, &budget, &refused);
 	/* 4. anonymous, oldest generation first: compress or mark zero */
 	for (g = (int)pq->ngen - 1; g >= 0; g--)
-		pq_scan_list(pq, &pq->anon[g], out, &n, max, accept, ctx, &budget);
+		pq_scan_list(pq, &pq->anon[g], out, &n, max, accept, ctx, &budget,
+		    &refused);
+	/* The refused ones back, in the order met, at the newest end of the
+	 * queue each was on (its queue bits never changed). */
+	while ((p = TAILQ_FIRST(&refused)) != NULL) {
+		uint8_t b = pq_bits(p);
+
+		TAILQ_REMOVE(&refused, p, link);
+		pq_link(pq, p, pq_bits_queue(b), b, false);
+	}
 	pq->st.candidates += n;
 	pthread_mutex_unlock(&pq->lock);
 	return n;

@@ -171,9 +171,10 @@ size_t pq_reclaim_candidates(struct pq *pq, struct vm_page **out, size_t max);
  * the pq lock for each page about to be returned (it may read the page's
  * owner: while a page is queued its owner is a live node, because owners
  * change and pages leave their objects only under this lock -- see
- * pq_lock).  A refused page moves to the newest end of its queue.  At
- * most 4 * max + 64 pages are looked at, plus one lap of every scanned
- * queue (touched pages get their second chance on the way).
+ * pq_lock).  A refused page moves to the newest end of its queue when
+ * the scan ends, and is looked at once per scan.  At most 4 * max + 64
+ * pages are looked at, plus one lap of every scanned queue (touched pages
+ * get their second chance on the way).
  */
 typedef bool (*pq_accept_fn)(void *ctx, struct vm_page *page);
 size_t pq_reclaim_scan(struct pq *pq, struct vm_page **out, size_t max,

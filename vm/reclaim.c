@@ -21,7 +21,9 @@
  * fits in 3/4 of a page, and its slot holds the store's handle (plist.h).
  * A page that is neither is flagged NOCOMP and left alone until it is
  * written again.  Pinned pages sit on the wired queue and alwaysneed pages
- * on theirs: never scanned.
+ * on theirs: never scanned.  A pass goes on until it has freed what it
+ * was asked for or a lap of candidates freed nothing (queue_reclaim):
+ * only then is nothing reclaimable, and only then may a write fail.
  *
  * The store's memory counts against the limit.  Its entries live on the
  * heap, so for every page's worth of compressed bytes (payload plus the
@@ -270,22 +272,50 @@ out:
 	return freed;
 }
 
-/* Take up to want pages off the queues.  No hierarchy lock held. */
+/*
+ * Take up to want pages off the queues.  No hierarchy lock held.
+ *
+ * Stops when want pages are freed, when a scan finds no candidate at all,
+ * or when a lap's worth of candidates in a row -- as many as the scanned
+ * queues held pages when it started -- freed nothing.  A candidate that
+ * cannot go is requeued at the newest end of its queue, or refused by
+ * accept_page from then on (NOCOMP), so after such a lap every page has
+ * been looked at since the last one was freed: nothing more can be
+ * written back, evicted, compressed or deduped now (SPEC 5).
+ *
+ * It used to stop after 4 + want/16 rounds of 32 candidates, freed or not.
+ * A clone's old pages under a backed VMO that was overwritten since (a
+ * hidden node full of what once were the VMO's dirty pages, still queued
+ * as such) fill the head of the dirty queue; every round went to them and
+ * a write failed with ENOSPC while the VMO's own dirty pages behind them
+ * could all have been written back (issue #16, test_reclaim's
+ * test_reclaim_past_clone_pages).
+ */
 static uint64_t
 queue_reclaim(struct vm *vm, uint64_t want)
 {
 	struct vm_page *out[RECLAIM_BATCH];
-	uint64_t got = 0, rounds = 0, max_rounds = 4 + 2 * (want / RECLAIM_BATCH);
+	struct pq_stats qs;
+	uint64_t got = 0, dry = 0, lap;
 	size_t i;
 
-	while (got < want && rounds++ < max_rounds) {
+	pq_counters(vm->pq, &qs);
+	lap = qs.size[PQ_Q_DONTNEED] + qs.size[PQ_Q_PAGER_CLEAN] +
+	    qs.size[PQ_Q_PAGER_DIRTY] + qs.size[PQ_Q_ANON] + RECLAIM_BATCH;
+	while (got < want && dry < lap) {
 		struct scan_ctx sc = { .n = 0 };
 		size_t ask = want - got < RECLAIM_BATCH ? want - got : RECLAIM_BATCH;
 
 		if (pq_reclaim_scan(vm->pq, out, ask, accept_page, &sc) == 0)
 			break;
-		for (i = 0; i < sc.n; i++)
-			got += evict_page(vm, &sc.c[i]);
+		for (i = 0; i < sc.n; i++) {
+			if (evict_page(vm, &sc.c[i]) != 0) {
+				got++;
+				dry = 0;
+			} else {
+				dry++;
+			}
+		}
 	}
 	return got;
 }

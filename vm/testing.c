@@ -67,13 +67,13 @@ struct check_ctx {
 };
 
 static int
-dump_cb(void *ctx, uint64_t off, plist_slot_t *slot)
+dump_cb(void *ctx, uint64_t off, plist_slot_t slot)
 {
 	(void)ctx;
 	fprintf(stderr, " %llu%s", (unsigned long long)(off / VM_PAGE_SIZE),
-	    *slot == PLIST_MARKER ? "m" : *slot == PLIST_STORE ? "s" :
-	    plist_is_comp(*slot) ? "z" :
-	    (plist_page(*slot)->pin_count ? "p" : ""));
+	    slot == PLIST_MARKER ? "m" : slot == PLIST_STORE ? "s" :
+	    plist_is_comp(slot) ? "z" :
+	    (plist_page(slot)->pin_count ? "p" : ""));
 	return 0;
 }
 
@@ -88,7 +88,7 @@ dump_node(struct cow_node *n, int depth)
 	    (unsigned long long)n->parent_off / VM_PAGE_SIZE,
 	    (unsigned long long)n->parent_limit / VM_PAGE_SIZE,
 	    n->vmo ? (unsigned long long)n->vmo->size : 0ull);
-	plist_foreach(&n->pages, 0, COW_END, dump_cb, NULL);
+	plist_visit(&n->pages, 0, COW_END, dump_cb, NULL);
 	fprintf(stderr, "\n");
 	LIST_FOREACH(c, &n->children, sibling)
 		dump_node(c, depth + 1);
@@ -106,10 +106,10 @@ vmo_test_dump(struct vmo *v)
 }
 
 static int
-check_cb(void *ctx, uint64_t off, plist_slot_t *slot)
+check_cb(void *ctx, uint64_t off, plist_slot_t slot)
 {
 	struct check_ctx *cc = ctx;
-	struct vm_page *p = plist_page(*slot);
+	struct vm_page *p = plist_page(slot);
 
 	if (cc->n->hidden && cow_viewers(cc->n, off, false) == 0) {
 		struct cow_node *r = cc->n;
@@ -121,7 +121,7 @@ check_cb(void *ctx, uint64_t off, plist_slot_t *slot)
 	}
 	if (cc->n->hidden)
 		assert(cow_viewers(cc->n, off, false) >= 1 && "unreachable slot in hidden node");
-	if (*slot == PLIST_STORE)
+	if (slot == PLIST_STORE)
 		assert(cc->n->h->pops != NULL && "store slot without a store");
 	if (p == NULL)
 		return 0;
@@ -157,7 +157,8 @@ check_node(struct cow_node *n)
 	struct cow_node *c;
 	uint64_t cnt = 1, k = 0;
 
-	plist_foreach(&n->pages, 0, COW_END, check_cb, &cc);
+	plist_check(&n->pages);		/* counts, used, keys */
+	plist_visit(&n->pages, 0, COW_END, check_cb, &cc);
 	if (cc.pinned != n->npinned) {
 		struct cow_node *r = n;
 		while (r->parent != NULL)
@@ -215,13 +216,13 @@ struct refs_ctx {
 };
 
 static int
-refs_cb(void *ctx, uint64_t off, plist_slot_t *slot)
+refs_cb(void *ctx, uint64_t off, plist_slot_t slot)
 {
 	struct refs_ctx *rc = ctx;
-	struct vm_page *p = plist_page(*slot);
+	struct vm_page *p = plist_page(slot);
 
 	(void)off;
-	rc->ncomp += plist_is_comp(*slot);
+	rc->ncomp += plist_is_comp(slot);
 	if (p != NULL) {
 		uint64_t k = pmm_page_index(rc->vm->pmm, p);
 
@@ -236,7 +237,7 @@ refs_node(struct refs_ctx *rc, struct cow_node *n)
 {
 	struct cow_node *c;
 
-	plist_foreach(&n->pages, 0, COW_END, refs_cb, rc);
+	plist_visit(&n->pages, 0, COW_END, refs_cb, rc);
 	LIST_FOREACH(c, &n->children, sibling)
 		refs_node(rc, c);
 }

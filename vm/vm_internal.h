@@ -213,6 +213,7 @@ int pager_page_in(struct vm *vm, struct cow_node *top, uint64_t off);
 #define PAGER_RUN 64	/* pages paged in by one store read at most */
 int pager_page_in_run(struct vm *vm, struct cow_node *top, uint64_t off, uint64_t n);
 void pager_note_dirty(struct cow_node *n, struct vm_page *p);
+void pager_note_copied(struct cow_node *n, struct vm_page *up);
 int pager_populate(struct vmo *v, uint64_t off, uint64_t len);
 int pager_detach_locked(struct vmo *v, bool dying);
 void pager_node_gone(struct cow_node *gone, struct cow_node *heir);

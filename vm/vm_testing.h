@@ -17,8 +17,8 @@ uint64_t vm_test_used_pages(struct vm *vm);
 /* Free pages: PMM plus per-CPU reserves. */
 uint64_t vm_test_free_pages(struct vm *vm);
 /*
- * Check every invariant of the VMO's whole hierarchy (asserts): page
- * backlinks and states, child counts, no pinned page in a hidden node,
+ * Check every invariant of the VMO's whole hierarchy (asserts): page-list
+ * counts (plist_check on every node), page backlinks and states, child counts, no pinned page in a hidden node,
  * every page of a hidden node seen by some VMO.  Returns the number of
  * nodes checked.
  */

@@ -306,6 +306,40 @@ test_backing_clone_under_pressure() {
 	cmp other "$BK/o"
 }
 
+# SPEC 5 + 6 (issue #16, bug 2): a write on a backed mount fails only when
+# nothing more can be written back or evicted.  A 32 MiB VMO, a clone of
+# it, the VMO overwritten whole: the clone's 32 MiB of old bytes stay in
+# memory for good (clones live in memory only), which leaves half of
+# size=64M for everything the store can hold.  A new 128 MiB VMO then fits
+# by writing back and evicting its own pages and the overwritten VMO's.
+# Before the fix its write failed with ENOSPC: reclaim gave up after a
+# fixed number of candidates, and the first ones were the clone's pages,
+# still queued as the VMO's dirty pages (a retry a moment later worked).
+test_backing_enospc_while_reclaimable() {
+	local ev
+	bk_new
+	head -c $((32 * 1048576)) /dev/urandom >sp1
+	head -c $((32 * 1048576)) /dev/urandom >sp2
+	head -c $((128 * 1048576)) /dev/urandom >big
+	bk_mount -o size=64M
+	mkdir "$MNT/sp"
+	dd if=sp1 of="$MNT/sp/data" bs=1M status=none
+	mkdir "$MNT/sp/clones/k"
+	dd if=sp2 of="$MNT/sp/data" bs=1M conv=notrunc status=none
+	mkdir "$MNT/big"
+	dd if=big of="$MNT/big/data" bs=1M status=none ||
+		vt_fail "128 MiB write failed; stats: $(getfattr --absolute-names \
+		    --only-values -n user.vmofs.stats "$MNT")"
+	ev=$(vt_stat "$MNT" evicted)
+	vt_ge "$ev" $((96 * 256)) "pages evicted"
+	cmp sp1 "$MNT/sp/clones/k/data"
+	cmp sp2 "$MNT/sp/data"
+	cmp big "$MNT/big/data"
+	vt_umount
+	cmp sp2 "$BK/sp"
+	cmp big "$BK/big"
+}
+
 # copy_file_range between backed files copies (sharing pages would bypass
 # the store): the bytes of a file that is not paged in arrive, and reach
 # the store of the destination.

@@ -252,6 +252,57 @@ test_last_touched(void **state)
 	pq_destroy(pq);
 }
 
+/* accept() for test_refused_once: refuse the first *ctx pages of pg. */
+static bool
+refuse_low(void *ctx, struct vm_page *p)
+{
+	return p - pg >= *(long *)ctx;
+}
+
+/*
+ * A page a scan's accept() refuses is looked at once per scan, then goes
+ * to the newest end of its queue, in the order met; the pages behind it,
+ * on its list and on later queues, are still offered.  Before issue #16
+ * a refused page went to the tail of the list being walked at once, the
+ * walk met it again and again, and 1,000 refused dontneed pages (plus the
+ * same on the anonymous queue) used up the scan's budget: the dirty page
+ * after them was never offered, and reclaim gave up.
+ */
+static void
+test_refused_once(void **state)
+{
+	struct pq *pq = mk(4);
+	struct vm_page *out[4];
+	struct pq_stats st;
+	long nref = 2000;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 1000; i++) {
+		pq_insert(pq, &pg[i], PQ_ANON);
+		pq_hint_dontneed(pq, &pg[i]);
+	}
+	for (; i < 2000; i++)
+		pq_insert(pq, &pg[i], PQ_ANON);
+	pq_insert(pq, &pg[2000], PQ_PAGER_DIRTY);
+	pq_insert(pq, &pg[2001], PQ_ANON);
+	assert_int_equal(pq_reclaim_scan(pq, out, 4, refuse_low, &nref), 2);
+	assert_ptr_equal(out[0], &pg[2000]);
+	assert_ptr_equal(out[1], &pg[2001]);
+	pq_counters(pq, &st);
+	assert_int_equal(st.refused, 2000);
+	assert_int_equal(st.size[PQ_Q_DONTNEED], 1000);
+	pq_test_check(pq);
+	/* They went back behind the others, in order: accepted now, the
+	 * dontneed ones first, oldest first. */
+	nref = 0;
+	assert_int_equal(pq_reclaim_scan(pq, out, 4, refuse_low, &nref), 4);
+	for (i = 0; i < 4; i++)
+		assert_ptr_equal(out[i], &pg[i]);
+	remove_all(pq);
+	pq_destroy(pq);
+}
+
 /* Hints and pins set and reversed, in every order that matters. */
 static void
 test_hints(void **state)
@@ -582,6 +633,7 @@ main(void)
 		cmocka_unit_test(test_touch_rotate),
 		cmocka_unit_test(test_one_gen),
 		cmocka_unit_test(test_last_touched),
+		cmocka_unit_test(test_refused_once),
 		cmocka_unit_test(test_hints),
 		cmocka_unit_test(test_random),
 		cmocka_unit_test(test_threads),

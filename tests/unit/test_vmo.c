@@ -761,6 +761,51 @@ test_fault_each(void **state)
 	vm_destroy(vm);
 }
 
+/*
+ * Removing a clone merges the hidden level into the VMO's leaf; when the
+ * leaf sits at offset 0 and holds fewer slots its slots move *up*
+ * (cow_absorb).  Invariant: a page-list node allocation failing in that
+ * merge loses no byte and no pin of the surviving VMO.  The leaf here has
+ * pages past its window (the VMO grew after the clone), in two page-list
+ * nodes, and one of them pinned.  Before the fix, absorb moved them up
+ * one by one, stopped at the failed node allocation, and the fallback
+ * merge freed the ones already moved (past the window: "nobody's"):
+ * page 100 read zero, and freeing the pinned one underflowed npinned.
+ */
+static void
+test_fault_absorb(void **state)
+{
+	struct vm *vm = vt_vm(512);
+	struct vmo *a, *b;
+	uint64_t n;
+
+	(void)state;
+	for (n = 1; n < 16; n++) {
+		a = vt_vmo(vm, 0);
+		vt_fill(a, 0, 64 * P, 31);
+		assert_int_equal(vmo_clone(a, 0, VMO_WHOLE, &b), 0);
+		vt_fill(a, 100 * P, P, 32);		/* past the window */
+		vt_fill(a, 200 * P, P, 33);		/* another node */
+		vt_fill(a, 300 * P, P, 34);		/* and a third */
+		assert_int_equal(vmo_pin(a, 300 * P, P), 0);
+		fault_set_kind(FAULT_HEAP);
+		fault_set(n, 0);
+		vmo_unref(b);				/* merge, maybe failing */
+		fault_clear();
+		fault_set_kind(FAULT_ANY);
+		vt_expect(a, 0, 64 * P, 31);
+		vt_expect(a, 64 * P, 36 * P, -1);
+		vt_expect(a, 100 * P, P, 32);
+		vt_expect(a, 200 * P, P, 33);
+		vt_expect(a, 300 * P, P, 34);
+		vmo_test_check(a);
+		assert_int_equal(vmo_unpin(a, 300 * P, P), 0);
+		vmo_unref(a);
+		assert_int_equal(vm_test_used_pages(vm), 0);
+	}
+	vm_destroy(vm);
+}
+
 int
 main(void)
 {
@@ -783,6 +828,7 @@ main(void)
 		cmocka_unit_test(test_deep_chain),
 		cmocka_unit_test(test_enospc),
 		cmocka_unit_test(test_fault_each),
+		cmocka_unit_test(test_fault_absorb),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
