@@ -5,7 +5,8 @@
  *
  *   vmofs-stress [--seconds S] [--workers N] [--seed X] [--vmofs PATH]
  *                [--mount-opts OPTS]... [--max-vmos N] [--max-size BYTES]
- *                [--hang S] [--no-aslr] [--results FILE] [--verbose]
+ *                [--hang S] [--no-aslr] [--results FILE] [--trace FILE]
+ *                [--verbose]
  *
  * Each --mount-opts is one phase (one mount, S / phases seconds); with
  * none, four: room to spare, a small anonymous mount (ENOSPC allowed near
@@ -64,6 +65,8 @@ atomic_int stop_flag;
 int nworkers = 4;
 struct worker *workers;
 int verbose;
+FILE *trace;
+pthread_mutex_t trace_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct ml_mount M;
 static struct phase phases[MAXPH];
@@ -627,7 +630,7 @@ usage(void)
 	fprintf(stderr, "usage: vmofs-stress [--seconds S] [--workers N] "
 	    "[--seed X] [--vmofs PATH]\n"
 	    "    [--mount-opts OPTS]... [--max-vmos N] [--max-size BYTES] "
-	    "[--hang S]\n    [--no-aslr] [--results FILE] [--verbose]\n");
+	    "[--hang S]\n    [--no-aslr] [--results FILE] [--trace FILE] [--verbose]\n");
 	exit(2);
 }
 
@@ -638,14 +641,14 @@ sanitizer_env(void)
 
 	/* the daemon's reports go to its log; a report fails the phase */
 	setenv("ASAN_OPTIONS", "halt_on_error=1:abort_on_error=0:"
-	    "detect_leaks=1:exitcode=66", 0);
+	    "detect_leaks=1:exitcode=66:handle_abort=1", 0);
 	setenv("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1", 0);
 	if (realpath("tests/stress/tsan.supp", supp))
 		snprintf(opt, sizeof(opt), "halt_on_error=0:exitcode=66:"
-		    "second_deadlock_stack=1:suppressions=%s", supp);
+		    "second_deadlock_stack=1:handle_abort=1:suppressions=%s", supp);
 	else
 		snprintf(opt, sizeof(opt), "halt_on_error=0:exitcode=66:"
-		    "second_deadlock_stack=1");
+		    "second_deadlock_stack=1:handle_abort=1");
 	setenv("TSAN_OPTIONS", opt, 0);
 }
 
@@ -658,7 +661,8 @@ main(int argc, char **argv)
 		{ "mount-opts", 1, NULL, 'o' }, { "max-vmos", 1, NULL, 'n' },
 		{ "max-size", 1, NULL, 'm' }, { "hang", 1, NULL, 'H' },
 		{ "no-aslr", 0, NULL, 'A' }, { "results", 1, NULL, 'r' },
-		{ "verbose", 0, NULL, 'v' }, { NULL, 0, NULL, 0 },
+		{ "verbose", 0, NULL, 'v' }, { "trace", 1, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
 	};
 	static const char *const defaults[] = { "size=256M", "size=12M",
 	    "size=24M,compress", "size=32M,backing" };
@@ -685,6 +689,13 @@ main(int argc, char **argv)
 		case 'A': no_aslr = true; break;
 		case 'r': results = optarg; break;
 		case 'v': verbose = 1; break;
+		case 't':
+			trace = fopen(optarg, "w");
+			if (!trace) {
+				perror(optarg);
+				return 2;
+			}
+			break;
 		default: usage();
 		}
 	}

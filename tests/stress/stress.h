@@ -40,6 +40,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #define P		((uint64_t)4096)
@@ -134,6 +135,8 @@ extern atomic_int stop_flag;	/* workers: end after this op */
 extern int nworkers;
 extern struct worker *workers;
 extern int verbose;
+extern FILE *trace;		/* --trace: every op log entry */
+extern pthread_mutex_t trace_lock;
 
 int64_t now_ms(void);
 /* Report a model or errno mismatch: the run fails; the worker stops. */
