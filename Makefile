@@ -108,7 +108,17 @@ deps:
 check: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory san
-	@tests/run-tests.sh build build-san
+	@$(MAKE) --no-print-directory tsan
+	@STRESS_ASAN=build-san STRESS_TSAN=build-tsan tests/run-tests.sh build build-san
+
+# make soak SECONDS=3600 [SAN=asan|tsan|none]: one long vmofs-stress run.
+SECONDS ?= 3600
+SOAK_SAN := $(if $(filter tsan none,$(SAN)),$(SAN),asan)
+soak: deps
+	@$(MAKE) --no-print-directory SAN=0 all
+	@$(if $(filter asan,$(SOAK_SAN)),$(MAKE) --no-print-directory san)
+	@$(if $(filter tsan,$(SOAK_SAN)),$(MAKE) --no-print-directory tsan)
+	@tests/stress/soak.sh $(SOAK_SAN) $(SECONDS)
 
 unit-tests: all
 	@tests/run-tests.sh --unit-only build

@@ -182,7 +182,7 @@ phase_init(struct phase *ph, const char *spec)
 static int
 phase_opts(struct phase *ph, int pi)
 {
-	char buf[512], *tok, *save;
+	char buf[512], out[512], *tok, *save;
 	size_t l = 0;
 
 	if (ph->bk_auto) {
@@ -192,16 +192,18 @@ phase_opts(struct phase *ph, int pi)
 			return -1;
 		}
 	}
-	ph->opts[0] = '\0';
+	out[0] = '\0';
 	snprintf(buf, sizeof(buf), "%s", ph->spec);
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+	for (tok = strtok_r(buf, ",", &save); tok && l < sizeof(out);
+	    tok = strtok_r(NULL, ",", &save)) {
 		if (!strcmp(tok, "backing"))
-			l += (size_t)snprintf(ph->opts + l, sizeof(ph->opts) - l,
+			l += (size_t)snprintf(out + l, sizeof(out) - l,
 			    "%sbacking=%s", l ? "," : "", ph->bkdir);
 		else
-			l += (size_t)snprintf(ph->opts + l, sizeof(ph->opts) - l,
-			    "%s%s", l ? "," : "", tok);
+			l += (size_t)snprintf(out + l, sizeof(out) - l, "%s%s",
+			    l ? "," : "", tok);
 	}
+	memcpy(ph->opts, out, sizeof(out));
 	return 0;
 }
 
@@ -338,7 +340,7 @@ worker_main(void *arg)
 
 	while (!atomic_load(&stop_flag) && !failed())
 		worker_op(w);
-	w->done = 1;
+	atomic_store(&w->done, 1);
 	return NULL;
 }
 
@@ -551,7 +553,7 @@ run_phase(int pi, struct phase *ph, double secs, struct phase_result *res)
 		for (i = 0, o = 0; i < nworkers; i++) {
 			int64_t s = atomic_load(&workers[i].op_start_ms);
 
-			o += !workers[i].done;
+			o += !atomic_load(&workers[i].done);
 			if (s && (!oldest || s < oldest))
 				oldest = s;
 		}

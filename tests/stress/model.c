@@ -172,7 +172,8 @@ own_read(const struct mvmo *o, uint64_t off, size_t len, unsigned char *out)
 		n = o->size - off < len ? o->size - off : len;
 	if (n)
 		memcpy(out, o->buf + off, n);
-	memset(out + n, 0, len - n);
+	if (len > n)
+		memset(out + n, 0, len - n);
 }
 
 void
@@ -186,7 +187,8 @@ mv_view(const struct mvmo *v, uint64_t off, size_t len, unsigned char *out)
 	}
 	n = off < v->slen ? (v->slen - off < len ? v->slen - off : len) : 0;
 	own_read(v->owner, v->soff + off, n, out);
-	memset(out + n, 0, len - n);
+	if (len > n)
+		memset(out + n, 0, len - n);
 }
 
 /* Make room in owner o's buf for size bytes (zeroed). */
@@ -342,6 +344,8 @@ void
 mv_clone_from(struct mvmo *c, const struct mvmo *p, uint64_t off,
     uint64_t len)
 {
+	if (len == 0)
+		return;
 	own_reserve(c, len);
 	mv_view(p, off, len, c->buf);
 	own_setsize(c, len);

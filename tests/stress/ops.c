@@ -449,7 +449,7 @@ check_host_file(struct worker *w, struct mvmo *o, const char *why)
 		fail(w, "%s: read backing file %s: %zd", why, p, n);
 		return false;
 	}
-	if (memcmp(w->buf, o->buf, o->size) != 0) {
+	if (o->size && memcmp(w->buf, o->buf, o->size) != 0) {
 		uint64_t i = 0;
 
 		while (w->buf[i] == o->buf[i])

@@ -124,7 +124,7 @@ struct worker {
 	size_t		bufsz;
 	char		path[1024];	/* the picked VMO's directory */
 	char		path2[1024];
-	int		done;
+	atomic_int	done;		/* set by the worker as it ends */
 };
 
 /* ---- main.c: the run ---------------------------------------------- */
