@@ -180,6 +180,7 @@ test_crash_fsynced_bytes_survive() {
 test_crash_during_namespace_changes() {
 	local i r pid
 	: "${CRASH_SEED:=$(( $(date +%s) % 100000 ))}"
+	echo "    (CRASH_SEED=$CRASH_SEED)"
 	RANDOM=$((CRASH_SEED + 1))
 	BK=$(mktemp -d "$VT_WORK/bk.XXXXXX")
 	vt_mount -o "backing=$BK,size=32M"

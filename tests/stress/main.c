@@ -168,7 +168,10 @@ phase_init(struct phase *ph, const char *spec)
 			snprintf(ph->bkdir, sizeof(ph->bkdir), "%s", tok + 8);
 		}
 	}
-	ph->max_size = max_size_opt ? PGDN(max_size_opt) : ph->limit / 8;
+	/* 64 MiB and less: a pressure phase, whose VMOs outgrow the limit */
+	ph->pressure = ph->limit <= 64 * 1048576;
+	ph->max_size = max_size_opt ? PGDN(max_size_opt) :
+	    ph->pressure ? ph->limit / 4 : ph->limit / 8;
 	if (ph->max_size > 4 * 1048576)
 		ph->max_size = 4 * 1048576;
 	if (ph->max_size < 65536)
@@ -599,6 +602,10 @@ out:
 			res->nerr[o] += workers[i].nerr[o];
 	}
 	print_counts(res);
+	printf("  the VMOs' sizes peaked at %" PRId64 " pages, %.0f%% of the "
+	    "limit (%" PRIu64 " pages)\n", (int64_t)atomic_load(&peak_pages),
+	    100.0 * (double)atomic_load(&peak_pages) / (double)(ph->limit / P),
+	    ph->limit / P);
 	res->ok = !failed();
 	if (!res->ok) {
 		report_failure(ph, &mw);

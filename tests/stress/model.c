@@ -32,6 +32,7 @@ pthread_mutex_t tab_lock = PTHREAD_MUTEX_INITIALIZER;
 struct mvmo *tab[MAXV];
 int ntab;
 atomic_int_fast64_t bound_pages, inflight_pages, clone_bytes, pinned_pages;
+atomic_int_fast64_t peak_pages;
 
 uint64_t
 rnd(struct worker *w)
@@ -74,6 +75,7 @@ model_reset(void)
 	atomic_store(&inflight_pages, 0);
 	atomic_store(&clone_bytes, 0);
 	atomic_store(&pinned_pages, 0);
+	atomic_store(&peak_pages, 0);
 }
 
 /* (T) A new entry in state CREATING; NULL when the table is full. */
@@ -212,8 +214,13 @@ own_reserve(struct mvmo *o, uint64_t size)
 static void
 own_setsize(struct mvmo *o, uint64_t size)
 {
-	atomic_fetch_add(&bound_pages,
-	    (int64_t)(PGUP(size) / P) - (int64_t)(PGUP(o->size) / P));
+	int64_t b = atomic_fetch_add(&bound_pages,
+	    (int64_t)(PGUP(size) / P) - (int64_t)(PGUP(o->size) / P)) +
+	    (int64_t)(PGUP(size) / P) - (int64_t)(PGUP(o->size) / P);
+	int64_t pk = atomic_load(&peak_pages);
+
+	while (b > pk && !atomic_compare_exchange_weak(&peak_pages, &pk, b))
+		;
 	if (o->kind == MK_CLONE)
 		atomic_fetch_add(&clone_bytes, (int64_t)size - (int64_t)o->size);
 	o->size = size;

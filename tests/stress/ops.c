@@ -865,16 +865,16 @@ op_rename(struct worker *w)
 static uint64_t vs_of(const struct mvmo *v) { return mv_vsize(v); }
 static void adopt_uncertain(struct worker *w, struct mvmo *v, int fd,
     uint64_t off, size_t len);
+static void write_at(struct worker *w, struct mvmo *v, uint64_t off,
+    size_t len, int flags, const char *what);
 
 static void
 op_write(struct worker *w)
 {
 	struct mvmo *v;
-	uint64_t vs, off, max, want;
+	uint64_t vs, off, max;
 	size_t len;
-	ssize_t n;
-	int fd, e, flags = O_WRONLY;
-	struct stat st;
+	int flags = O_WRONLY;
 
 	v = mv_pick(w, PK_ANY);
 	if (!v)
@@ -893,13 +893,33 @@ op_write(struct worker *w)
 		goto out;
 	if (chance(w, 10) && !enospc_ok())
 		flags |= O_DIRECT;
+	write_at(w, v, off, len, flags, "write");
+out:
+	pthread_rwlock_unlock(mv_olock(v));
+	mv_put(v);
+}
+
+/*
+ * Write len fresh bytes at off of v (picked, owner lock exclusive) and
+ * judge the answer: a slice clips at its end (EFBIG past it), ENOSPC or
+ * a short count only where enospc_ok.
+ */
+static void
+write_at(struct worker *w, struct mvmo *v, uint64_t off, size_t len,
+    int flags, const char *what)
+{
+	uint64_t want, vs = mv_vsize(v);
+	ssize_t n;
+	int fd, e, err;
+	struct stat st;
+
 	fill(w, w->buf, off, len);
-	lg(w, "write %s off=%" PRIu64 " len=%zu%s (size %" PRIu64 ")", w->path,
+	lg(w, "%s %s off=%" PRIu64 " len=%zu%s (size %" PRIu64 ")", what, w->path,
 	    off, len, flags & O_DIRECT ? " O_DIRECT" : "", vs);
 	fd = open(datap(w), flags);
 	if (fd < 0) {
 		judge(w, "open data", errno, 0, false);
-		goto out;
+		return;
 	}
 	want = len;
 	e = 0;
@@ -911,20 +931,21 @@ op_write(struct worker *w)
 	}
 	atomic_fetch_add(&inflight_pages, (int64_t)(len / P + 3));
 	n = pwrite(fd, w->buf, len, (off_t)off);
+	err = errno;
 	atomic_fetch_sub(&inflight_pages, (int64_t)(len / P + 3));
 	if (n < 0 && (flags & O_DIRECT) && !e && want < len &&
-	    (errno == EIO || errno == EFBIG)) {
+	    (err == EIO || err == EFBIG)) {
 		/* short async direct write: the kernel's EIO (see the top) */
-		lg_more(w, " -> %s (short direct write)", ename(errno));
-		count(w, errno);
+		lg_more(w, " -> %s (short direct write)", ename(err));
+		count(w, err);
 		mv_write(v, off, w->buf, (size_t)want);
 	} else if (n < 0 && (flags & O_DIRECT) && !e && enospc_ok() &&
-	    (errno == EIO || errno == ENOSPC)) {
-		lg_more(w, " -> %s (allowed)", ename(errno));
-		count(w, errno);
+	    (err == EIO || err == ENOSPC)) {
+		lg_more(w, " -> %s (allowed)", ename(err));
+		count(w, err);
 		adopt_uncertain(w, v, fd, off, len);
 	} else if (n < 0) {
-		judge(w, "write", errno, e, true);
+		judge(w, "write", err, e, true);
 	} else if (e) {
 		lg_more(w, " -> %zd", n);
 		fail(w, "write: wrote %zd bytes, expected %s", n, ename(e));
@@ -941,7 +962,33 @@ op_write(struct worker *w)
 			    (long long)st.st_size, mv_vsize(v));
 	}
 	close(fd);
-out:
+}
+
+/*
+ * Memory pressure: large writes that grow a VMO (appends, or a hole
+ * filled), so that on a small mount the VMOs hold more than size=.  On a
+ * backed mount only top-level VMOs, whose pages reclaim can write back
+ * and evict.
+ */
+static void
+op_fill(struct worker *w)
+{
+	struct mvmo *v;
+	uint64_t off;
+	size_t len;
+
+	v = mv_pick(w, PH->backed ? PK_TOP : PK_NOSLICE);
+	if (!v)
+		return;
+	pthread_rwlock_wrlock(mv_olock(v));
+	off = chance(w, 70) ? v->size : PGDN(rnd_below(w, v->size + 1));
+	if (off >= PH->max_size)
+		off = PGDN(rnd_below(w, PH->max_size / 2));
+	len = (size_t)(262144 + rnd_below(w, 786432));
+	if (off + len > PH->max_size)
+		len = (size_t)(PH->max_size - off);
+	if (len && clone_room(v, v->size, off + len))
+		write_at(w, v, off, len, O_WRONLY, "fill");
 	pthread_rwlock_unlock(mv_olock(v));
 	mv_put(v);
 }
@@ -1671,17 +1718,29 @@ out:
 /* ---- the worker ----------------------------------------------------- */
 
 static const unsigned op_weight[OP_N] = {
-	[OP_MKTOP] = 3, [OP_WRITE] = 20, [OP_READ] = 16, [OP_TRUNC] = 5,
+	[OP_FILL] = 2, [OP_MKTOP] = 3, [OP_WRITE] = 20, [OP_READ] = 16, [OP_TRUNC] = 5,
 	[OP_MMAP] = 6, [OP_CLONE] = 5, [OP_RCLONE] = 4, [OP_SLICE] = 4,
 	[OP_RMTREE] = 5, [OP_RENAME] = 2, [OP_XATTR] = 13, [OP_FSYNC] = 4,
 	[OP_STATS] = 2, [OP_VSTATS] = 4, [OP_READDIR] = 3, [OP_ERRNO] = 4,
 };
 
 const char *const op_names[OP_N] = {
-	"mkdir", "write", "read", "truncate", "mmap", "clone", "rclone",
-	"slice", "rm-r", "mv", "xattr", "fsync", "stats", "vstats", "readdir",
-	"errno",
+	[OP_FILL] = "fill", [OP_MKTOP] = "mkdir", [OP_WRITE] = "write",
+	[OP_READ] = "read", [OP_TRUNC] = "truncate", [OP_MMAP] = "mmap",
+	[OP_CLONE] = "clone", [OP_RCLONE] = "rclone", [OP_SLICE] = "slice",
+	[OP_RMTREE] = "rm-r", [OP_RENAME] = "mv", [OP_XATTR] = "xattr",
+	[OP_FSYNC] = "fsync", [OP_STATS] = "stats", [OP_VSTATS] = "vstats",
+	[OP_READDIR] = "readdir", [OP_ERRNO] = "errno",
 };
+
+/* On a small mount, fill more (and truncate less), to reach the limit. */
+static unsigned
+weight(int o)
+{
+	if (!PH->pressure)
+		return op_weight[o];
+	return o == OP_FILL ? 14 : o == OP_TRUNC ? 2 : op_weight[o];
+}
 
 void
 worker_op(struct worker *w)
@@ -1690,10 +1749,10 @@ worker_op(struct worker *w)
 	int o = 0;
 
 	for (o = 0; o < OP_N; o++)
-		total += op_weight[o];
+		total += weight(o);
 	k = (unsigned)rnd_below(w, total);
-	for (o = 0; k >= acc + op_weight[o]; o++)
-		acc += op_weight[o];
+	for (o = 0; k >= acc + weight(o); o++)
+		acc += weight(o);
 	if (mv_count(PK_TOP) < 2 || (mv_count(0xff) < 4 && chance(w, 50)))
 		o = OP_MKTOP;
 	if ((o == OP_CLONE || o == OP_RCLONE || o == OP_SLICE || o == OP_MKTOP) &&
@@ -1703,6 +1762,7 @@ worker_op(struct worker *w)
 	w->nops[o]++;
 	atomic_store(&w->op_start_ms, now_ms());
 	switch (o) {
+	case OP_FILL:	op_fill(w); break;
 	case OP_MKTOP:	op_mktop(w); break;
 	case OP_WRITE:	op_write(w); break;
 	case OP_READ:	op_read(w); break;
@@ -1754,6 +1814,29 @@ check_tree(struct worker *w, struct mvmo *d)
 	return 0;
 }
 
+/* Quiet: the sum of every VMO's user.vmo.scaled. */
+static int
+scaled_sum(struct worker *w, uint64_t *sum)
+{
+	uint64_t x;
+	int i;
+
+	*sum = 0;
+	pthread_mutex_lock(&tab_lock);
+	for (i = 0; i < MAXV; i++) {
+		if (!tab[i])
+			continue;
+		mv_path(tab[i], w->path, sizeof(w->path));
+		if (!xget_u64(w, datap(w), "user.vmo.scaled", &x)) {
+			pthread_mutex_unlock(&tab_lock);
+			return -1;
+		}
+		*sum += x;
+	}
+	pthread_mutex_unlock(&tab_lock);
+	return 0;
+}
+
 int
 check_quiescent(struct worker *w)
 {
@@ -1799,13 +1882,18 @@ check_quiescent(struct worker *w)
 	pthread_mutex_unlock(&tab_lock);
 	if (failed())
 		return -1;
-	/* Pages in use: within what the VMOs' sizes allow (no leak). */
+	/* Pages in use: within what the VMOs' sizes allow (no leak), and
+	 * the VMOs' scaled bytes add up to them (SPEC 4); a RELEASE still in
+	 * flight may hold a removed VMO's pages for a moment. */
 	bound = (uint64_t)atomic_load(&bound_pages);
 	for (tries = 0; tries < 20; tries++) {
+		if (tries && scaled_sum(w, &sum) != 0)
+			return -1;
 		if (xget(MNT, "user.vmofs.stats", t, sizeof(t)) < 0 ||
 		    !stats_parse(w, t, "used_pages", &used))
 			return -1;
-		if (used <= bound)
+		if (used <= bound && sum + (uint64_t)nv + 16 >= used * P &&
+		    sum <= used * P + (uint64_t)nv + 16)
 			break;
 		usleep(100000);
 	}
@@ -1816,6 +1904,12 @@ check_quiescent(struct worker *w)
 	if (used > bound) {
 		fail(w, "%" PRIu64 " pages in use at the end, but the %d VMOs' "
 		    "sizes allow %" PRIu64 ": pages leaked", used, nv, bound);
+		return -1;
+	}
+	if (sum + (uint64_t)nv + 16 < used * P || sum > used * P + (uint64_t)nv + 16) {
+		fail(w, "the %d VMOs' user.vmo.scaled add up to %" PRIu64 " bytes, "
+		    "the pages in use are %" PRIu64 " x 4096 = %" PRIu64, nv, sum,
+		    used, used * P);
 		return -1;
 	}
 	return 0;

@@ -96,6 +96,7 @@ struct phase {
 	bool		bk_auto;	/* bkdir made by us: removed at the end */
 	bool		backed;
 	bool		compress;
+	bool		pressure;	/* small: make the VMOs outgrow it */
 	uint64_t	limit;		/* size= in bytes */
 	uint64_t	max_size;	/* largest VMO the tester makes */
 	int		max_vmos;
@@ -103,7 +104,7 @@ struct phase {
 };
 
 enum op {
-	OP_MKTOP, OP_WRITE, OP_READ, OP_TRUNC, OP_MMAP, OP_CLONE, OP_RCLONE,
+	OP_FILL, OP_MKTOP, OP_WRITE, OP_READ, OP_TRUNC, OP_MMAP, OP_CLONE, OP_RCLONE,
 	OP_SLICE, OP_RMTREE, OP_RENAME, OP_XATTR, OP_FSYNC, OP_STATS,
 	OP_VSTATS, OP_READDIR, OP_ERRNO, OP_N
 };
@@ -153,6 +154,7 @@ extern atomic_int_fast64_t bound_pages;	/* sum of PGUP(size)/P, non-slice */
 extern atomic_int_fast64_t inflight_pages;	/* what ops in flight may take */
 extern atomic_int_fast64_t clone_bytes;	/* sum of clone sizes */
 extern atomic_int_fast64_t pinned_pages;	/* pages with a pin */
+extern atomic_int_fast64_t peak_pages;	/* highest bound_pages seen */
 
 uint64_t rnd(struct worker *w);
 uint64_t rnd_below(struct worker *w, uint64_t n);	/* [0, n) */
