@@ -23,8 +23,9 @@
  * daemon's log for sanitizer reports and failed assertions, and on a
  * backed phase compare DIR's files with the model, mount DIR again and
  * check it once more.  The mount is always taken down and the daemon
- * never left running: mountlib's atexit handler, and SIGINT, SIGTERM and
- * a SIGALRM watchdog, which abort the connection first.
+ * never left running: mountlib's atexit handler, SIGINT, SIGTERM and a
+ * SIGALRM watchdog, which abort the connection first, and a guardian
+ * process for when the tester dies without running any of them.
  *
  * Seeds: each worker's random stream comes from (--seed, the phase's OPTS
  * as written, the worker's number), so a seed replays the same sequence
@@ -47,6 +48,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/personality.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -210,6 +212,145 @@ phase_opts(struct phase *ph, int pi)
 	return 0;
 }
 
+/* ---- the guardian ------------------------------------------------- */
+
+/*
+ * A child forked before the first mount that outlives the tester: each
+ * mount (directory, daemon pid, device) and unmount is written to it down
+ * a pipe, and when the pipe closes -- the tester exited, normally or not:
+ * a crash, SIGKILL, a sanitizer's abort, where no atexit handler runs --
+ * it aborts the connection of whatever is still mounted, detaches the
+ * mount and kills its daemon (if /proc says it still serves that
+ * directory).  The pipe is close-on-exec, so no daemon holds it open.
+ */
+static int guard_fd = -1;
+
+struct guarded { char dir[64]; int pid; unsigned minor; };
+
+static void
+guard_clean(const struct guarded *g)
+{
+	char p[96], cmd[512];
+	ssize_t n;
+	int fd;
+
+	snprintf(p, sizeof(p), "/sys/fs/fuse/connections/%u/abort", g->minor);
+	if ((fd = open(p, O_WRONLY)) >= 0) {
+		if (write(fd, "1", 1) < 0)
+			(void)0;
+		close(fd);
+	}
+	umount2(g->dir, MNT_DETACH);
+	snprintf(p, sizeof(p), "/proc/%d/cmdline", g->pid);
+	if ((fd = open(p, O_RDONLY)) >= 0) {
+		n = read(fd, cmd, sizeof(cmd) - 1);
+		close(fd);
+		if (n > 0) {
+			ssize_t i;
+
+			for (i = 0; i < n; i++)
+				if (cmd[i] == '\0')
+					cmd[i] = ' ';
+			cmd[n] = '\0';
+			if (strstr(cmd, g->dir))
+				kill(g->pid, SIGKILL);
+		}
+	}
+	rmdir(g->dir);
+	fprintf(stderr, "vmofs-stress guardian: the tester is gone: took down "
+	    "%s (daemon %d)\n", g->dir, g->pid);
+}
+
+static void
+guard_main(int rfd)
+{
+	struct guarded g[8];
+	char line[256], c;
+	size_t l = 0;
+	int i, n = 0;
+
+	signal(SIGINT, SIG_IGN);	/* a terminal's ^C: the tester cleans up */
+	signal(SIGTERM, SIG_IGN);	/* timeout(1) signals the whole group */
+	signal(SIGHUP, SIG_IGN);
+	while (read(rfd, &c, 1) == 1) {
+		if (c != '\n') {
+			if (l < sizeof(line) - 1)
+				line[l++] = c;
+			continue;
+		}
+		line[l] = '\0';
+		l = 0;
+		if (line[0] == 'M' && n < 8 && sscanf(line, "M %63s %d %u", g[n].dir,
+		    &g[n].pid, &g[n].minor) == 3)
+			n++;
+		else if (line[0] == 'U')
+			for (i = 0; i < n; i++)
+				if (!strcmp(g[i].dir, line + 2))
+					g[i] = g[--n];
+	}
+	for (i = 0; i < n; i++)
+		guard_clean(&g[i]);
+	_exit(0);
+}
+
+static void
+guard_start(void)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe(p) != 0)
+		return;
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid == 0) {
+		int nul = open("/dev/null", O_RDWR);
+
+		close(p[1]);
+		if (nul >= 0) {		/* hold no pipe a caller waits on */
+			dup2(nul, 0);
+			dup2(nul, 1);
+			close(nul);
+		}
+		guard_main(p[0]);
+	}
+	close(p[0]);
+	if (pid < 0) {
+		close(p[1]);
+		return;
+	}
+	guard_fd = p[1];
+	fcntl(guard_fd, F_SETFD, FD_CLOEXEC);
+}
+
+static void
+guard_note(char kind)
+{
+	char b[128];
+	int n;
+
+	if (guard_fd < 0)
+		return;
+	if (kind == 'M')
+		n = snprintf(b, sizeof(b), "M %s %d %u\n", M.dir, (int)M.pid,
+		    minor(M.dev));
+	else
+		n = snprintf(b, sizeof(b), "U %s\n", M.dir);
+	if (write(guard_fd, b, (size_t)n) != n)
+		perror("vmofs-stress: guardian");
+}
+
+/* ml_umount, and the guardian forgets the mount. */
+static int
+umount_noted(void)
+{
+	int r = ml_umount(&M);
+
+	guard_note('U');
+	return r;
+}
+
 /* ---- the daemon --------------------------------------------------- */
 
 /* Mount with the daemon's stdout and stderr going to logpath. */
@@ -235,8 +376,10 @@ mount_logged(const char *opts)
 	dup2(o2, 2);
 	close(o1);
 	close(o2);
-	if (r == 0)
+	if (r == 0) {
 		snprintf(MNT, sizeof(MNT), "%s", M.dir);
+		guard_note('M');
+	}
 	return r;
 }
 
@@ -322,15 +465,15 @@ log_tail(int lines)
 		printf("    (no log)\n");
 }
 
+static char sigmsg[160] = "vmofs-stress: signal: aborting the mount\n";
+
 static void
 on_signal(int sig)
 {
-	static const char msg[] = "vmofs-stress: signal: aborting the mount\n";
-
-	if (write(2, msg, sizeof(msg) - 1) < 0)
+	if (write(2, sigmsg, strlen(sigmsg)) < 0)
 		_exit(3);
 	abort_conn();
-	ml_umount(&M);
+	umount_noted();
 	_exit(sig == SIGALRM ? 2 : 128 + sig);
 }
 
@@ -452,7 +595,7 @@ remount_check(struct worker *mw)
 	pthread_mutex_unlock(&tab_lock);
 	if (!failed())
 		check_quiescent(mw);
-	if (ml_umount(&M) != 0)
+	if (umount_noted() != 0)
 		fail(mw, "the daemon of the second mount ended badly");
 	return failed() ? -1 : 0;
 }
@@ -582,7 +725,7 @@ run_phase(int pi, struct phase *ph, double secs, struct phase_result *res)
 		fail(NULL, "the daemon (pid %d) died", (int)M.pid);
 	if (failed())
 		abort_conn();
-	if (ml_umount(&M) != 0 && !failed())
+	if (umount_noted() != 0 && !failed())
 		fail(NULL, "the daemon ended badly at unmount (exit status not 0: "
 		    "a sanitizer report, a leak, a crash)");
 	mounted = false;
@@ -590,7 +733,7 @@ run_phase(int pi, struct phase *ph, double secs, struct phase_result *res)
 		remount_check(&mw);
 out:
 	if (mounted)
-		ml_umount(&M);
+		umount_noted();
 	if (scan_log() && !failed())
 		fail(NULL, "the daemon's log reports a sanitizer error or a failed "
 		    "assertion");
@@ -728,11 +871,14 @@ main(int argc, char **argv)
 	if (no_aslr && personality(0xffffffff) != -1)
 		personality((unsigned long)personality(0xffffffff) | ADDR_NO_RANDOMIZE);
 	sanitizer_env();
+	guard_start();
 	snprintf(work, sizeof(work), "/tmp/vmofs-stress.XXXXXX");
 	if (!mkdtemp(work)) {
 		perror("mkdtemp");
 		return 1;
 	}
+	snprintf(sigmsg, sizeof(sigmsg), "vmofs-stress: signal: aborting the "
+	    "mount; logs kept in %s\n", work);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
