@@ -226,6 +226,107 @@ own_setsize(struct mvmo *o, uint64_t size)
 	o->size = size;
 }
 
+/* Owner o's bytes [s, e) are known again (written, zeroed, cut). */
+static void
+unk_cut(struct mvmo *o, uint64_t s, uint64_t e)
+{
+	int i, k = 0;
+	uint64_t ns[2 * NUNK], ne[2 * NUNK];
+
+	for (i = 0; i < o->nunk; i++) {
+		if (o->unk_e[i] <= s || o->unk_s[i] >= e) {
+			ns[k] = o->unk_s[i];
+			ne[k++] = o->unk_e[i];
+			continue;
+		}
+		if (o->unk_s[i] < s) {
+			ns[k] = o->unk_s[i];
+			ne[k++] = s;
+		}
+		if (o->unk_e[i] > e) {
+			ns[k] = e;
+			ne[k++] = o->unk_e[i];
+		}
+	}
+	/* more than NUNK pieces: the last ones merge (unknown grows) */
+	for (; k > NUNK; k--) {
+		ns[k - 2] = ns[k - 2] < ns[k - 1] ? ns[k - 2] : ns[k - 1];
+		ne[k - 2] = ne[k - 2] > ne[k - 1] ? ne[k - 2] : ne[k - 1];
+	}
+	memcpy(o->unk_s, ns, (size_t)k * sizeof(ns[0]));
+	memcpy(o->unk_e, ne, (size_t)k * sizeof(ne[0]));
+	o->nunk = k;
+}
+
+/* Owner o's bytes [s, e) are unknown. */
+static void
+unk_add(struct mvmo *o, uint64_t s, uint64_t e)
+{
+	int i;
+
+	if (s >= e)
+		return;
+	for (i = 0; i < o->nunk; i++)	/* overlapping or touching: merge */
+		if (o->unk_s[i] <= e && s <= o->unk_e[i]) {
+			s = s < o->unk_s[i] ? s : o->unk_s[i];
+			e = e > o->unk_e[i] ? e : o->unk_e[i];
+			o->unk_s[i] = o->unk_s[--o->nunk];
+			o->unk_e[i] = o->unk_e[o->nunk];
+			i = -1;
+		}
+	if (o->nunk == NUNK) {		/* full: widen the last one */
+		o->nunk--;
+		s = s < o->unk_s[o->nunk] ? s : o->unk_s[o->nunk];
+		e = e > o->unk_e[o->nunk] ? e : o->unk_e[o->nunk];
+	}
+	o->unk_s[o->nunk] = s;
+	o->unk_e[o->nunk++] = e;
+}
+
+/* v's view [off, off+len) in owner offsets, clipped to a slice's end. */
+static bool
+own_range(const struct mvmo *v, uint64_t off, uint64_t len, uint64_t *s,
+    uint64_t *e)
+{
+	if (v->kind == MK_SLICE) {
+		if (off >= v->slen)
+			return false;
+		if (len > v->slen - off)
+			len = v->slen - off;
+		off += v->soff;
+	}
+	*s = off;
+	*e = off + len;
+	return len > 0;
+}
+
+void
+mv_unknown(struct mvmo *v, uint64_t off, uint64_t len)
+{
+	uint64_t s, e;
+
+	if (own_range(v, off, len, &s, &e))
+		unk_add(v->owner, s, e);
+}
+
+void
+mv_mask_unknown(const struct mvmo *v, uint64_t off, size_t n,
+    unsigned char *exp, const unsigned char *got)
+{
+	const struct mvmo *o = v->owner;
+	uint64_t s, e, a, b, d = v->kind == MK_SLICE ? v->soff : 0;
+	int i;
+
+	if (!o->nunk || !own_range(v, off, n, &s, &e))
+		return;
+	for (i = 0; i < o->nunk; i++) {
+		a = o->unk_s[i] > s ? o->unk_s[i] : s;
+		b = o->unk_e[i] < e ? o->unk_e[i] : e;
+		if (a < b)
+			memcpy(exp + (a - d - off), got + (a - d - off), b - a);
+	}
+}
+
 void
 mv_write(struct mvmo *v, uint64_t off, const unsigned char *d, size_t n)
 {
@@ -237,6 +338,7 @@ mv_write(struct mvmo *v, uint64_t off, const unsigned char *d, size_t n)
 		off += v->soff;
 	own_reserve(o, off + n);
 	memcpy(o->buf + off, d, n);
+	unk_cut(o, off, off + n);
 	if (off + n > o->size)
 		own_setsize(o, off + n);
 }
@@ -257,12 +359,14 @@ mv_zero(struct mvmo *v, uint64_t off, uint64_t len)
 	end = off + len < o->size ? off + len : o->size;
 	if (off < end)
 		memset(o->buf + off, 0, end - off);
+	unk_cut(o, off, off + len);
 }
 
 void
 mv_resize(struct mvmo *v, uint64_t size)
 {
 	assert(v->kind != MK_SLICE);
+	unk_cut(v, size, UINT64_MAX);
 	if (size < v->size)
 		memset(v->buf + size, 0, v->size - size);
 	else
@@ -351,11 +455,26 @@ void
 mv_clone_from(struct mvmo *c, const struct mvmo *p, uint64_t off,
     uint64_t len)
 {
+	const struct mvmo *o = p->owner;
+	uint64_t d = p->kind == MK_SLICE ? p->soff : 0, vs = mv_vsize(p), a, b;
+	int i;
+
 	if (len == 0)
 		return;
 	own_reserve(c, len);
 	mv_view(p, off, len, c->buf);
 	own_setsize(c, len);
+	/* what is unknown in the parent's view is unknown in the clone */
+	for (i = 0; i < o->nunk; i++) {
+		if (o->unk_e[i] <= d || o->unk_s[i] >= d + vs)
+			continue;
+		a = (o->unk_s[i] > d ? o->unk_s[i] - d : 0);
+		b = o->unk_e[i] - d < vs ? o->unk_e[i] - d : vs;
+		a = a > off ? a : off;
+		b = b < off + len ? b : off + len;
+		if (a < b)
+			unk_add(c, a - off, b - off);
+	}
 }
 
 static bool

@@ -59,6 +59,7 @@
 #define MAXDEPTH	6	/* clone/slice nesting */
 #define MAXPIN		4	/* pins per page the tester stacks at most */
 #define NERR		134	/* errno values counted */
+#define NUNK		16	/* unknown ranges kept per owner */
 
 enum mkind { MK_TOP, MK_CLONE, MK_SLICE };
 enum mstate { MS_CREATING, MS_LIVE, MS_BUSY, MS_REMOVING };
@@ -83,6 +84,11 @@ struct mvmo {
 	uint8_t		*pins;		/* (O) pin count per page */
 	size_t		npins;		/* (O) entries in pins */
 	int		nslices;	/* (O) live slices re-homed here */
+	/* (O) byte ranges whose contents are unknown: a write-back failed
+	 * there (ENOSPC on an anonymous mount), so the kernel's page cache
+	 * and the daemon may disagree until something writes them again */
+	uint64_t	unk_s[NUNK], unk_e[NUNK];
+	int		nunk;
 	_Atomic int64_t	slice_rm_ms;	/* last removal of one of them */
 	/* slice only: */
 	uint64_t	soff, slen;	/* window onto owner: offset, size */
@@ -181,6 +187,12 @@ void mv_pin(struct mvmo *v, uint64_t s, uint64_t e, int delta);
 uint64_t mv_pinned_bytes(const struct mvmo *v);	/* pages it sees pinned */
 /* (O) Would shrinking owner v to size hit one of its live slices? */
 bool mv_slice_blocks(const struct mvmo *v, uint64_t size);
+/* (O) [off, off+len) of v's view is unknown now (exclusive). */
+void mv_unknown(struct mvmo *v, uint64_t off, uint64_t len);
+/* (O) Where v's view [off, off+n) is unknown, copy got into exp, so that
+ * a comparison skips those bytes. */
+void mv_mask_unknown(const struct mvmo *v, uint64_t off, size_t n,
+    unsigned char *exp, const unsigned char *got);
 /* (O) Set a new clone's bytes from parent p's view [off, off+len). */
 void mv_clone_from(struct mvmo *c, const struct mvmo *p, uint64_t off,
     uint64_t len);
