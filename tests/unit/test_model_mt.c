@@ -375,7 +375,31 @@ out:
 		unlock_r(t);
 }
 
-/* zero (exact), decommit (rounded out), commit, pin, unpin. */
+/*
+ * May decommit [off, off+len) of i free the pages around it (vmo.h)?  off
+ * aligned, and the end aligned or past the bytes of the pages' owner (a
+ * slice's root), as test_model's decommit_ok.
+ */
+static bool
+decommit_ok(struct thr *t, int i, uint64_t off, uint64_t len)
+{
+	struct mv *x = &t->m[i];
+	uint64_t named = off + len < msize(t, i) ? off + len : msize(t, i);
+	uint64_t base = x->slice ? x->soff : 0;
+	uint64_t osize = x->slice ? t->m[x->root].size : x->size;
+
+	if (len == 0)
+		return true;
+	if (off % P != 0)
+		return false;
+	return proundup(off + len) == named || base + named >= osize;
+}
+
+/*
+ * zero (exact; on a slice it stops at the slice's end), decommit (whole
+ * pages only: an unaligned range is EINVAL, decommit_ok), commit, pin, unpin (an empty pin or
+ * unpin is EINVAL, vmo.h).
+ */
 static void
 step_range(struct thr *t, int i, int what)
 {
@@ -384,6 +408,10 @@ step_range(struct thr *t, int i, int what)
 	bool whole = rnd(t, 8) == 0, r = touches_r(t, i);
 	int err, o;
 
+	if (what == 1 && rnd(t, 4) != 0) {	/* decommit: mostly a valid range */
+		off = off / P * P;
+		len = rnd(t, 2) ? len / P * P : (msize(t, i) > off ? msize(t, i) - off : 0);
+	}
 	if (whole) {
 		off = 0;
 		len = top;
@@ -402,21 +430,29 @@ step_range(struct thr *t, int i, int what)
 		goto out;
 	}
 	s = off / P * P;
-	e = proundup(off + len);
+	e = len == 0 ? s : proundup(off + len);
 	po = s;
 	o = owner(t, i, &po);
+	if ((what == 3 || what == 4) && len == 0) {
+		EXPECT(t, err == -EINVAL, "empty pin/unpin %d: %d", i, err);
+		goto out;
+	}
 	switch (what) {
 	case 0:
 		EXPECT(t, err == 0, "zero %d: %d", i, err);
-		for (k = off; k < off + len; k++)
+		for (k = off; k < off + len && k < msize(t, i); k++)
 			mset(t, i, k, 0);
 		break;
 	case 1:
+		if (!decommit_ok(t, i, off, len)) {
+			EXPECT(t, err == -EINVAL, "decommit %d unaligned: %d", i, err);
+			break;
+		}
 		if (pinned_in(t, o, po, po + (e - s))) {
 			EXPECT(t, err == -EBUSY, "decommit %d pinned: %d", i, err);
 			break;
 		}
-		EXPECT(t, err == 0, "decommit %d: %d", i, err);
+		EXPECT(t, err == 0, "decommit %d off %llu len %llu whole %d size %llu slice %d: %d", i, (unsigned long long)off, (unsigned long long)len, whole, (unsigned long long)msize(t, i), t->m[i].slice, err);
 		for (k = s; k < e; k++)
 			mset(t, i, k, 0);
 		break;
