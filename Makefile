@@ -1,8 +1,13 @@
 # vmofs - top-level build.  Targets:
 #   make            build/ : libvm.a, vmofs, vmoctl, test programs (-O2)
 #   make san        build-san/ : the same under ASan + UBSan
+#   make tsan       build-tsan/ : the daemon, vmoctl and vmofs-stress under TSan
 #   make run        install missing packages, build, mount at $(MNT)
-#   make check      install missing packages, build both, run every test in both
+#   make check      install missing packages, build all three, run every test in
+#                   build/ and build-san/, then vmofs-stress against the ASan and
+#                   TSan daemons (docs/testing.md)
+#   make soak       vmofs-stress for SECONDS (3600) against SAN=asan|tsan|none
+#                   (asan), figures appended to tests/stress/results/
 #   make bench      benchmarks (tests/bench), BENCH_QUICK=1 for the 2-minute run
 #   make install    vmofs, vmoctl, man pages, systemd unit, bash completion
 #                   under $(PREFIX), the /usr/sbin/vmofs link (DESTDIR=...)
@@ -26,6 +31,8 @@ CFLAGS_COMMON := -std=gnu11 -g -Wall -Wextra -Werror -D_GNU_SOURCE \
 ifeq ($(SAN),1)
 OPT := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
+else ifeq ($(SAN),tsan)
+OPT := -O1 -fsanitize=thread -fno-omit-frame-pointer
 else
 OPT := -O2
 endif
@@ -39,6 +46,7 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 MOUNT_SRC := $(wildcard tests/mount/test_*.c)
 MLIB_SRC  := $(filter-out $(MOUNT_SRC),$(wildcard tests/mount/*.c))
 BENCH_SRC := $(wildcard tests/bench/*.c)
+STRESS_SRC := $(wildcard tests/stress/*.c)
 
 VM_OBJ    := $(VM_SRC:%.c=$(O)/%.o)
 FS_OBJ    := $(FS_SRC:%.c=$(O)/%.o)
@@ -47,14 +55,22 @@ MLIB_OBJ  := $(MLIB_SRC:%.c=$(O)/%.o)
 UNIT_BIN  := $(UNIT_SRC:%.c=$(O)/%)
 MOUNT_BIN := $(MOUNT_SRC:%.c=$(O)/%)
 BENCH_BIN := $(BENCH_SRC:%.c=$(O)/%)
+STRESS_OBJ := $(STRESS_SRC:%.c=$(O)/%.o)
+# Not test_*: run-tests.sh's mount-program loops must not pick it up.
+STRESS_BIN := $(if $(STRESS_SRC),$(O)/tests/stress/vmofs-stress)
 
 PROGS := $(if $(FS_SRC),$(O)/vmofs) $(if $(TOOL_SRC),$(O)/vmoctl)
 
-.PHONY: all san check run install uninstall deps bench clean unit-tests
-all: $(O)/libvm.a $(PROGS) $(UNIT_BIN) $(MOUNT_BIN) $(BENCH_BIN)
+.PHONY: all san tsan check soak run install uninstall deps bench clean unit-tests
+all: $(O)/libvm.a $(PROGS) $(UNIT_BIN) $(MOUNT_BIN) $(BENCH_BIN) $(STRESS_BIN)
 
 san:
 	@$(MAKE) --no-print-directory O=build-san SAN=1 all
+
+# Only what the stress runs need: the rest of the suite is not run under TSan.
+tsan:
+	@$(MAKE) --no-print-directory O=build-tsan SAN=tsan build-tsan/vmofs \
+	    build-tsan/vmoctl build-tsan/tests/stress/vmofs-stress
 
 $(O)/%.o: %.c $(wildcard vm/*.h fs/*.h tools/*.h tests/*/*.h)
 	@mkdir -p $(dir $@)
@@ -76,6 +92,9 @@ $(O)/tests/unit/%: $(O)/tests/unit/%.o $(O)/libvm.a
 $(O)/tests/mount/%: $(O)/tests/mount/%.o $(MLIB_OBJ)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(MLIB_OBJ) -lcmocka -pthread
 
+$(O)/tests/stress/vmofs-stress: $(STRESS_OBJ) $(MLIB_OBJ)
+	$(CC) $(ALL_CFLAGS) -o $@ $(STRESS_OBJ) $(MLIB_OBJ) -lcmocka -pthread
+
 $(O)/tests/bench/%: $(O)/tests/bench/%.o $(O)/libvm.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(O)/libvm.a $(LDLIBS_VM)
 
@@ -91,7 +110,17 @@ deps:
 check: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory san
-	@tests/run-tests.sh build build-san
+	@$(MAKE) --no-print-directory tsan
+	@STRESS_ASAN=build-san STRESS_TSAN=build-tsan tests/run-tests.sh build build-san
+
+# make soak SECONDS=3600 [SAN=asan|tsan|none]: one long vmofs-stress run.
+SECONDS ?= 3600
+SOAK_SAN := $(if $(filter tsan none,$(SAN)),$(SAN),asan)
+soak: deps
+	@$(MAKE) --no-print-directory SAN=0 all
+	@$(if $(filter asan,$(SOAK_SAN)),$(MAKE) --no-print-directory san)
+	@$(if $(filter tsan,$(SOAK_SAN)),$(MAKE) --no-print-directory tsan)
+	@tests/stress/soak.sh $(SOAK_SAN) $(SECONDS)
 
 unit-tests: all
 	@tests/run-tests.sh --unit-only build
@@ -135,4 +164,4 @@ uninstall:
 	    echo "rm -f $(DESTDIR)$(SBINLINK)"; rm -f $(DESTDIR)$(SBINLINK); fi
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-tsan

@@ -121,6 +121,27 @@ vnode_touch(struct vmeta *m, bool mtime)
 		m->mtime = now;
 }
 
+bool
+vnode_shows(struct vnode *v, enum vkind k)
+{
+	vfs_assert_locked();
+	return v->linked && !(v->removed & (1u << k));
+}
+
+void
+vnode_reshow(struct vnode *v, enum vkind k, mode_t mode,
+    const struct fuse_ctx *ctx)
+{
+	struct vmeta *m = &v->meta[k];
+
+	vfs_assert_locked();
+	assert(v != vfs.root && (v->removed & (1u << k)));
+	xa_free_list(&m->xattrs);
+	meta_init(m, (m->mode & S_IFMT) | (mode & 07777), ctx->uid, ctx->gid);
+	v->removed &= ~(1u << k);
+	vnode_touch(&v->meta[VK_DIR], true);
+}
+
 /*
  * (N) Make a vnode for vmo (reference consumed; NULL for the root) named
  * name, its directory mode dmode, owned by ctx's caller.  Not yet linked.
@@ -378,14 +399,15 @@ vnode_fill_stat(struct vnode *v, enum vkind k, struct stat *st)
 		if (v == vfs.root)
 			st->st_nlink = 2 + v->nkids[0];
 		else
-			st->st_nlink = v->linked ? 4 : 0;
+			st->st_nlink = v->linked ? 2 + vnode_shows(v, VK_CLONES) +
+			    vnode_shows(v, VK_SLICES) : 0;
 		break;
 	case VK_CLONES:
 	case VK_SLICES:
-		st->st_nlink = v->linked ? 2 + v->nkids[k == VK_SLICES] : 0;
+		st->st_nlink = vnode_shows(v, k) ? 2 + v->nkids[k == VK_SLICES] : 0;
 		break;
 	default:
-		st->st_nlink = v->linked ? 1 : 0;
+		st->st_nlink = vnode_shows(v, k) ? 1 : 0;
 		break;
 	}
 }

@@ -38,25 +38,23 @@ io_vnode(struct fuse_file_info *fi)
 	return (struct vnode *)(uintptr_t)fi->fh;
 }
 
-static void
-io_open_info(fuse_req_t req, struct vnode *v, struct fuse_file_info *fi)
+/* Open info into fi: its text, generated now.  0 or an errno. */
+static int
+io_open_info(struct vnode *v, struct fuse_file_info *fi)
 {
-	struct itext *t = NULL;
+	struct itext *t;
 	struct vmo *vmo;
-	int err = EACCES;
 
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
-		goto out_err;
-	err = ENOENT;
+		return EACCES;
 	vfs_lock();
 	vmo = vnode_vmo_get(v);
 	vfs_unlock();
 	if (!vmo)
-		goto out_err;
-	err = ENOMEM;
+		return ENOENT;
 	if ((t = malloc(sizeof(*t))) == NULL) {
 		vmo_unref(vmo);
-		goto out_err;
+		return ENOMEM;
 	}
 	t->len = (size_t)vnode_info_text(vmo, t->text, sizeof(t->text));
 	if (t->len >= sizeof(t->text))
@@ -64,11 +62,7 @@ io_open_info(fuse_req_t req, struct vnode *v, struct fuse_file_info *fi)
 	vmo_unref(vmo);
 	fi->fh = (uintptr_t)t;
 	fi->direct_io = 1;
-	if (fuse_reply_open(req, fi) != 0)
-		free(t);
-	return;
-out_err:
-	fuse_reply_err(req, err);
+	return 0;
 }
 
 /*
@@ -101,37 +95,25 @@ io_trunc_open(fuse_req_t req, struct vnode *v)
 	return 0;
 }
 
-void
-io_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+/* Open data into fi: count the open, O_TRUNC.  0 or an errno. */
+static int
+io_open_data(fuse_req_t req, struct vnode *v, struct fuse_file_info *fi)
 {
-	struct vnode *v;
-	enum vkind k = VFS_INO_KIND(ino);
-	int err = ENOENT;
+	int err;
 
 	vfs_lock();
-	v = vnode_get(VFS_INO_ID(ino));
-	if (!v || v == vfs.root) {
-		err = v ? EISDIR : ENOENT;
-		goto out_err;
-	}
-	if (k == VK_INFO) {
+	if (!v->vmo) {
 		vfs_unlock();
-		io_open_info(req, v, fi);
-		return;
+		return ENOENT;
 	}
-	if (k != VK_DATA) {
-		err = EISDIR;
-		goto out_err;
-	}
-	if (!v->vmo)
-		goto out_err;
 	v->nopen++;
 	vfs_unlock();
 	if ((fi->flags & O_TRUNC) && (err = io_trunc_open(req, v)) != 0) {
 		vfs_lock();
 		v->nopen--;
 		vnode_maybe_free(v);
-		goto out_err;
+		vfs_unlock();
+		return err;
 	}
 	fi->fh = (uintptr_t)v;
 	fi->noflush = 1;
@@ -139,16 +121,53 @@ io_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fi->direct_io = 1;	/* -o direct_io: no kernel page cache */
 	else
 		fi->keep_cache = 1;
-	if (fuse_reply_open(req, fi) != 0) {
-		vfs_lock();
-		v->nopen--;
-		vnode_maybe_free(v);
-		vfs_unlock();
+	return 0;
+}
+
+int
+io_open_fi(fuse_req_t req, struct vnode *v, enum vkind k,
+    struct fuse_file_info *fi)
+{
+	if (k == VK_INFO)
+		return io_open_info(v, fi);
+	if (k != VK_DATA)
+		return EISDIR;
+	return io_open_data(req, v, fi);
+}
+
+void
+io_open_undo(struct vnode *v, enum vkind k, struct fuse_file_info *fi)
+{
+	if (k == VK_INFO) {
+		free((void *)(uintptr_t)fi->fh);
+		return;
 	}
-	return;
-out_err:
+	vfs_lock();
+	v->nopen--;
+	vnode_maybe_free(v);
 	vfs_unlock();
-	fuse_reply_err(req, err);
+}
+
+void
+io_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct vnode *v;
+	enum vkind k = VFS_INO_KIND(ino);
+	int err;
+
+	vfs_lock();
+	v = vnode_get(VFS_INO_ID(ino));
+	err = !v ? ENOENT : v == vfs.root ? EISDIR : 0;
+	vfs_unlock();
+	/* v stays: the kernel holds a lookup reference to the inode */
+	if (err == 0)
+		err = io_open_fi(req, v, k, fi);
+	if (err != 0) {
+		fuse_reply_err(req, err);
+		return;
+	}
+	if (fuse_reply_open(req, fi) != 0)
+		io_open_undo(v, k, fi);
 }
 
 void

@@ -6,11 +6,20 @@
  *   NAME/slices/S@R      mkdir: vmo_slice of NAME (R required)
  *   NAME/{data,info,clones,slices}   fixed; exist as long as NAME does
  *
- * rmdir of a VMO with linked children is ENOTEMPTY.  So that `rm -r`
- * works, unlink of data/info and rmdir of an empty clones/ or slices/
- * succeed without changing anything: the entries belong to the VMO and
- * go with it when its directory is removed (docs/semantics.md).  Any
- * other creation (files, links, device nodes, other directories) is
+ * rmdir of a VMO with linked children is ENOTEMPTY.  The fixed entries
+ * can be removed, as on any filesystem, so that `rm -r` works and every
+ * call does what it says (issue #16 bug 4: unlink of data used to return
+ * 0 and change nothing, and tar, which unlinks and creates again until
+ * the create succeeds, looped for ever):
+ *
+ *   unlink NAME/data, NAME/info       the name goes (v->removed); the VMO
+ *   rmdir NAME/clones, NAME/slices    stays with its directory, and its
+ *                                     bytes until data is created again
+ *   create/mknod NAME/data, info      the name comes back as a new file:
+ *   mkdir NAME/clones, NAME/slices    data emptied (a slice keeps its
+ *                                     fixed window), clones/ slices/ empty
+ *
+ * Any other creation (files, links, device nodes, other directories) is
  * EPERM.  Rename moves a VMO within one directory only.
  *
  * Backing mode (backing.c): mkdir, rmdir and rename of a top-level VMO
@@ -78,11 +87,11 @@ ns_list_of(struct vnode *d, enum vkind k)
 	return -1;
 }
 
-/* (N) Is d a directory whose contents may be used (not removed)? */
+/* (N) May the directory inode (d, k) be used: d linked, k not removed? */
 static bool
-ns_live(struct vnode *d)
+ns_dir_live(struct vnode *d, enum vkind k)
 {
-	return d == vfs.root || d->linked;
+	return d == vfs.root || vnode_shows(d, k);
 }
 
 void
@@ -94,7 +103,7 @@ ns_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	vfs_lock();
 	d = ns_node(parent, &k);
-	if (!d || !ns_live(d))
+	if (!d || !ns_dir_live(d, k))
 		goto out_err;
 	i = ns_list_of(d, k);
 	if (i >= 0) {
@@ -103,6 +112,8 @@ ns_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	} else if (k == VK_DIR) {
 		c = d;
 		ck = ns_fixed_kind(name);
+		if (ck && !vnode_shows(d, ck))
+			ck = 0;		/* removed: ENOENT */
 	} else {
 		err = ENOTDIR;
 		goto out_err;
@@ -349,6 +360,46 @@ ns_make_vmo(struct vnode *d, enum vkind k, const char *name, char *cname,
 	return r < 0 ? vfs_errno(r) : 0;
 }
 
+/*
+ * (N) Give back d's removed fixed entry fk as a new entry (the table at
+ * the top): data is emptied first (ns_lock dropped around the truncate),
+ * except a slice's, whose size is fixed, so it shows its window again.
+ * mode: the new inode's permission bits.  0, or EEXIST (it is there), or
+ * ENOENT (d went meanwhile), or the truncate's errno (EBUSY: pinned
+ * pages, or a slice past 0); with ns_lock held either way.
+ */
+static int
+ns_restore_fixed(fuse_req_t req, struct vnode *d, enum vkind fk, mode_t mode)
+{
+	struct vmo *vmo;
+	uint64_t old;
+	int r;
+
+	if (vnode_shows(d, fk))
+		return EEXIST;
+	if (fk == VK_DATA && vmo_kind(d->vmo) != VMO_SLICE) {
+		vmo = vnode_vmo_get(d);
+		vfs_unlock();		/* d stays: the kernel holds its directory */
+		old = vmo_size(vmo);
+		r = old ? vmo_resize(vmo, 0) : 0;
+		vmo_unref(vmo);
+		if (r == 0 && old) {
+			backing_size_changed(d);
+			/* the kernel may still cache the old file's pages */
+			notify_changed(d, 0, VMO_WHOLE, true);
+		}
+		vfs_lock();
+		if (r < 0)
+			return vfs_errno(r);
+		if (!d->linked)
+			return ENOENT;
+		if (vnode_shows(d, fk))
+			return EEXIST;
+	}
+	vnode_reshow(d, fk, mode, fuse_req_ctx(req));
+	return 0;
+}
+
 void
 ns_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
@@ -363,10 +414,21 @@ ns_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 
 	vfs_lock();
 	d = ns_node(parent, &k);
-	if (!d || !ns_live(d))
+	if (!d || !ns_dir_live(d, k))
 		goto out_err;
 	if (ns_list_of(d, k) < 0) {
-		err = k == VK_DIR && ns_fixed_kind(name) ? EEXIST : EPERM;
+		enum vkind fk = k == VK_DIR ? ns_fixed_kind(name) : 0;
+
+		err = EPERM;
+		if (fk && vnode_shows(d, fk))
+			err = EEXIST;
+		else if (fk == VK_CLONES || fk == VK_SLICES)
+			err = ns_restore_fixed(req, d, fk, mode);
+		if (err == 0) {
+			vnode_reply_entry(req, d, fk, false);
+			vfs_unlock();
+			return;
+		}
 		goto out_err;
 	}
 	err = ns_make_vmo(d, k, name, cname, &vmo, &slen, mode, &store);
@@ -394,6 +456,9 @@ out_err:
 	vfs_unlock();
 	if (err == EINVAL)
 		vfs_log(LOG_INFO, "mkdir %s: invalid name or range", name);
+	else if (err == EPERM)
+		vfs_log(LOG_INFO, "mkdir %s: a VMO directory holds only data, "
+		    "info, clones/ and slices/ (%s)", name, strerror(err));
 	fuse_reply_err(req, err);
 }
 
@@ -408,18 +473,26 @@ ns_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	vfs_lock();
 	d = ns_node(parent, &k);
-	if (!d || !ns_live(d))
+	if (!d || !ns_dir_live(d, k))
 		goto out_err;
 	i = ns_list_of(d, k);
 	if (i < 0) {
 		if (k != VK_DIR)
 			goto out_err;
-		/* clones/ slices/ of a VMO: removable only as part of rm -r */
+		/* clones/ slices/ of a VMO: removed when empty (mkdir again) */
 		fk = ns_fixed_kind(name);
-		if (fk == VK_DATA || fk == VK_INFO)
+		if (!fk || !vnode_shows(d, fk))
+			err = ENOENT;
+		else if (fk == VK_DATA || fk == VK_INFO)
 			err = ENOTDIR;
-		else if (fk)
-			err = d->nkids[fk == VK_SLICES] ? ENOTEMPTY : 0;
+		else if (d->nkids[fk == VK_SLICES])
+			err = ENOTEMPTY;
+		else {
+			d->removed |= 1u << fk;
+			vnode_touch(&d->meta[VK_DIR], true);
+			vnode_touch(&d->meta[fk], false);
+			err = 0;
+		}
 		goto out_err;
 	}
 	c = vnode_kid(d, i, name);
@@ -455,7 +528,7 @@ ns_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	vfs_lock();
 	d = ns_node(parent, &k);
-	if (!d || !ns_live(d))
+	if (!d || !ns_dir_live(d, k))
 		goto out_err;
 	i = ns_list_of(d, k);
 	if (i >= 0) {
@@ -466,10 +539,18 @@ ns_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (k != VK_DIR)
 		goto out_err;
 	fk = ns_fixed_kind(name);
-	if (fk == VK_DATA || fk == VK_INFO)
-		err = 0;	/* part of rm -r: the VMO goes with its directory */
-	else if (fk)
+	if (!fk || !vnode_shows(d, fk)) {
+		err = ENOENT;
+	} else if (fk == VK_DATA || fk == VK_INFO) {
+		/* The name goes; the VMO stays with its directory (rm -r
+		 * removes that next), an open descriptor keeps working. */
+		d->removed |= 1u << fk;
+		vnode_touch(&d->meta[VK_DIR], true);
+		vnode_touch(&d->meta[fk], false);
+		err = 0;
+	} else {
 		err = EISDIR;
+	}
 out_err:
 	vfs_unlock();
 	fuse_reply_err(req, err);
@@ -486,7 +567,7 @@ ns_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 	vfs_lock();
 	d = ns_node(parent, &k);
-	if (!d || !ns_live(d))
+	if (!d || !ns_dir_live(d, k))
 		goto out_err;
 	i = ns_list_of(d, k);
 	err = EPERM;
@@ -519,22 +600,70 @@ ns_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	err = 0;
 out_err:
 	vfs_unlock();
+	if (err == EPERM || err == EINVAL)
+		vfs_log(LOG_INFO, "rename %s -> %s: only a VMO, within its "
+		    "directory, to a VMO name (%s)", name, newname, strerror(err));
 	fuse_reply_err(req, err);
+}
+
+/* Log a refused creation: what a VMO directory may hold. */
+static void
+ns_log_create(const char *what, const char *name)
+{
+	vfs_log(LOG_INFO, "%s %s: only data and info (after unlink) can be "
+	    "created in a VMO directory, and nothing else anywhere (%s)",
+	    what, name, strerror(EPERM));
+}
+
+/*
+ * mknod and create make only what was removed: data or info of a VMO
+ * directory (ns_restore_fixed).  (N) The fixed kind, or 0 if refused.
+ */
+static enum vkind
+ns_creatable(struct vnode *d, enum vkind k, const char *name, mode_t mode)
+{
+	enum vkind fk = ns_fixed_kind(name);
+
+	if (k != VK_DIR || d == vfs.root || !S_ISREG(mode) ||
+	    (fk != VK_DATA && fk != VK_INFO))
+		return 0;
+	return fk;
 }
 
 void
 ns_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
     dev_t rdev)
 {
-	(void)parent; (void)name; (void)mode; (void)rdev;
-	fuse_reply_err(req, EPERM);
+	struct vnode *d;
+	enum vkind k, fk;
+	int err = ENOENT;
+
+	(void)rdev;
+	vfs_lock();
+	d = ns_node(parent, &k);
+	if (!d || !ns_dir_live(d, k))
+		goto out_err;
+	err = EPERM;
+	if (!(fk = ns_creatable(d, k, name, mode)))
+		goto out_err;
+	if ((err = ns_restore_fixed(req, d, fk, mode)) != 0)
+		goto out_err;
+	vnode_reply_entry(req, d, fk, false);
+	vfs_unlock();
+	return;
+out_err:
+	vfs_unlock();
+	if (err == EPERM)
+		ns_log_create("mknod", name);
+	fuse_reply_err(req, err);
 }
 
 void
 ns_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
     const char *name)
 {
-	(void)link; (void)parent; (void)name;
+	(void)link; (void)parent;
+	ns_log_create("symlink", name);
 	fuse_reply_err(req, EPERM);
 }
 
@@ -542,16 +671,67 @@ void
 ns_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
     const char *newname)
 {
-	(void)ino; (void)newparent; (void)newname;
+	(void)ino; (void)newparent;
+	ns_log_create("link", newname);
 	fuse_reply_err(req, EPERM);
+}
+
+/* (N) Give back the lookup reference an entry reply did not deliver. */
+static void
+ns_entry_undo(struct vnode *v, enum vkind k)
+{
+	assert(v->nlookup[k] > 0);
+	v->nlookup[k]--;
+	vnode_maybe_free(v);
 }
 
 void
 ns_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
     struct fuse_file_info *fi)
 {
-	(void)parent; (void)name; (void)mode; (void)fi;
-	fuse_reply_err(req, EPERM);
+	struct fuse_entry_param e;
+	struct vnode *d;
+	struct vmo *vmo;
+	enum vkind k, fk;
+	char text[512];
+	int err = ENOENT;
+
+	vfs_lock();
+	d = ns_node(parent, &k);
+	if (!d || !ns_dir_live(d, k))
+		goto out_err;
+	err = EPERM;
+	if (!(fk = ns_creatable(d, k, name, S_IFREG | mode)))
+		goto out_err;
+	if ((err = ns_restore_fixed(req, d, fk, mode)) != 0)
+		goto out_err;
+	vnode_fill_entry(d, fk, &e);
+	vnode_lookup_ref(d, fk);
+	vmo = vnode_vmo_get(d);
+	vfs_unlock();
+	if (vmo) {
+		if (fk == VK_DATA)
+			vnode_stat_vmo(vmo, &e.attr);
+		else
+			e.attr.st_size = vnode_info_text(vmo, text, sizeof(text));
+		vmo_unref(vmo);
+	}
+	err = io_open_fi(req, d, fk, fi);
+	if (err == 0 && fuse_reply_create(req, &e, fi) == 0)
+		return;
+	if (err == 0)
+		io_open_undo(d, fk, fi);	/* interrupted: nothing arrived */
+	vfs_lock();
+	ns_entry_undo(d, fk);
+	if (err == 0) {
+		vfs_unlock();
+		return;
+	}
+out_err:
+	vfs_unlock();
+	if (err == EPERM)
+		ns_log_create("create", name);
+	fuse_reply_err(req, err);
 }
 
 /*
@@ -625,15 +805,16 @@ ns_list(struct vnode *d, enum vkind k, off_t off, struct dent *out, int max)
 		dent_set(&out[n++], VFS_INO(d->id, k), S_IFDIR, 1, NULL, 0, ".");
 	if (off <= 1 && n < max)
 		dent_set(&out[n++], ns_dotdot(d, k), S_IFDIR, 2, NULL, 0, "..");
-	if (!ns_live(d))
+	if (!ns_dir_live(d, k))
 		return n;		/* removed: empty */
 	i = ns_list_of(d, k);
 	if (i < 0) {
 		for (fk = off > VK_DATA ? (int)off : VK_DATA;
 		    fk < VK_NKINDS && n < max; fk++)
-			dent_set(&out[n++], VFS_INO(d->id, fk),
-			    d->meta[fk].mode & S_IFMT, fk + 1, d, (enum vkind)fk,
-			    fixed_names[fk]);
+			if (vnode_shows(d, (enum vkind)fk))
+				dent_set(&out[n++], VFS_INO(d->id, fk),
+				    d->meta[fk].mode & S_IFMT, fk + 1, d,
+				    (enum vkind)fk, fixed_names[fk]);
 		return n;
 	}
 	for (c = vnode_kid_from(d, i, off > 2 ? (uint64_t)off - 2 : 0);

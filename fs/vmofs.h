@@ -120,6 +120,7 @@ struct vnode {
 	struct vnode_names names[2];		/* (N) the same VMOs by name */
 	unsigned	 nkids[2];		/* (N) */
 	bool		 linked;		/* (N) */
+	unsigned	 removed;		/* (N) fixed entries unlinked or rmdir'd: 1 << kind */
 	uint64_t	 nlookup[VK_NKINDS];	/* (N) kernel lookup references per inode */
 	unsigned	 nopen;			/* (N) open data file handles */
 	struct vmeta	 meta[VK_NKINDS];	/* (N) */
@@ -240,6 +241,12 @@ void vnode_fill_entry(struct vnode *v, enum vkind k,
 int vnode_reply_entry(fuse_req_t req, struct vnode *v, enum vkind k,
     bool volatile_name);
 void vnode_touch(struct vmeta *m, bool mtime);	/* (N) */
+/* (N) Does the linked VMO directory v show its entry k (VK_DIR: itself)? */
+bool vnode_shows(struct vnode *v, enum vkind k);
+/* (N) Show v's removed fixed entry k again, as a new inode: mode, ctx's
+ * owner, new times, no stored xattrs. */
+void vnode_reshow(struct vnode *v, enum vkind k, mode_t mode,
+    const struct fuse_ctx *ctx);
 int vnode_info_text(struct vmo *vmo, char *buf, size_t size);
 
 /* ns.c */
@@ -275,6 +282,11 @@ void ns_statfs(fuse_req_t req, fuse_ino_t ino);
 
 /* io.c */
 void io_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+/* Open (v, k) into fi without replying (create's open); 0 or an errno.
+ * No lock held.  io_open_undo takes it back when the reply fails. */
+int io_open_fi(fuse_req_t req, struct vnode *v, enum vkind k,
+    struct fuse_file_info *fi);
+void io_open_undo(struct vnode *v, enum vkind k, struct fuse_file_info *fi);
 void io_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     struct fuse_file_info *fi);
 uint64_t io_spliced(void);	/* WRITEs whose data came through a splice pipe */

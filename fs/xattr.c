@@ -108,17 +108,29 @@ xa_free_list(struct vxattr_list *l)
 }
 
 /*
- * Parse an action's RANGE value against the VMO's size: "" or "all" is
- * the whole VMO; a range must lie within the content size.
+ * Parse and check an action's RANGE value against the VMO's content size
+ * (the table in docs/semantics.md): "" or "all" is the whole VMO; one
+ * trailing newline is tolerated; a RANGE must lie within the content
+ * size.  Per action: decommit frees whole pages, so OFFSET must be page
+ * aligned and so must the end, unless it is the end of the file (the
+ * rest of that page reads zero); pin and unpin need a non-empty range;
+ * the others round out (commit, prefetch, hints: they change no byte) or
+ * are byte exact (zero).  0, or -EINVAL with *why the reason to log.
+ * libvm checks the same at its entry points (vm/vmo.c).
  */
 static int
-xa_range(struct vmo *vmo, const char *value, size_t size, uint64_t *off,
-    uint64_t *len)
+xa_range(struct vmo *vmo, enum xa_action a, const char *value, size_t size,
+    uint64_t *off, uint64_t *len, const char **why)
 {
 	char buf[64];
-	uint64_t vsize = vmo_size(vmo);
+	const char *p;
+	uint64_t vsize = vmo_size(vmo), end;
 
+	*why = "value too long for a RANGE";
 	if (size >= sizeof(buf))
+		return -EINVAL;
+	*why = "NUL byte in the value";
+	if (memchr(value, '\0', size))
 		return -EINVAL;
 	memcpy(buf, value, size);
 	buf[size] = '\0';
@@ -127,11 +139,86 @@ xa_range(struct vmo *vmo, const char *value, size_t size, uint64_t *off,
 	if (size == 0 || strcmp(buf, "all") == 0) {
 		*off = 0;
 		*len = vsize;
-		return 0;
+	} else {
+		*why = "not OFFSET+LENGTH, each NUM decimal or 0x hex with an "
+		    "optional K/M/G, below 2^64";
+		if (vfs_parse_num(buf, off, &p) != 0 || *p != '+' ||
+		    vfs_parse_num(p + 1, len, NULL) != 0)
+			return -EINVAL;
+		*why = "OFFSET+LENGTH overflows 64 bits";
+		if (*off + *len < *off)
+			return -EINVAL;
+		*why = "range ends past the end of the file";
+		if (*off + *len > vsize)
+			return -EINVAL;
 	}
-	if (vfs_parse_range(buf, off, len) != 0 || *off + *len > vsize)
-		return -EINVAL;
+	end = *off + *len;
+	switch (a) {
+	case XA_DECOMMIT:
+		*why = "decommit frees whole pages: OFFSET must be page aligned";
+		if (*len && *off % VFS_PAGE)
+			return -EINVAL;
+		*why = "decommit frees whole pages: the end must be page aligned "
+		    "or the end of the file";
+		if (*len && end % VFS_PAGE && end != vsize)
+			return -EINVAL;
+		break;
+	case XA_PIN:
+	case XA_UNPIN:
+		*why = "empty range: nothing to pin or unpin";
+		if (*len == 0)
+			return -EINVAL;
+		break;
+	default:
+		break;
+	}
 	return 0;
+}
+
+/* Why libvm refused action a with err (the fs checks passed). */
+static const char *
+xa_act_why(enum xa_action a, int err)
+{
+	switch (err) {
+	case -EBUSY:
+		return "a pinned page is in the range";
+	case -ENOSPC:
+		return "out of memory (size= reached)";
+	case -EINVAL:
+		if (a == XA_UNPIN)
+			return "a page in the range is not pinned";
+		if (a == XA_DECOMMIT)
+			return "decommit would free bytes outside the range "
+			    "(a slice whose last page goes on with its parent's bytes)";
+		return "range no longer within the file";
+	default:
+		return strerror(-err);
+	}
+}
+
+/*
+ * A value for a log line: printable ASCII, others as '?', cut at 64
+ * bytes ("..." after).
+ */
+static void
+xa_log_value(char *out, size_t osize, const char *value, size_t size)
+{
+	size_t i, n = size < osize - 4 ? size : osize - 4;
+
+	for (i = 0; i < n; i++)
+		out[i] = value[i] >= 0x20 && value[i] < 0x7f ? value[i] : '?';
+	strcpy(out + n, n < size ? "..." : "");
+}
+
+static void
+xa_log_reject(const char *name, const char *value, size_t size, int err,
+    const char *why)
+{
+	char shown[72];
+
+	xa_log_value(shown, sizeof(shown), value, size);
+	vfs_log(LOG_INFO, "setxattr %s \"%s\": %s (%s)", name, shown, why,
+	    strerror(-err));
 }
 
 /* Run action a on v's VMO; no lock held.  0 or a negative errno. */
@@ -180,17 +267,21 @@ static int
 xa_set_reserved(struct vnode *v, enum vkind k, const char *name,
     const char *value, size_t size)
 {
-	const char *rest = name + strlen(XA_VMO);
+	const char *rest = name + strlen(XA_VMO), *why;
 	struct vmo *vmo;
 	uint64_t off, len;
 	int a, r;
 
 	if (k == VK_DIR && v == vfs.root && strcmp(name, XA_STATS) == 0) {
 		vfs_unlock();
+		xa_log_reject(name, value, size, -EPERM, "read-only value");
 		return -EPERM;
 	}
 	if (k != VK_DATA || strncmp(name, XA_VMO, strlen(XA_VMO)) != 0) {
 		vfs_unlock();
+		xa_log_reject(name, value, size, -EINVAL, k != VK_DATA ?
+		    "user.vmo.* and user.vmofs.* are reserved; actions exist "
+		    "on data only" : "unknown reserved name");
 		return -EINVAL;
 	}
 	vmo = vnode_vmo_get(v);
@@ -199,15 +290,21 @@ xa_set_reserved(struct vnode *v, enum vkind k, const char *name,
 		return -ENOENT;
 	a = xa_index(xa_actions, XA_NACTIONS, rest);
 	if (a < 0) {
-		r = xa_index(xa_values, XV_NVALUES, rest) >= 0 ? -EPERM : -EINVAL;
+		bool ro = xa_index(xa_values, XV_NVALUES, rest) >= 0;
+
+		r = ro ? -EPERM : -EINVAL;
+		why = ro ? "read-only value" : "unknown user.vmo name";
 	} else {
-		r = xa_range(vmo, value, size, &off, &len);
-		if (r == 0)
+		r = xa_range(vmo, (enum xa_action)a, value, size, &off, &len,
+		    &why);
+		if (r == 0) {
 			r = xa_act(v, vmo, (enum xa_action)a, off, len);
-		if (r == -EINVAL)
-			vfs_log(LOG_INFO, "setxattr %s: invalid range", name);
+			why = r ? xa_act_why((enum xa_action)a, r) : NULL;
+		}
 	}
 	vmo_unref(vmo);
+	if (r < 0)
+		xa_log_reject(name, value, size, r, why);
 	return r;
 }
 

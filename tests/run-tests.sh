@@ -4,6 +4,13 @@
 #   "tests: N passed, N failed"
 # Usage: tests/run-tests.sh [--unit-only] BUILD_DIR...
 #
+# The stress pass (docs/testing.md): with STRESS_ASAN=DIR and/or
+# STRESS_TSAN=DIR set (make check sets both), the first build dir's
+# tests/stress/vmofs-stress runs against DIR/vmofs for STRESS_SECONDS
+# (default 30) each: the ASan daemon on three small mounts (anonymous,
+# compress, backed: memory pressure), the TSan daemon on a roomy and a
+# backed one.  STRESS_SEED (default 1) fixes the workers' random streams.
+#
 # Mount tests get VMOFS_BIN/VMOCTL_BIN for their build dir, and
 # VMOFS_TEST_TAG=vmofs-test-PID: they mount under /tmp/TAG.XXXXXX.  After
 # each mounting program, anything it left mounted there is aborted through
@@ -135,6 +142,28 @@ run() {
 	return 0
 }
 
+# stress_pass FIRST_BUILD: vmofs-stress against the sanitizer daemons.
+stress_pass() {
+	local t=$1/tests/stress/vmofs-stress secs=${STRESS_SECONDS:-30}
+	local common=(--workers 4 --seed "${STRESS_SEED:-1}")
+	[ -x "$t" ] || return 0
+	if [ -n "${STRESS_ASAN:-}" ]; then
+		run "$STRESS_ASAN/stress/vmofs-stress" "$t" "${common[@]}" \
+		    --vmofs "$STRESS_ASAN/vmofs" --seconds "$secs" \
+		    --mount-opts size=12M --mount-opts size=24M,compress \
+		    --mount-opts size=32M,backing
+		cleanup_mounts
+	fi
+	if [ -n "${STRESS_TSAN:-}" ]; then
+		# --no-aslr: TSan's fixed shadow layout fails on kernels with
+		# high mmap_rnd_bits; the daemon alone runs without ASLR.
+		run "$STRESS_TSAN/stress/vmofs-stress" "$t" "${common[@]}" \
+		    --vmofs "$STRESS_TSAN/vmofs" --seconds "$secs" --no-aslr \
+		    --hang 120 --mount-opts size=64M --mount-opts size=32M,backing
+		cleanup_mounts
+	fi
+}
+
 first=1
 for b in "$@"; do
 	b=${b%/}
@@ -159,6 +188,7 @@ for b in "$@"; do
 	splice_pass "$b" "$first"
 	first=0
 done
+[ $unit_only = 1 ] || stress_pass "${1%/}"
 
 echo
 if [ ${#programs_failed[@]} -gt 0 ]; then

@@ -941,9 +941,27 @@ out:
 /* ---- range operations ------------------------------------------------- */
 
 /*
- * Resolve a user range on v to leaf offsets, page-rounded outwards.
- * len VMO_WHOLE: to the end.  -EINVAL on overflow, or a range past the
- * page-rounded size.  Locked.
+ * The entry checks of the range operations (vmo.h), one place for all:
+ *
+ *   op                  bounds              alignment
+ *   commit, prefetch,   end <= page-rounded  rounds out to whole pages
+ *   dontneed/alwaysneed size                 (no byte changes)
+ *   pin, unpin          the same; empty:     rounds out, the same for both
+ *                       -EINVAL (Zircon)
+ *   decommit            the same             off page aligned; the end page
+ *                                            aligned or past the bytes of
+ *                                            the page's owner (decommit_exact)
+ *   zero                the same; a slice    byte exact
+ *                       stops at its end
+ *
+ * An empty range changes nothing and touches no page (an unaligned empty
+ * range used to round out to the page around it).
+ */
+
+/*
+ * Resolve a user range on v to leaf offsets, page-rounded outwards (empty:
+ * *s == *e).  len VMO_WHOLE: to the end.  -EINVAL on overflow, or a range
+ * past the page-rounded size.  Locked.
  */
 static int
 range_resolve(struct vmo *v, uint64_t off, uint64_t len, uint64_t *s,
@@ -958,8 +976,33 @@ range_resolve(struct vmo *v, uint64_t off, uint64_t len, uint64_t *s,
 	*boff = off;
 	*bend = off + len;
 	*s = vm_page_trunc(off);
-	*e = vm_page_roundup(off + len);
+	*e = len == 0 ? *s : vm_page_roundup(off + len);
 	return 0;
+}
+
+/*
+ * May decommit free the whole pages around [bo, be) of v?  It frees pages,
+ * so every byte of them outside the range must read zero to everyone who
+ * sees it (Zircon demands page alignment "to not give surprising user
+ * semantics"; issue #16 bug 3: 16+256 zeroed the whole first page).  So bo
+ * must be page aligned, and the end too unless the bytes after it are past
+ * the content of the VMO whose pages these are (the tail invariant makes
+ * them zero): v itself, or a slice's root, whose bytes go on past the
+ * slice's own end.  Locked.
+ */
+static bool
+decommit_exact(struct vmo *v, uint64_t bo, uint64_t be)
+{
+	struct vmo *owner = v->kind == VMO_SLICE ? v->root : v;
+	uint64_t base = v->kind == VMO_SLICE ? v->slice_off : 0;
+	uint64_t named = be < v->size ? be : v->size;	/* v's bytes it names */
+
+	if (bo == be)
+		return true;
+	if ((bo & VM_PAGE_MASK) != 0)
+		return false;
+	/* [named, roundup(be)) goes too: nothing, or only zero bytes */
+	return vm_page_roundup(be) == named || base + named >= owner->size;
 }
 
 /*
@@ -1102,7 +1145,9 @@ vmo_decommit(struct vmo *v, uint64_t off, uint64_t len)
 	vm_reserve(v->vm, reserve_for(v, len));
 	hier_wlock(v->h);
 	err = range_resolve(v, off, len, &s, &e, &bo, &be);
-	if (err != 0)
+	if (err == 0 && !decommit_exact(v, bo, be))
+		err = -EINVAL;
+	if (err != 0 || s == e)
 		goto out;
 	leaf = vmo_leaf(v, &base);
 	if (cow_any_pinned(leaf, base + s, base + e)) {
@@ -1129,6 +1174,11 @@ vmo_zero(struct vmo *v, uint64_t off, uint64_t len)
 	vm_reserve(v->vm, reserve_for(v, len));
 	hier_wlock(v->h);
 	err = range_resolve(v, off, len, &s, &e, &bo, &be);
+	/* A slice's last page goes on with its root's bytes, which are not
+	 * the slice's: zero stops at its end.  (Past another VMO's end the
+	 * bytes read zero already, and zeroing them changes nothing.) */
+	if (err == 0 && v->kind == VMO_SLICE && be > v->size)
+		be = bo > v->size ? bo : v->size;
 	if (err != 0 || bo == be)
 		goto out;
 	leaf = vmo_leaf(v, &base);
@@ -1210,6 +1260,8 @@ vmo_pin(struct vmo *v, uint64_t off, uint64_t len)
 	vm_reserve(v->vm, reserve_for(v, len));
 	hier_wlock(v->h);
 	err = range_resolve(v, off, len, &s, &e, &bo, &be);
+	if (err == 0 && s == e)
+		err = -EINVAL;		/* nothing to hold (Zircon: the same) */
 	if (err != 0)
 		goto out;
 	leaf = vmo_leaf(v, &base);
@@ -1253,6 +1305,8 @@ vmo_unpin(struct vmo *v, uint64_t off, uint64_t len)
 
 	hier_wlock(v->h);
 	err = range_resolve(v, off, len, &s, &e, &bo, &be);
+	if (err == 0 && s == e)
+		err = -EINVAL;		/* as pin: an empty range holds nothing */
 	if (err != 0)
 		goto out;
 	leaf = vmo_leaf(v, &base);

@@ -197,27 +197,33 @@ ssize_t vmo_write_iov(struct vmo *vmo, uint64_t off, size_t len,
 int vmo_resize(struct vmo *vmo, uint64_t size);
 
 /*
- * Range operations.  Ranges are [off, off+len) in bytes; len VMO_WHOLE or
- * off+len past the end are handled as each says; all are -EINVAL when
- * off+len overflows or off is past the page-rounded size.
+ * Range operations.  Ranges are [off, off+len) in bytes (len VMO_WHOLE: to
+ * the page-rounded end); all are -EINVAL when off+len overflows or ends
+ * past the page-rounded size.  An empty range is 0 and touches nothing,
+ * except for pin/unpin (below).  Only decommit and zero change bytes, and
+ * never one outside the range.
  *
  * commit:   allocate every page touching the range (rounds out, as Zircon);
  *           on a clone, private copies.  A range longer than one
  *           reservation (1,024 pages) makes room again as it goes;
  *           -ENOSPC part way keeps what was committed.
- * decommit: free the pages wholly or partly in the range (rounds out); the
- *           range reads zero afterwards (on a clone, markers hide the
- *           parent's pages).  -EBUSY if any page in it is pinned.  On a
- *           pager-backed VMO the store must read zero too: zero pages are
- *           written instead (dirty), in chunks with the lock dropped
- *           between them, so it can stop part way with an error.
- * zero:     zero the bytes exactly; whole pages are freed or marked,
- *           partial pages and pinned pages zeroed in place (pager-backed:
- *           as decommit).  The partial pages at either end are made
- *           writable before either is zeroed: -ENOSPC there changes
- *           nothing.
- * pin/unpin: commit and count a pin on each page (rounds out); unpin of an
- *           unpinned page is -EINVAL and unpins nothing.
+ * decommit: free the pages of the range; it reads zero afterwards (on a
+ *           clone, markers hide the parent's pages).  As Zircon, off must be
+ *           page aligned and so must off+len, except where the rest of that
+ *           page is past the content (v's size; for a slice, its root's):
+ *           else -EINVAL and nothing changes.  -EBUSY if any page in it is
+ *           pinned.  On a pager-backed VMO the store must read zero too:
+ *           zero pages are written instead (dirty), in chunks with the lock
+ *           dropped between them, so it can stop part way with an error.
+ * zero:     zero the bytes exactly (on a slice, never past its end: its
+ *           last page goes on with its root's bytes); whole pages are
+ *           freed or marked, partial pages and pinned pages zeroed in place
+ *           (pager-backed: as decommit).  The partial pages at either end
+ *           are made writable before either is zeroed: -ENOSPC there
+ *           changes nothing.
+ * pin/unpin: commit and count a pin on each page (rounds out, both); an
+ *           empty range is -EINVAL (Zircon forbids empty pins); unpin of
+ *           an unpinned page is -EINVAL and unpins nothing.
  */
 int vmo_commit(struct vmo *vmo, uint64_t off, uint64_t len);
 int vmo_decommit(struct vmo *vmo, uint64_t off, uint64_t len);

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "mountlib.h"
@@ -271,10 +272,10 @@ test_rmdir_and_rm_r(void **state)
 	assert_int_equal(rmdir(P("rm/clones/c1/clones/c2")), 0);
 	assert_int_equal(stat(P("rm/clones/c1/clones/c2"), &st), -1);
 	assert_int_equal(errno, ENOENT);
-	/* unlink of data is part of rm -r: a no-op on its own */
+	/* unlink of data takes its name; the VMO goes with the directory */
 	assert_int_equal(unlink(P("rm/data")), 0);
-	assert_int_equal(stat(P("rm/data"), &st), 0);
-	assert_int_equal(st.st_size, 3);
+	assert_int_equal(stat(P("rm/data"), &st), -1);
+	assert_int_equal(errno, ENOENT);
 	assert_int_equal(ml_sh("rm -r %s", P("rm")), 0);
 	assert_int_equal(stat(P("rm"), &st), -1);
 	assert_int_equal(errno, ENOENT);
@@ -285,6 +286,168 @@ test_rmdir_and_rm_r(void **state)
 	assert_int_equal(rmdir(P("rm")), 0);
 	assert_int_equal(rmdir(P("never")), -1);
 	assert_int_equal(errno, ENOENT);
+}
+
+/* open(O_CREAT|O_EXCL|O_WRONLY) as tar does; the descriptor or -errno. */
+static int
+create_excl(const char *p, mode_t mode)
+{
+	int fd = open(p, O_CREAT | O_EXCL | O_WRONLY, mode);
+
+	return fd >= 0 ? fd : -errno;
+}
+
+/*
+ * Invariant (issue #16 bug 4): every call on a VMO's fixed entries does
+ * what its result says.  unlink of data used to return 0 and leave it
+ * there, and tar -x, which unlinks and creates again until the create
+ * succeeds, looped for ever.  Now a removal that returns 0 has removed
+ * the name, a create brings it back as a new file, and everything else
+ * fails with an errno and changes nothing.
+ */
+static void
+test_fixed_entries_removable(void **state)
+{
+	char buf[16];
+	struct stat st;
+	int fd, old;
+
+	(void)state;
+	ml_mkdir(P("fx"));
+	assert_int_equal(ml_write_at(P("fx/data"), "abcdef", 6, 0), 0);
+	old = open(P("fx/data"), O_RDWR);
+	assert_true(old >= 0);
+	/* unlink data: gone, and only once */
+	assert_int_equal(unlink(P("fx/data")), 0);
+	assert_int_equal(stat(P("fx/data"), &st), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_string_equal(listing(P("fx")), "clones info slices");
+	assert_int_equal(unlink(P("fx/data")), -1);
+	assert_int_equal(errno, ENOENT);
+	/* the open descriptor goes on, with st_nlink 0 */
+	assert_int_equal(fstat(old, &st), 0);
+	assert_int_equal(st.st_nlink, 0);
+	assert_int_equal(pread(old, buf, 6, 0), 6);
+	assert_memory_equal(buf, "abcdef", 6);
+	/* nothing else can take the name; a create brings data back, empty */
+	assert_int_equal(mkdir_err(P("fx/data")), EPERM);
+	assert_int_equal(mknod(P("fx/data"), S_IFIFO | 0644, 0), -1);
+	assert_int_equal(errno, EPERM);
+	assert_int_equal(symlink("info", P("fx/data")), -1);
+	assert_int_equal(errno, EPERM);
+	fd = create_excl(P("fx/data"), 0640);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_size, 0);
+	assert_int_equal(st.st_mode & 07777, 0640);
+	assert_int_equal(st.st_nlink, 1);
+	assert_int_equal(write(fd, "xyz", 3), 3);
+	close(fd);
+	assert_int_equal(create_excl(P("fx/data"), 0640), -EEXIST);
+	assert_string_equal(listing(P("fx")), "clones data info slices");
+	assert_int_equal(ml_read_at(P("fx/data"), buf, sizeof(buf), 0), 3);
+	assert_memory_equal(buf, "xyz", 3);
+	/* it is the same VMO: the old descriptor sees the new bytes */
+	assert_int_equal(pread(old, buf, sizeof(buf), 0), 3);
+	assert_memory_equal(buf, "xyz", 3);
+	close(old);
+	/* info: unlink, then mknod (or create) brings it back */
+	assert_int_equal(unlink(P("fx/info")), 0);
+	assert_int_equal(stat(P("fx/info"), &st), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(mknod(P("fx/info"), S_IFREG | 0444, 0), 0);
+	assert_int_equal(ml_read_at(P("fx/info"), buf, 9, 0), 9);
+	assert_memory_equal(buf, "id: ", 4);
+	assert_int_equal(mknod(P("fx/info"), S_IFREG | 0444, 0), -1);
+	assert_int_equal(errno, EEXIST);
+	/* clones/ and slices/: rmdir when empty, mkdir again */
+	ml_mkdir(P("fx/clones/c"));
+	assert_int_equal(rmdir(P("fx/clones")), -1);
+	assert_int_equal(errno, ENOTEMPTY);
+	assert_int_equal(rmdir(P("fx/clones/c")), 0);
+	assert_int_equal(rmdir(P("fx/clones")), 0);
+	assert_int_equal(stat(P("fx/clones"), &st), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(rmdir(P("fx/clones")), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(mkdir_err(P("fx/clones/c")), ENOENT);
+	assert_int_equal(rmdir(P("fx/slices")), 0);
+	assert_string_equal(listing(P("fx")), "data info");
+	assert_int_equal(stat(P("fx"), &st), 0);
+	assert_int_equal(st.st_nlink, 2);
+	ml_mkdir(P("fx/clones"));
+	ml_mkdir(P("fx/slices"));
+	assert_int_equal(mkdir_err(P("fx/clones")), EEXIST);
+	assert_string_equal(listing(P("fx/clones")), "");
+	ml_mkdir(P("fx/clones/c"));
+	assert_int_equal(ml_read_at(P("fx/clones/c/data"), buf, sizeof(buf), 0), 3);
+	/* other names stay refused, and rename cannot bring a name in */
+	assert_int_equal(create_excl(P("fx/other"), 0644), -EPERM);
+	assert_int_equal(link(P("fx/clones/c/data"), P("fx/data2")), -1);
+	assert_int_equal(errno, EPERM);
+	assert_int_equal(unlink(P("fx/data")), 0);
+	assert_int_equal(rename(P("fx/clones/c/data"), P("fx/data")), -1);
+	assert_int_equal(errno, EPERM);
+	assert_int_equal(link(P("fx/clones/c/data"), P("fx/data")), -1);
+	assert_int_equal(errno, EPERM);
+	assert_int_equal(stat(P("fx/data"), &st), -1);
+	/* a VMO whose data is gone is still a VMO with a child */
+	assert_int_equal(rmdir(P("fx")), -1);
+	assert_int_equal(errno, ENOTEMPTY);
+	assert_int_equal(ml_sh("rm -r %s", P("fx")), 0);
+	assert_int_equal(stat(P("fx"), &st), -1);
+}
+
+/*
+ * The create that brings data back empties the VMO; where it cannot, it
+ * says so and the name stays away: pinned pages (EBUSY).  A slice's size
+ * is fixed: its data comes back as its window, its parent untouched.
+ */
+static void
+test_fixed_recreate_limits(void **state)
+{
+	char want[8192], got[8192];
+	struct stat st;
+	int fd, keep;
+
+	(void)state;
+	ml_mkdir(P("fp"));
+	ml_fill(want, sizeof(want), 7);
+	assert_int_equal(ml_write_at(P("fp/data"), want, sizeof(want), 0), 0);
+	/* a slice: unlink and create its data, the window stays */
+	ml_mkdir(P("fp/slices/s@4K+4K"));
+	assert_int_equal(unlink(P("fp/slices/s/data")), 0);
+	fd = create_excl(P("fp/slices/s/data"), 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_size, 4096);
+	close(fd);
+	assert_int_equal(ml_read_at(P("fp/slices/s/data"), got, 4096, 0), 4096);
+	assert_memory_equal(got, want + 4096, 4096);
+	assert_int_equal(ml_read_at(P("fp/data"), got, 8192, 0), 8192);
+	assert_memory_equal(got, want, 8192);
+	assert_int_equal(ml_sh("rm -r %s", P("fp/slices/s")), 0);
+	/* pinned pages: the create cannot empty it, EBUSY, no name */
+	keep = open(P("fp/data"), O_RDONLY);
+	assert_true(keep >= 0);
+	assert_int_equal(ml_setx(P("fp/data"), "user.vmo.pin", "0+4K"), 0);
+	assert_int_equal(unlink(P("fp/data")), 0);
+	assert_int_equal(create_excl(P("fp/data"), 0644), -EBUSY);
+	assert_int_equal(stat(P("fp/data"), &st), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(pread(keep, got, 8192, 0), 8192);
+	assert_memory_equal(got, want, 8192);
+	/* unpinned, it can */
+	assert_int_equal(fsetxattr(keep, "user.vmo.unpin", "0+4K", 4, 0), 0);
+	fd = create_excl(P("fp/data"), 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_size, 0);
+	close(fd);
+	assert_int_equal(fstat(keep, &st), 0);
+	assert_int_equal(st.st_size, 0);
+	close(keep);
+	assert_int_equal(ml_sh("rm -r %s", P("fp")), 0);
 }
 
 static void
@@ -589,6 +752,8 @@ main(void)
 		cmocka_unit_test(test_clone_is_snapshot),
 		cmocka_unit_test(test_slice_rules),
 		cmocka_unit_test(test_rmdir_and_rm_r),
+		cmocka_unit_test(test_fixed_entries_removable),
+		cmocka_unit_test(test_fixed_recreate_limits),
 		cmocka_unit_test(test_rename),
 		cmocka_unit_test(test_modes_and_owners),
 		cmocka_unit_test(test_unlinked_open_keeps_working),

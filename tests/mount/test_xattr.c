@@ -201,6 +201,178 @@ test_errors(void **state)
 	assert_int_equal(setx_err(M.dir, "user.vmofs.stats", "x"), EPERM);
 }
 
+/* The whole of path must be want[0, len), byte for byte. */
+static void
+same_bytes(const char *path, const char *want, size_t len, const char *what)
+{
+	static char got[65536];
+	struct stat st;
+	size_t i;
+
+	assert_int_equal(stat(path, &st), 0);
+	if ((size_t)st.st_size != len)
+		fail_msg("%s: size %lld, want %zu", what, (long long)st.st_size, len);
+	assert_int_equal(ml_read_at(path, got, sizeof(got), 0), (ssize_t)len);
+	for (i = 0; i < len; i++)
+		if (got[i] != want[i])
+			fail_msg("%s: byte %zu is %d, want %d", what, i, got[i], want[i]);
+}
+
+static int
+setx_raw(const char *path, const char *name, const char *value, size_t size)
+{
+	return setxattr(path, name, value, size, 0) == 0 ? 0 : errno;
+}
+
+/*
+ * Invariant (issue #16 bug 3): a range action never changes a byte
+ * outside its range, and a refused one changes nothing at all.
+ * decommit frees whole pages, so it takes only page-aligned ranges (or
+ * one that ends at the end of the file); it used to round out, and
+ * decommit 16+256 zeroed bytes 0-15 and 272-4095 too.
+ */
+#define RC_SIZE	(3 * 4096 + 100)
+
+static void
+test_decommit_exact(void **state)
+{
+	static char want[RC_SIZE];
+	const char *f = P("rc/data");
+
+	(void)state;
+	mkvmo("rc", 0);
+	ml_fill(want, sizeof(want), 30);
+	assert_int_equal(ml_write_at(f, want, sizeof(want), 0), 0);
+	assert_string_equal(ml_getx(f, "user.vmo.committed"), "16384");
+	/* unaligned: refused, nothing changed */
+	assert_int_equal(setx_err(f, "user.vmo.decommit", "16+256"), EINVAL);
+	assert_int_equal(setx_err(f, "user.vmo.decommit", "16+4080"), EINVAL);
+	assert_int_equal(setx_err(f, "user.vmo.decommit", "0+100"), EINVAL);
+	assert_int_equal(setx_err(f, "user.vmo.decommit", "4K+5000"), EINVAL);
+	assert_int_equal(setx_err(f, "user.vmo.decommit", "100+12288"), EINVAL);
+	same_bytes(f, want, sizeof(want), "after refused decommits");
+	assert_string_equal(ml_getx(f, "user.vmo.committed"), "16384");
+	/* aligned: exactly those pages */
+	assert_int_equal(ml_setx(f, "user.vmo.decommit", "4K+4K"), 0);
+	memset(want + 4096, 0, 4096);
+	same_bytes(f, want, sizeof(want), "after decommit 4K+4K");
+	assert_string_equal(ml_getx(f, "user.vmo.committed"), "12288");
+	/* to the end of the file, which ends mid-page: allowed */
+	assert_int_equal(ml_setx(f, "user.vmo.decommit", "12K+100"), 0);
+	memset(want + 12288, 0, 100);
+	same_bytes(f, want, sizeof(want), "after decommit 12K+100 (to EOF)");
+	/* empty ranges change nothing, aligned or not */
+	assert_int_equal(ml_setx(f, "user.vmo.decommit", "16+0"), 0);
+	assert_int_equal(ml_setx(f, "user.vmo.decommit", "12388+0"), 0);
+	same_bytes(f, want, sizeof(want), "after empty decommits");
+	assert_string_equal(ml_getx(f, "user.vmo.committed"), "8192");
+	/* all: the end of the file, mid-page */
+	assert_int_equal(ml_setx(f, "user.vmo.decommit", "all"), 0);
+	memset(want, 0, sizeof(want));
+	same_bytes(f, want, sizeof(want), "after decommit all");
+	assert_string_equal(ml_getx(f, "user.vmo.committed"), "0");
+}
+
+/*
+ * Every range-taking action refuses the same malformed or out-of-range
+ * values with EINVAL and leaves bytes, committed and pinned pages alone.
+ */
+static void
+test_range_refusals(void **state)
+{
+	static const char *const acts[] = { "commit", "decommit", "zero", "pin",
+		"unpin", "prefetch", "dontneed", "alwaysneed" };
+	static const char *const bad[] = {
+		"0+12389",			/* past the end by one */
+		"12389+0",			/* starts past the end */
+		"16K+0",
+		"0+1G",
+		"18446744073709551615+1",	/* wraps 2^64 */
+		"0xffffffffffffffff+0x1",
+		"1+18446744073709551615",
+		"17179869184G+0",		/* 2^34 G: NUM overflows with its suffix */
+		"99999999999999999999999+1",	/* NUM overflows */
+		"-1+1", "0+-1", "+4K", "4K+", "4K", "0+4Kx", "0+4K ", " 0+4K",
+		"0+4K\n\n", "0+4KK", "1+2+3", "0x+1", "0+0x", "ALL", "all ",
+		"0+4Q", "0 + 4K",
+	};
+	static char want[RC_SIZE];
+	char longv[80], key[64];
+	const char *f = P("rr/data");
+	size_t i, j;
+
+	(void)state;
+	mkvmo("rr", 0);
+	ml_fill(want, sizeof(want), 31);
+	assert_int_equal(ml_write_at(f, want, sizeof(want), 0), 0);
+	assert_int_equal(ml_setx(f, "user.vmo.pin", "0+1"), 0);
+	memset(longv, '1', sizeof(longv) - 1);
+	longv[sizeof(longv) - 1] = '\0';
+	for (i = 0; i < sizeof(acts) / sizeof(acts[0]); i++) {
+		snprintf(key, sizeof(key), "user.vmo.%s", acts[i]);
+		for (j = 0; j < sizeof(bad) / sizeof(bad[0]); j++)
+			if (setx_err(f, key, bad[j]) != EINVAL)
+				fail_msg("%s %s: not EINVAL", key, bad[j]);
+		/* a NUL byte with more after it, and a value too long */
+		if (setx_raw(f, key, "0+4\0junk", 8) != EINVAL)
+			fail_msg("%s with a NUL inside: not EINVAL", key);
+		if (setx_err(f, key, longv) != EINVAL)
+			fail_msg("%s with an 79-byte value: not EINVAL", key);
+	}
+	same_bytes(f, want, sizeof(want), "after every refusal");
+	assert_string_equal(ml_getx(f, "user.vmo.committed"), "16384");
+	assert_string_equal(ml_getx(f, "user.vmo.pinned"), "4096");
+	/* pin and unpin: empty ranges hold nothing, refused alike */
+	assert_int_equal(setx_err(f, "user.vmo.pin", "0+0"), EINVAL);
+	assert_int_equal(setx_err(f, "user.vmo.unpin", "100+0"), EINVAL);
+	assert_string_equal(ml_getx(f, "user.vmo.pinned"), "4096");
+	/* both round out: unpin of pages 0-1 fails whole (1 not pinned) */
+	assert_int_equal(setx_err(f, "user.vmo.unpin", "4000+200"), EINVAL);
+	assert_string_equal(ml_getx(f, "user.vmo.pinned"), "4096");
+	assert_int_equal(ml_setx(f, "user.vmo.unpin", "100+1"), 0);
+	assert_string_equal(ml_getx(f, "user.vmo.pinned"), "0");
+	/* the rest take an empty range as a no-op */
+	assert_int_equal(ml_setx(f, "user.vmo.decommit", "8K+4K"), 0);
+	memset(want + 8192, 0, 4096);
+	assert_int_equal(ml_setx(f, "user.vmo.commit", "8200+0"), 0);
+	assert_int_equal(ml_setx(f, "user.vmo.alwaysneed", "8200+0"), 0);
+	assert_int_equal(ml_setx(f, "user.vmo.zero", "8200+0"), 0);
+	assert_string_equal(ml_getx(f, "user.vmo.committed"), "12288");
+	/* commit rounds out: one byte commits its page */
+	assert_int_equal(ml_setx(f, "user.vmo.commit", "8200+1"), 0);
+	assert_string_equal(ml_getx(f, "user.vmo.committed"), "16384");
+	/* zero stays byte exact, across a page boundary */
+	assert_int_equal(ml_setx(f, "user.vmo.zero", "4090+10"), 0);
+	memset(want + 4090, 0, 10);
+	same_bytes(f, want, sizeof(want), "after zero 4090+10");
+}
+
+/*
+ * A slice's last page goes on with its parent's bytes: decommit of the
+ * slice to its end would free them, so it is refused; zero stops at the
+ * slice's end.
+ */
+static void
+test_slice_ranges(void **state)
+{
+	static char want[8192];
+	const char *f = P("sr/slices/s/data");
+
+	(void)state;
+	mkvmo("sr", 0);
+	ml_fill(want, sizeof(want), 32);
+	assert_int_equal(ml_write_at(P("sr/data"), want, sizeof(want), 0), 0);
+	if (mkdir(P("sr/slices/s@4K+100"), 0755) != 0)
+		fail_msg("mkdir slice: %s", strerror(errno));
+	assert_int_equal(setx_err(f, "user.vmo.decommit", "all"), EINVAL);
+	assert_int_equal(setx_err(f, "user.vmo.decommit", "0+100"), EINVAL);
+	same_bytes(P("sr/data"), want, sizeof(want), "parent after slice decommit");
+	assert_int_equal(ml_setx(f, "user.vmo.zero", "all"), 0);
+	memset(want + 4096, 0, 100);
+	same_bytes(P("sr/data"), want, sizeof(want), "parent after slice zero");
+	same_bytes(f, want + 4096, 100, "slice after zero");
+}
+
 static void
 test_stored(void **state)
 {
@@ -269,6 +441,9 @@ main(void)
 		cmocka_unit_test(test_size_protocol),
 		cmocka_unit_test(test_actions),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_decommit_exact),
+		cmocka_unit_test(test_range_refusals),
+		cmocka_unit_test(test_slice_ranges),
 		cmocka_unit_test(test_stored),
 		cmocka_unit_test(test_stats),
 	};

@@ -342,8 +342,61 @@ test_user_xattrs_stored() {
 	cmp out "$MNT/a/data"
 }
 
+# ---- copying trees in and out (issue #16 bug 4, issue #19) ----
+
+# vt_tree_src: a VMO tree with bytes, a clone with its own bytes and an
+# empty VMO, under $MNT; its bytes are kept in want.* for comparing.
+vt_tree_src() {
+	mkdir "$MNT/a" "$MNT/e"
+	head -c 20000 /dev/urandom >want.a
+	cp want.a "$MNT/a/data"
+	mkdir "$MNT/a/clones/c"
+	printf 'clone-bytes' | dd of="$MNT/a/clones/c/data" conv=notrunc status=none
+	truncate -s 9000 "$MNT/a/clones/c/data"
+	cp "$MNT/a/clones/c/data" want.c
+}
+
+# vt_tree_same DIR: DIR holds the tree vt_tree_src made, byte for byte.
+vt_tree_same() {
+	cmp want.a "$1/a/data"
+	cmp want.c "$1/a/clones/c/data"
+	vt_eq 0 "$(vt_size "$1/e/data")" "size of e/data in $1"
+}
+
+# Invariant: extracting a tar of a mount into a new mount terminates.  An
+# unlink that returns 0 and changes nothing made tar loop for ever (it
+# unlinks data, creates it with O_EXCL, gets EEXIST, unlinks again...):
+# the timeout turns that hang into a failure.
+test_tar_into_mount_terminates() {
+	local src rc=0
+	vt_mount -o size=64M
+	src=$MNT
+	vt_tree_src
+	tar -cf t.tar -C "$src" .
+	vt_mount -o size=64M
+	timeout 20 tar -xf t.tar -C "$MNT" 2>tar.err || rc=$?
+	[ "$rc" -ne 124 ] || vt_fail "tar -xf did not end within 20 s: $(head -3 tar.err)"
+	vt_tree_same "$MNT"
+	# rm -r takes each fixed entry away for real, then the VMO
+	rm -r "$MNT/a"
+	[ ! -e "$MNT/a" ] || vt_fail "a still there after rm -r"
+}
+
+# A refused range names the xattr, the value and the reason in the log.
+test_range_refusal_logged() {
+	vt_mount -o size=64M
+	mkdir "$MNT/a"
+	vt_pattern p 8192 r
+	cp p "$MNT/a/data"
+	vt_fails "Invalid argument" setfattr -n user.vmo.decommit -v 16+256 "$MNT/a/data"
+	cmp p "$MNT/a/data"
+	grep -q 'setxattr user.vmo.decommit "16+256": decommit frees whole pages' "$VT_LOG" ||
+		vt_fail "no log line for the refused decommit: $(tail -3 "$VT_LOG")"
+}
+
 vt_main test_namespace_layout test_write_read_truncate test_clone_is_snapshot \
 	test_clone_ranges test_slice_is_shared test_remove test_rename \
 	test_other_entries_eperm test_owner_and_mode test_stat_blocks_and_df \
 	test_xattr_actions test_xattr_errors test_xattr_values_listed \
-	test_user_xattrs_stored
+	test_user_xattrs_stored test_tar_into_mount_terminates \
+	test_range_refusal_logged

@@ -230,7 +230,25 @@ step_resize(int i)
 	m[i].size = ns;
 }
 
-/* zero (exact), decommit (rounded out), commit, pin, unpin. */
+/*
+ * May decommit [off, off+len) of i free the pages around it (vmo.h)?  off
+ * aligned, and the end aligned or past the bytes of the pages' owner.
+ */
+static bool
+decommit_ok(int i, uint64_t off, uint64_t len)
+{
+	uint64_t named = off + len < msize(i) ? off + len : msize(i);
+	uint64_t base = m[i].slice ? m[i].soff : 0;
+	uint64_t osize = m[i].slice ? m[m[i].root].size : m[i].size;
+
+	if (len == 0)
+		return true;
+	if (off % P != 0)
+		return false;
+	return proundup(off + len) == named || base + named >= osize;
+}
+
+/* zero (exact), decommit (whole pages only), commit, pin, unpin. */
 static void
 step_range(int i, int what)
 {
@@ -239,6 +257,10 @@ step_range(int i, int what)
 	bool whole = rnd(8) == 0;
 	int err, o;
 
+	if (what == 1 && rnd(4) != 0) {	/* decommit: mostly a valid range */
+		off = off / P * P;
+		len = rnd(2) ? len / P * P : (msize(i) > off ? msize(i) - off : 0);
+	}
 	if (whole) {
 		off = 0;
 		len = top;
@@ -256,16 +278,20 @@ step_range(int i, int what)
 		return;
 	}
 	s = off / P * P;
-	e = proundup(off + len);
+	e = len == 0 ? s : proundup(off + len);
 	po = s;
 	o = owner(i, &po);
 	switch (what) {
 	case 0:
 		assert_int_equal(err, 0);
-		for (k = off; k < off + len; k++)
+		for (k = off; k < off + len && k < msize(i); k++)
 			mset(i, k, 0);
 		break;
 	case 1:
+		if (!decommit_ok(i, off, len)) {
+			assert_int_equal(err, -EINVAL);
+			break;
+		}
 		if (pinned_in(o, po, po + (e - s))) {
 			assert_int_equal(err, -EBUSY);
 			break;
@@ -278,11 +304,19 @@ step_range(int i, int what)
 		assert_int_equal(err, 0);
 		break;
 	case 3:
+		if (len == 0) {
+			assert_int_equal(err, -EINVAL);
+			break;
+		}
 		assert_int_equal(err, 0);
 		for (k = po; k < po + (e - s); k += P)
 			m[o].pins[k / P]++;
 		break;
 	default:
+		if (len == 0) {
+			assert_int_equal(err, -EINVAL);
+			break;
+		}
 		for (k = po; k < po + (e - s); k += P)
 			if (m[o].pins[k / P] == 0)
 				break;

@@ -534,7 +534,7 @@ found:
 	memcpy(m[i].b, want, CAP);
 }
 
-/* zero (exact), decommit (rounded out), commit. */
+/* zero (exact), decommit (whole pages, or to the end), commit. */
 static void
 step_range(int i, int what)
 {
@@ -545,6 +545,10 @@ step_range(int i, int what)
 	struct seg segs[3];
 	int err, nseg = 0;
 
+	if (what == 1 && rnd(4) != 0) {	/* decommit: mostly a valid range */
+		off = off / P * P;
+		len = rnd(2) ? len / P * P : (m[i].size > off ? m[i].size - off : 0);
+	}
 	if (whole) {
 		off = 0;
 		len = top;
@@ -565,11 +569,20 @@ step_range(int i, int what)
 		cnt.nospc_other += err != 0;
 		return;
 	}
+	be = off + len;
+	if (what == 1 && len != 0 && (off % P != 0 ||
+	    (be % P != 0 && be < m[i].size))) {
+		assert_int_equal(err, -EINVAL);	/* would free bytes outside */
+		return;
+	}
+	if (len == 0) {
+		assert_int_equal(err, 0);
+		return;
+	}
 	if (i == 0)
 		sm_valid = false;
 	s = off / P * P;
 	e = proundup(off + len);
-	be = off + len;
 	if (what == 1) {
 		if (pinned_in(i, s, e)) {
 			assert_int_equal(err, -EBUSY);
@@ -616,7 +629,7 @@ step_pin(int i)
 	err = vmo_pin(m[i].v, off, len);
 	TRACE("pin %d off %llu len %llu -> %d\n", i, (unsigned long long)off,
 	    (unsigned long long)len, err);
-	if (off + len > top) {
+	if (off + len > top || len == 0) {
 		assert_int_equal(err, -EINVAL);
 		return;
 	}
@@ -651,7 +664,7 @@ step_unpin(int i)
 	err = vmo_unpin(m[i].v, off, len);
 	TRACE("unpin %d off %llu len %llu -> %d\n", i, (unsigned long long)off,
 	    (unsigned long long)len, err);
-	if (off + len > top) {
+	if (off + len > top || len == 0) {
 		assert_int_equal(err, -EINVAL);
 		return;
 	}
