@@ -142,6 +142,7 @@ lock_common(struct vmo *v, bool try, bool *discarded)
 	}
 	assert(h->dstate == DISCARD_LOCKED);
 out:
+	h->dlast = was;
 	hier_unlock(h);
 	if (discarded != NULL)
 		*discarded = was;
@@ -196,6 +197,8 @@ vmo_lock_state(struct vmo *v, struct vmo_lock_state *out)
 	out->locks = h->dlocks;
 	out->discarded = h->dstate == DISCARD_DISCARDED;
 	out->candidate = h->dstate == DISCARD_UNLOCKED;
+	out->was_discarded = h->dlast;
+	out->never_unlocked = h->dstate == DISCARD_UNSET;
 	hier_runlock(h);
 	return 0;
 }

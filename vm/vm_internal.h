@@ -118,6 +118,7 @@ struct hier {
 	struct vmo	*dvmo;		/* (H) the VMO; NULL if not discardable or gone */
 	uint8_t		dstate;		/* (H) enum discard_state */
 	uint64_t	dlocks;		/* (H) lock count */
+	bool		dlast;		/* (H) the last lock's report: discarded */
 	TAILQ_ENTRY(hier) dlink;	/* (vm->dlock) in vm->dq */
 	uint64_t	dseq;		/* (vm->dlock) its unlock's place in dq */
 	bool		dlisted;	/* (vm->dlock) on vm->dq */

@@ -333,6 +333,8 @@ struct vmo_lock_state {
 	uint64_t locks;		/* outstanding vmo_lock calls */
 	bool	 discarded;	/* discarded, not locked since */
 	bool	 candidate;	/* unlocked and on reclaim's list */
+	bool	 was_discarded;	/* what the last vmo_lock/trylock reported */
+	bool	 never_unlocked;/* new: not a candidate until its first unlock */
 };
 int vmo_lock_state(struct vmo *vmo, struct vmo_lock_state *out);
 
