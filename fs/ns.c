@@ -1,7 +1,8 @@
 /*
  * ns.c - namespace requests: every VMO is a directory (SPEC 2).
  *
- *   ROOT/NAME            mkdir: vmo_create (size 0, resizable)
+ *   ROOT/NAME            mkdir: vmo_create (size 0, resizable; NAME~OPTS:
+ *                        discardable, fixed=SIZE -- ns_create_opts)
  *   NAME/clones/C[@R]    mkdir: vmo_clone of NAME (window R, else whole)
  *   NAME/slices/S@R      mkdir: vmo_slice of NAME (R required)
  *   NAME/{data,info,clones,slices}   fixed; exist as long as NAME does
@@ -320,6 +321,39 @@ ns_group_join(struct vnode *src, struct vnode *s, uint64_t len)
 }
 
 /*
+ * A top-level mkdir's create options (issue #17): NAME~OPT[,OPT...] with
+ * OPT "discardable" (VMO_DISCARDABLE) or "fixed=SIZE" (not resizable,
+ * SIZE bytes: NUM grammar).  Only a suffix that parses is taken; any
+ * other '~' is part of the name.  Cuts the suffix off name (cname) and
+ * returns true with *flags and *size set.
+ */
+static bool
+ns_create_opts(char *cname, unsigned *flags, uint64_t *size)
+{
+	char *t = strrchr(cname, '~'), buf[256], *o, *save = NULL;
+	unsigned f = VMO_RESIZABLE;
+	uint64_t sz = 0;
+	const char *end;
+
+	if (!t || t == cname || strlen(t + 1) >= sizeof(buf) || !t[1])
+		return false;
+	strcpy(buf, t + 1);
+	for (o = strtok_r(buf, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+		if (strcmp(o, "discardable") == 0)
+			f |= VMO_DISCARDABLE;
+		else if (strncmp(o, "fixed=", 6) == 0 &&
+		    vfs_parse_num(o + 6, &sz, &end) == 0 && *end == '\0')
+			f &= ~VMO_RESIZABLE;
+		else
+			return false;
+	}
+	*t = '\0';
+	*flags = f;
+	*size = sz;
+	return true;
+}
+
+/*
  * (N) Make the VMO for mkdir NAME in directory (d, k): split "C@RANGE",
  * check the name, and create/clone/slice.  Returns 0 with *out (a VMO
  * reference) and the bare name in cname, or an errno.
@@ -329,16 +363,26 @@ ns_make_vmo(struct vnode *d, enum vkind k, const char *name, char *cname,
     struct vmo **out, uint64_t *slen, mode_t mode, struct bstore **store)
 {
 	const char *at = strchr(name, '@');
-	uint64_t off = 0, len = VMO_WHOLE;
+	uint64_t off = 0, len = VMO_WHOLE, csize = 0;
 	size_t n = at ? (size_t)(at - name) : strlen(name);
+	unsigned cflags = VMO_RESIZABLE;
+	bool opts = false;
 	int r;
 
 	if (n == 0 || n > 255)
 		return EINVAL;
 	memcpy(cname, name, n);
 	cname[n] = '\0';
+	if (k == VK_DIR)
+		opts = ns_create_opts(cname, &cflags, &csize);
 	if (!ns_name_ok(cname))
 		return EINVAL;
+	if (opts && vfs.backing_fd >= 0) {
+		vfs_log(LOG_INFO, "mkdir %s: ~discardable and ~fixed= need a RAM "
+		    "mount (a backed VMO lives in its file): %s", name,
+		    strerror(EINVAL));
+		return EINVAL;
+	}
 	if (at && (k == VK_DIR || vfs_parse_range(at + 1, &off, &len) != 0))
 		return EINVAL;
 	if (vnode_kid(d, k == VK_SLICES, cname))
@@ -346,7 +390,7 @@ ns_make_vmo(struct vnode *d, enum vkind k, const char *name, char *cname,
 	if (k == VK_DIR && vfs.backing_fd >= 0) {
 		return backing_create(cname, mode, out, store);
 	} else if (k == VK_DIR) {
-		r = vmo_create(vfs.vm, 0, VMO_RESIZABLE, out);
+		r = vmo_create(vfs.vm, csize, cflags, out);
 	} else if (k == VK_CLONES) {
 		if (off % VFS_PAGE)
 			return EINVAL;

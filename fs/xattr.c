@@ -40,13 +40,16 @@ static const char *const xa_actions[XA_NACTIONS] = {
 
 enum xa_value {
 	XV_ID, XV_KIND, XV_PARENT, XV_SIZE, XV_COMMITTED, XV_POPULATED,
-	XV_PRIVATE, XV_SCALED, XV_PINNED, XV_CHILDREN, XV_NVALUES
+	XV_PRIVATE, XV_SCALED, XV_PINNED, XV_CHILDREN, XV_LOCK_STATE, XV_NVALUES
 };
 
 static const char *const xa_values[XV_NVALUES] = {
 	"id", "kind", "parent", "size", "committed", "populated", "private",
-	"scaled", "pinned", "children",
+	"scaled", "pinned", "children", "lock_state",
 };
+
+/* Whole-VMO lock actions of discardable VMOs (issue #17): no RANGE. */
+static const char *const xa_locks[] = { "lock", "trylock", "unlock" };
 
 static int
 xa_index(const char *const *tab, int n, const char *s)
@@ -262,6 +265,48 @@ xa_act(struct vnode *v, struct vmo *vmo, enum xa_action a, uint64_t off,
 	}
 }
 
+/*
+ * user.vmo.lock / trylock / unlock (which: 0, 1, 2) on vmo: the whole VMO,
+ * so the value must be "" or "all".  The lock's report is read back with
+ * getfattr user.vmo.lock_state.  0 or a negative errno, *why set then:
+ * -EINVAL (a RANGE; not discardable; unlock of an unlocked VMO), -EBUSY
+ * (trylock of a discarded VMO: it stays unlocked).
+ */
+static int
+xa_lock(struct vmo *vmo, int which, const char *value, size_t size,
+    const char **why)
+{
+	bool d;
+	int r;
+
+	if (size && value[size - 1] == '\n')
+		size--;
+	*why = "lock, trylock and unlock take the whole VMO: value \"\" or \"all\"";
+	if (size != 0 && !(size == 3 && memcmp(value, "all", 3) == 0))
+		return -EINVAL;
+	r = which == 0 ? vmo_lock(vmo, &d) : which == 1 ? vmo_trylock(vmo, &d) :
+	    vmo_unlock(vmo);
+	switch (r) {
+	case 0:
+		return 0;
+	case -EOPNOTSUPP:	/* Zircon: ZX_ERR_NOT_SUPPORTED */
+		*why = "not a discardable VMO (mkdir NAME~discardable)";
+		return -EINVAL;
+	case -EAGAIN:
+		/* EBUSY, not libvm's EAGAIN: an EAGAIN reply to SETXATTR
+		 * reached setfattr as EOPNOTSUPP (Linux 6.x, measured). */
+		*why = "trylock: the VMO was discarded (it stays unlocked; "
+		    "lock it to reuse it)";
+		return -EBUSY;
+	case -EINVAL:
+		*why = "unlock of a VMO that is not locked";
+		return r;
+	default:
+		*why = strerror(-r);
+		return r;
+	}
+}
+
 /* setxattr of a user.vmo.* / user.vmofs.* name on (v, k); ns_lock held, dropped. */
 static int
 xa_set_reserved(struct vnode *v, enum vkind k, const char *name,
@@ -289,7 +334,9 @@ xa_set_reserved(struct vnode *v, enum vkind k, const char *name,
 	if (!vmo)
 		return -ENOENT;
 	a = xa_index(xa_actions, XA_NACTIONS, rest);
-	if (a < 0) {
+	if (a < 0 && xa_index(xa_locks, 3, rest) >= 0) {
+		r = xa_lock(vmo, xa_index(xa_locks, 3, rest), value, size, &why);
+	} else if (a < 0) {
 		bool ro = xa_index(xa_values, XV_NVALUES, rest) >= 0;
 
 		r = ro ? -EPERM : -EINVAL;
@@ -394,6 +441,16 @@ xa_vmo_value(struct vmo *vmo, const char *rest, char *buf, size_t bsize)
 	case XV_SCALED:	   val = a.scaled; break;
 	case XV_PINNED:	   val = a.pinned; break;
 	case XV_CHILDREN:  val = vmo_children(vmo); break;
+	case XV_LOCK_STATE: {
+		struct vmo_lock_state ls;
+
+		if (vmo_lock_state(vmo, &ls) != 0)
+			return snprintf(buf, bsize, "none");
+		return snprintf(buf, bsize, "%s locks=%" PRIu64 " discarded=%d",
+		    ls.locks ? "locked" : ls.discarded ? "discarded" :
+		    ls.never_unlocked ? "new" : "unlocked", ls.locks,
+		    ls.was_discarded);
+	}
 	default:	   return -ENODATA;
 	}
 	return snprintf(buf, bsize, "%" PRIu64, val);
@@ -421,6 +478,7 @@ xa_stats_text(char **out, uint64_t nvnodes)
 	XS(cow_copies); XS(cow_moves); XS(merges); XS(zero_fills);
 	XS(paged_in); XS(evicted); XS(written_back); XS(paged_vmos);
 	XS(reclaimed); XS(compressed); XS(decompressed); XS(zero_deduped);
+	XS(discarded_vmos); XS(discarded_pages); XS(q_discardable);
 	XS(zero_scanned); XS(incompressible);
 	XS(zstore_pages); XS(zstore_bytes); XS(zstore_ballast);
 	XS(reclaim_direct); XS(reclaim_bg); XS(pq_rotations);

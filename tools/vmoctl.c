@@ -362,6 +362,16 @@ static const struct ctl_command commands[] = {
 	ACTION("alwaysneed", "commit RANGE and never reclaim it",
 	       "Eviction hint: commit RANGE and never reclaim it until\n"
 	       "dontneed.", CHUNKED),
+	ACTION("lock", "lock a discardable VMO (say if it was discarded)",
+	       "Lock a discardable VMO (mkdir NAME~discardable) against\n"
+	       "discard; locks are counted.  Whole VMO: no RANGE.  Whether\n"
+	       "the contents were discarded: getfattr -n user.vmo.lock_state.", ONE_STEP),
+	ACTION("trylock", "lock unless discarded (EBUSY then)",
+	       "As lock, but a discarded VMO stays unlocked and the command\n"
+	       "fails with EBUSY.", ONE_STEP),
+	ACTION("unlock", "unlock: discardable again at the last unlock",
+	       "Drop one lock; at the last one the VMO may be discarded under\n"
+	       "memory pressure, oldest unlock first.", ONE_STEP),
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -320,12 +320,19 @@ queue_reclaim(struct vm *vm, uint64_t want)
 	return got;
 }
 
-/* Reclaim up to want pages, SPEC 5's order.  No hierarchy lock held. */
-
+/*
+ * Reclaim up to want pages: unlocked discardable VMOs first, whole,
+ * oldest unlock first (discard.c: their user said they can go, as
+ * Zircon's evictor discards before it evicts), then SPEC 5's order off
+ * the page queues.  No hierarchy lock held.
+ */
 uint64_t
 vm_reclaim_pages(struct vm *vm, uint64_t want)
 {
-	uint64_t got = queue_reclaim(vm, want);
+	uint64_t got = discard_reclaim(vm, want);
+
+	if (got < want)
+		got += queue_reclaim(vm, want - got);
 
 	atomic_fetch_add_explicit(&vm->reclaimed, got, memory_order_relaxed);
 	return got;

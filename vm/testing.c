@@ -193,7 +193,22 @@ vmo_test_check(struct vmo *v)
 	while (n->parent != NULL)
 		n = n->parent;
 	cnt = check_node(n);
+	/* A discardable VMO: alone in its hierarchy, its state and count agree. */
+	if (v->flags & VMO_DISCARDABLE) {
+		struct hier *h = v->h;
+
+		assert(h->dvmo == v && n == v->cow && LIST_EMPTY(&n->children));
+		assert((h->dlocks > 0) == (h->dstate == DISCARD_LOCKED));
+		assert(h->dstate != DISCARD_NONE);
+		pthread_mutex_lock(&v->vm->dlock);
+		assert(h->dlisted == (h->dstate == DISCARD_UNLOCKED) &&
+		    "an unlocked candidate is on dq, nothing else is");
+		pthread_mutex_unlock(&v->vm->dlock);
+	} else {
+		assert(v->h->dstate == DISCARD_NONE || v->kind == VMO_SLICE);
+	}
 	hier_runlock(v->h);
+	vm_test_check_discard(v->vm);
 	return cnt;
 }
 
@@ -301,4 +316,41 @@ vm_test_check_refs(struct vm *vm, struct vmo **v, int n)
 	free(roots);
 	free(rc.pages);
 	free(rc.refs);
+}
+
+uint64_t
+vm_test_check_discard(struct vm *vm)
+{
+	struct hier *h;
+	uint64_t n = 0, seq = 0;
+
+	pthread_mutex_lock(&vm->dlock);
+	TAILQ_FOREACH(h, &vm->dq, dlink) {
+		assert(h->dlisted && "on dq but not marked listed");
+		assert(h->dseq > seq && "dq not in unlock order");
+		assert(h->dseq <= vm->dseq);
+		seq = h->dseq;
+		n++;
+	}
+	assert(n == vm->ndq && "dq length miscounted");
+	pthread_mutex_unlock(&vm->dlock);
+	return n;
+}
+
+uint64_t
+vm_test_discard_order(struct vm *vm, uint64_t *ids, uint64_t max)
+{
+	struct hier *h;
+	uint64_t n = 0;
+
+	pthread_mutex_lock(&vm->dlock);
+	TAILQ_FOREACH(h, &vm->dq, dlink) {
+		/* dvmo is (H), but it is set before the hierarchy can be
+		 * listed and cleared only after it is unlisted (dlock). */
+		if (n < max)
+			ids[n] = h->dvmo->id;
+		n++;
+	}
+	pthread_mutex_unlock(&vm->dlock);
+	return n;
 }

@@ -55,12 +55,14 @@ vm_create(const struct vm_config *cfg, struct vm **out)
 	atomic_init(&vm->next_id, 1);
 	pthread_mutex_init(&vm->plock, NULL);
 	LIST_INIT(&vm->paged);
+	discard_init(vm);
 	if ((err = vm_reclaim_init(vm, cfg)) != 0)
 		goto err_out4;
 	*out = vm;
 	return 0;
 
 err_out4:
+	discard_fini(vm);
 	pthread_mutex_destroy(&vm->plock);
 	munmap(vm->zero_region, VM_ZERO_REGION);
 err_out3:
@@ -82,6 +84,7 @@ vm_destroy(struct vm *vm)
 	assert(atomic_load(&vm->used_pages) == 0);
 	assert(LIST_EMPTY(&vm->paged));
 	vm_reclaim_fini(vm);
+	discard_fini(vm);
 	pthread_mutex_destroy(&vm->plock);
 	munmap(vm->zero_region, VM_ZERO_REGION);
 	if (vm->pc != NULL)
@@ -188,6 +191,9 @@ vm_get_stats(struct vm *vm, struct vm_stats *st)
 	st->compressed = atomic_load(&vm->compressed);
 	st->decompressed = atomic_load(&vm->decompressed);
 	st->zero_deduped = atomic_load(&vm->zero_deduped);
+	st->discarded_vmos = atomic_load(&vm->discarded_vmos);
+	st->discarded_pages = atomic_load(&vm->discarded_pages);
+	st->q_discardable = discard_candidates(vm);
 	st->zero_scanned = atomic_load(&vm->zero_scanned);
 	st->incompressible = atomic_load(&vm->incompressible);
 	st->reclaim_direct = atomic_load(&vm->reclaim_direct);

@@ -71,6 +71,13 @@ struct vm {
 	_Atomic uint64_t zero_deduped;	/* (A) all-zero pages swapped for markers */
 	_Atomic uint64_t zero_scanned;	/* (A) pages the zero scanner looked at */
 	_Atomic uint64_t incompressible;/* (A) pages left resident: did not fit */
+	/* Discardable VMOs (discard.c). */
+	pthread_mutex_t	dlock;		/* guards dq, ndq, dseq; leaf: under hier */
+	TAILQ_HEAD(, hier) dq;		/* (dlock) unlocked discardables, oldest first */
+	uint64_t	ndq;		/* (dlock) length of dq */
+	uint64_t	dseq;		/* (dlock) unlock sequence: dq is sorted by it */
+	_Atomic uint64_t discarded_vmos;/* (A) discardable VMOs dropped whole */
+	_Atomic uint64_t discarded_pages;/* (A) pages those discards freed */
 	_Atomic uint64_t reclaim_direct;/* (A) vm_reserve calls that reclaimed */
 	_Atomic uint64_t reclaim_bg;	/* (A) background reclaim passes */
 	/* The reclaimer thread (vm_reclaimer_start). */
@@ -103,6 +110,27 @@ struct hier {
 	_Atomic uint64_t pdirtied;	/* (A) pages dirtied since writeback */
 	LIST_ENTRY(hier) plink;		/* (vm->plock) in vm->paged */
 	bool		plisted;	/* (vm->plock) */
+	/*
+	 * A discardable VMO's hierarchy (discard.c): it is the only VMO
+	 * in it (no clones, no slices).  dstate changes under H exclusive;
+	 * dq membership also takes vm->dlock (hier -> dlock).
+	 */
+	struct vmo	*dvmo;		/* (H) the VMO; NULL if not discardable or gone */
+	uint8_t		dstate;		/* (H) enum discard_state */
+	uint64_t	dlocks;		/* (H) lock count */
+	bool		dlast;		/* (H) the last lock's report: discarded */
+	TAILQ_ENTRY(hier) dlink;	/* (vm->dlock) in vm->dq */
+	uint64_t	dseq;		/* (vm->dlock) its unlock's place in dq */
+	bool		dlisted;	/* (vm->dlock) on vm->dq */
+};
+
+/* Zircon's DiscardableState; a hierarchy that is not discardable is NONE. */
+enum discard_state {
+	DISCARD_NONE = 0,
+	DISCARD_UNSET,		/* created, never unlocked: not a candidate */
+	DISCARD_LOCKED,		/* dlocks > 0 (Zircon kUnreclaimable) */
+	DISCARD_UNLOCKED,	/* dlocks == 0, on vm->dq (kReclaimable) */
+	DISCARD_DISCARDED,	/* dropped; off dq until locked again */
 };
 
 LIST_HEAD(cow_list, cow_node);
@@ -223,6 +251,14 @@ void pager_unlist(struct hier *h);
 int pager_evict(struct vm *vm, struct cow_node *n, uint64_t off, struct vm_page *p);
 uint64_t vm_zero_scan(struct vm *vm);
 void vm_reserve(struct vm *vm, uint64_t pages);
+
+/* discard.c: discardable VMOs. */
+void discard_init(struct vm *vm);
+void discard_fini(struct vm *vm);
+void discard_make(struct vmo *v);
+void discard_forget(struct hier *h);
+uint64_t discard_reclaim(struct vm *vm, uint64_t want);
+uint64_t discard_candidates(struct vm *vm);
 
 /* reclaim.c: anonymous pages (page queues, compressed store, zero pages). */
 int cow_decompress(struct vm *vm, struct cow_node *n, uint64_t off);

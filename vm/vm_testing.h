@@ -32,6 +32,16 @@ void vm_test_set_vindex(bool on);
 /* Every page's slot references == its share count + 1 (see testing.c). */
 void vm_test_check_refs(struct vm *vm, struct vmo **v, int n);
 
+/*
+ * Check the list of discardable candidates (discard.c): sorted by unlock,
+ * every entry marked listed, its length counted right.  Returns the
+ * length.  Also run by vmo_test_check.
+ */
+uint64_t vm_test_check_discard(struct vm *vm);
+/* Discardable VMOs' ids on reclaim's list, oldest unlock first; returns
+ * how many there are (up to n stored). */
+uint64_t vm_test_discard_order(struct vm *vm, uint64_t *ids, uint64_t n);
+
 /* Print the VMO's whole clone tree to stderr (debugging). */
 void vmo_test_dump(struct vmo *vmo);
 

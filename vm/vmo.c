@@ -111,7 +111,7 @@ vmo_create(struct vm *vm, uint64_t size, unsigned flags, struct vmo **out)
 	struct hier *h;
 	struct vmo *v;
 
-	if ((flags & ~VMO_RESIZABLE) != 0 || out == NULL)
+	if ((flags & ~(VMO_RESIZABLE | VMO_DISCARDABLE)) != 0 || out == NULL)
 		return -EINVAL;
 	if (size > VMO_MAX_SIZE)
 		return -EFBIG;
@@ -127,6 +127,8 @@ vmo_create(struct vm *vm, uint64_t size, unsigned flags, struct vmo **out)
 	v->cow->vmo = v;
 	v->flags = flags;
 	v->size = size;
+	if (flags & VMO_DISCARDABLE)
+		discard_make(v);
 	vmo_publish(v, NULL);
 	*out = v;
 	return 0;
@@ -219,6 +221,8 @@ vmo_clone(struct vmo *src, uint64_t off, uint64_t len, struct vmo **out)
 
 	if ((off & VM_PAGE_MASK) != 0 || off > VMO_MAX_SIZE || out == NULL)
 		return -EINVAL;
+	if (vmo_is_discardable(src))	/* as Zircon: no children (discard.c) */
+		return -EOPNOTSUPP;
 	if (len != VMO_WHOLE && (len > VMO_MAX_SIZE || off + len > 2 * VMO_MAX_SIZE))
 		return len > VMO_MAX_SIZE ? -EFBIG : -EINVAL;
 	v = vmo_new(vm, src->h, VMO_CLONE);
@@ -276,6 +280,8 @@ vmo_slice(struct vmo *src, uint64_t off, uint64_t len, struct vmo **out)
 	if ((off & VM_PAGE_MASK) != 0 || len == 0 || len > VMO_MAX_SIZE ||
 	    off > VMO_MAX_SIZE || out == NULL)
 		return -EINVAL;
+	if (vmo_is_discardable(src))
+		return -EOPNOTSUPP;
 	root = src->kind == VMO_SLICE ? src->root : src;
 	v = vmo_new(src->vm, src->h, VMO_SLICE);
 	if (v == NULL)
@@ -326,6 +332,7 @@ vmo_destroy(struct vmo *v)
 		root = v->root;
 	} else {
 		assert(LIST_EMPTY(&v->slices) && "slices hold a ref on their root");
+		discard_forget(h);
 		/* Clones keep what they see; on failure their unread pages
 		 * are lost with the store (logged by the caller's detach). */
 		(void)pager_detach_locked(v, true);
@@ -695,7 +702,10 @@ again:
 
 /*
  * Check and clip a write of [off, off+*len) to what v can hold.  0, or
- * -EFBIG when not one byte fits, -EINVAL on overflow.  Locked.
+ * -EFBIG when not one byte fits, -EINVAL on overflow.  Locked.  A slice
+ * and a non-resizable VMO hold their content size exactly (SPEC 2's
+ * slice rule for both): a write does not grow a fixed VMO even inside
+ * its last page (until issue #17 it could, up to the page's end).
  */
 static int
 clip_write(struct vmo *v, uint64_t off, size_t *len)
@@ -705,7 +715,7 @@ clip_write(struct vmo *v, uint64_t off, size_t *len)
 	if (off + *len < off)
 		return -EINVAL;
 	if (v->kind == VMO_SLICE || !(v->flags & VMO_RESIZABLE))
-		max = v->kind == VMO_SLICE ? v->size : vm_page_roundup(v->size);
+		max = v->size;
 	if (off >= max)
 		return -EFBIG;
 	if (*len > max - off)
@@ -1443,9 +1453,11 @@ vmo_share_range(struct vmo *dst, uint64_t doff, struct vmo *src, uint64_t soff,
 	lock_pair(dst->h, src->h);
 	/* A pager-backed side: its pages come from and go to a store
 	 * (paging in, dirty tracking, true snapshots: pager.c), which
-	 * sharing slots would bypass.  The caller copies instead. */
+	 * sharing slots would bypass.  The caller copies instead.  So does
+	 * a discardable side: a discard must free what it counts. */
 	err = -EXDEV;
-	if (dst->h->pops != NULL || src->h->pops != NULL)
+	if (dst->h->pops != NULL || src->h->pops != NULL ||
+	    vmo_is_discardable(dst) || vmo_is_discardable(src))
 		goto out;
 	err = -EINVAL;
 	if (soff + len > vm_page_roundup(src->size))

@@ -92,6 +92,9 @@ struct vm_stats {
 	uint64_t zstore_pages;	/* pages in the compressed store now */
 	uint64_t zstore_bytes;	/* memory it holds (payload + per-entry cost) */
 	uint64_t zstore_ballast;/* arena pages held back to count that memory */
+	uint64_t discarded_vmos;/* unlocked discardable VMOs dropped whole */
+	uint64_t discarded_pages;/* pages those discards freed */
+	uint64_t q_discardable;	/* discardable VMOs unlocked now (candidates) */
 	uint64_t reclaim_direct;/* allocations that had to reclaim first */
 	uint64_t reclaim_bg;	/* background reclaim passes */
 	uint64_t pq_rotations;	/* page-queue aging ticks */
@@ -104,11 +107,15 @@ enum vmo_kind { VMO_ANON = 0, VMO_PAGER, VMO_CLONE, VMO_SLICE };
 const char *vmo_kind_name(enum vmo_kind kind);	/* "anonymous", ... */
 
 #define VMO_RESIZABLE	0x1u
+#define VMO_DISCARDABLE	0x2u	/* reclaim may drop it whole while unlocked */
 
 /*
  * Create an empty anonymous VMO of size bytes (content size; the VMO is
- * that rounded up to a page).  0, -EINVAL (flags), -EFBIG (size >
- * VMO_MAX_SIZE), -ENOMEM.
+ * that rounded up to a page).  Without VMO_RESIZABLE the size is fixed:
+ * vmo_resize is -EPERM and writes past the end -EFBIG (Zircon's
+ * ZX_ERR_UNAVAILABLE and ZX_ERR_OUT_OF_RANGE).  VMO_DISCARDABLE: see
+ * vmo_lock below.  0, -EINVAL (flags), -EFBIG (size > VMO_MAX_SIZE),
+ * -ENOMEM.
  */
 int vmo_create(struct vm *vm, uint64_t size, unsigned flags, struct vmo **out);
 
@@ -291,6 +298,45 @@ int vmo_get_attr(struct vmo *vmo, struct vmo_attr *out);
  * fresh clone holds none; a slice always reports 0 (its root holds them).
  */
 uint64_t vmo_blocks_bytes(struct vmo *vmo);
+
+/*
+ * Discardable VMOs (Zircon's ZX_VMO_DISCARDABLE, vm/discard.c).  A VMO
+ * created with VMO_DISCARDABLE may be dropped whole by reclaim while it
+ * is unlocked: every page freed at once, size kept, reading zero after.
+ * Reclaim does so before it takes any other page (SPEC 5's list comes
+ * after), oldest unlock first.  Locks count: n vmo_lock need n
+ * vmo_unlock.  A new VMO is unlocked but not yet a candidate: it becomes
+ * one at its first unlock (Zircon's kUnset state), so one that is never
+ * locked is never discarded.  Reads and writes are allowed locked or
+ * not; one that runs while the VMO is unlocked may see it discarded part
+ * way.  A VMO discarded and written since stays out of reclaim's list
+ * until it is locked and unlocked again.  Discardable VMOs have no
+ * clones or slices (-EOPNOTSUPP, as Zircon) and share no pages
+ * (vmo_share_range: -EXDEV); a VMO holding pinned pages is passed over.
+ *
+ * vmo_lock:    lock (count + 1); *discarded says whether the contents were
+ *              discarded since the last lock (then the VMO reads zero).
+ *              0, -EOPNOTSUPP (not discardable), -EOVERFLOW (count).
+ * vmo_trylock: as vmo_lock, but a discarded VMO is left unlocked and the
+ *              call fails with -EAGAIN (Zircon's ZX_ERR_UNAVAILABLE),
+ *              *discarded true.
+ * vmo_unlock:  count - 1; at 0 the VMO joins the tail of reclaim's list.
+ *              0, -EINVAL (not locked: Zircon's ZX_ERR_BAD_STATE),
+ *              -EOPNOTSUPP.
+ * vmo_lock_state: the count and the state, for getfattr/info.
+ */
+int vmo_lock(struct vmo *vmo, bool *discarded);
+int vmo_trylock(struct vmo *vmo, bool *discarded);
+int vmo_unlock(struct vmo *vmo);
+bool vmo_is_discardable(const struct vmo *vmo);
+struct vmo_lock_state {
+	uint64_t locks;		/* outstanding vmo_lock calls */
+	bool	 discarded;	/* discarded, not locked since */
+	bool	 candidate;	/* unlocked and on reclaim's list */
+	bool	 was_discarded;	/* what the last vmo_lock/trylock reported */
+	bool	 never_unlocked;/* new: not a candidate until its first unlock */
+};
+int vmo_lock_state(struct vmo *vmo, struct vmo_lock_state *out);
 
 /* Number of live VMOs (clones and slices) made from this one. */
 uint64_t vmo_children(struct vmo *vmo);

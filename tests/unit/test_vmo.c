@@ -65,6 +65,49 @@ test_resize(void **state)
 }
 
 /*
+ * A VMO made without VMO_RESIZABLE keeps its size, as a slice does:
+ * resize is -EPERM (any size, even its own), a write past the end -EFBIG,
+ * one across it is cut at the end, even inside the last page.  Clones of
+ * it are resizable (Zircon: children of a non-resizable VMO can be).
+ */
+static void
+test_fixed_size(void **state)
+{
+	static const struct { uint64_t off, len; ssize_t want; } w[] = {
+		{ 0, 10, 10 },
+		{ 3 * P, 10, 10 },
+		{ 3 * P + 5, 10, 5 },		/* cut at the content size */
+		{ 3 * P + 10, 1, -EFBIG },	/* inside the last page: no */
+		{ 4 * P, 1, -EFBIG },
+		{ 0, 4 * P, 3 * P + 10 },
+	};
+	struct vm *vm = vt_vm(64);
+	struct vmo *f, *c;
+	unsigned char b[4 * P];
+	size_t i;
+
+	(void)state;
+	memset(b, 0x33, sizeof(b));
+	assert_int_equal(vmo_create(vm, 3 * P + 10, 0, &f), 0);
+	assert_false(vmo_is_resizable(f));
+	for (i = 0; i < sizeof(w) / sizeof(w[0]); i++) {
+		assert_int_equal(vmo_write(f, b, w[i].off, w[i].len), w[i].want);
+		assert_int_equal(vmo_size(f), 3 * P + 10);
+	}
+	assert_int_equal(vmo_resize(f, 3 * P + 10), -EPERM);
+	assert_int_equal(vmo_resize(f, 0), -EPERM);
+	assert_int_equal(vmo_resize(f, 8 * P), -EPERM);
+	assert_int_equal(vmo_clone(f, 0, VMO_WHOLE, &c), 0);
+	assert_true(vmo_is_resizable(c));
+	assert_int_equal(vmo_resize(c, 8 * P), 0);
+	assert_int_equal(vmo_size(f), 3 * P + 10);
+	vt_expect(c, 3 * P + 10, 5 * P - 10, -1);
+	vmo_unref(c);
+	vmo_unref(f);
+	vm_destroy(vm);
+}
+
+/*
  * A clone sees the parent as it was; later writes on either side stay
  * private; the first write to a shared page copies it, the first write to
  * a page only one side still sees moves it.
@@ -812,6 +855,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rw_grow),
 		cmocka_unit_test(test_resize),
+		cmocka_unit_test(test_fixed_size),
 		cmocka_unit_test(test_clone_snapshot),
 		cmocka_unit_test(test_clone_parent_dies),
 		cmocka_unit_test(test_clone_range),
