@@ -23,8 +23,9 @@
  *    removed: the kernel sends RELEASE after close() returns, so a slice
  *    closed just before its rmdir may live on for a moment; retried for
  *    up to 2 s, then a failure;
- *  - an unaligned user.vmo.zero: EINVAL or byte-exact (the daemon's
- *    rule for unaligned ranges is being changed);
+ *  - user.vmo.* ranges follow docs/semantics.md's table (round out,
+ *    EINVAL for an empty pin and an unaligned decommit, zero byte exact);
+ *    a decommit ending unaligned at a slice's end: EINVAL or exact;
  *  - an O_DIRECT write that the daemon answers short (through a slice,
  *    across its end): the kernel turns a short asynchronous direct write
  *    into EIO (fuse_get_res_by_io; libfuse asks for async DIO), EFBIG
@@ -1291,11 +1292,6 @@ op_xattr(struct worker *w)
 		pthread_rwlock_rdlock(mv_olock(v));
 	vs = mv_vsize(v);
 	k = (unsigned)rnd_below(w, 100);
-	/* "all" on a slice of unaligned size is an unaligned decommit: the
-	 * daemon rounds it out to the page, zeroing owner bytes past the
-	 * slice's end (reported; kept out of the model for now) */
-	if (k < 12 && a == 1 && v->kind == MK_SLICE && vs % P)
-		k = 12;
 	if (k < 12) {
 		off = 0;
 		len = vs;
@@ -1303,19 +1299,28 @@ op_xattr(struct worker *w)
 	} else {
 		off = PGDN(rnd_below(w, vs + 1));
 		len = PGDN(rnd_below(w, vs - off + 1));
-		if (k >= 94 && a == 2) {	/* unaligned zero */
+		if (k >= 78 && k < 90) {	/* unaligned: rounds out, or not */
 			off = rnd_below(w, vs + 1);
 			len = rnd_below(w, vs - off + 1);
-			unal = true;
-		} else if (k >= 88) {
+		} else if (k >= 90) {
 			len = vs - off + 1 + PGDN(rnd_below(w, 3 * P));
 			past = true;
 		}
 		fmt_range(w, val, sizeof(val), off, len);
 	}
+	/* docs/semantics.md's table: commit, prefetch, the hints, pin and
+	 * unpin round out to whole pages; pin and unpin of nothing: EINVAL;
+	 * decommit needs an aligned OFFSET and an end aligned or at the end
+	 * of the file, and a slice's unaligned end only where its last page
+	 * shows no parent bytes past it (EINVAL or exact here); zero is byte
+	 * exact */
 	s = off / P;
 	e = PGUP(off + len) / P;
 	if (past)
+		want = EINVAL;
+	else if ((a == 3 || a == 4) && len == 0)
+		want = EINVAL;
+	else if (a == 1 && len && (off % P || ((off + len) % P && off + len != vs)))
 		want = EINVAL;
 	else if (len == 0)
 		want = 0;
@@ -1323,6 +1328,8 @@ op_xattr(struct worker *w)
 		want = EBUSY;
 	else if (a == 4 && !mv_all_pinned(v, s, e))
 		want = EINVAL;
+	unal = a == 1 && !past && len && !(off % P) && v->kind == MK_SLICE &&
+	    (off + len) % P && (want == 0 || want == EBUSY);
 	if (a == 3 && !past && len) {
 		uint64_t pg;
 
@@ -1341,8 +1348,8 @@ op_xattr(struct worker *w)
 	r = setxattr(datap(w), name, val, strlen(val), 0) == 0 ? 0 : errno;
 	if (a == 0 || a == 3 || a == 5 || a == 7)
 		atomic_fetch_sub(&inflight_pages, (int64_t)(e - s + 2));
-	if (unal && r == EINVAL) {	/* allowed for now, see the top */
-		lg_more(w, " -> EINVAL (unaligned, allowed)");
+	if (unal && r == EINVAL) {	/* a slice's unaligned end, see above */
+		lg_more(w, " -> EINVAL (a slice's unaligned end, allowed)");
 		count(w, r);
 		goto out;
 	}
