@@ -14,7 +14,7 @@ MNT    ?= /mnt/vmofs
 
 # Debian packages: what each is for is in docs/dependencies.md.
 PKGS := gcc make pkg-config libfuse3-dev fuse3 libcmocka-dev libbsd-dev \
-	liblz4-dev liburing-dev attr fio psmisc util-linux gnuplot-nox
+	liblz4-dev liburing-dev attr fio psmisc util-linux gnuplot-nox rsync
 
 PKG_CFLAGS := $(shell pkg-config --cflags fuse3 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs fuse3 2>/dev/null) -luring
