@@ -21,7 +21,7 @@ MNT    ?= /mnt/vmofs
 # Debian packages: what each is for is in docs/dependencies.md.
 PKGS := gcc make pkg-config libfuse3-dev fuse3 libcmocka-dev libbsd-dev \
 	liblz4-dev liburing-dev attr fio procps util-linux util-linux-extra \
-	python3 jq gnuplot-nox g++
+	python3 jq gnuplot-nox g++ rsync
 
 PKG_CFLAGS := $(shell pkg-config --cflags fuse3 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs fuse3 2>/dev/null) -luring

@@ -353,6 +353,77 @@ vnode_stat_vmo(struct vmo *vmo, struct stat *st)
 	st->st_blocks = (blkcnt_t)(vmo_blocks_bytes(vmo) / 512);
 }
 
+/*
+ * Restoring a copy (issue #19).  info and the read-only user.vmo.* values
+ * are derived from the VMO, and backup tools copy them out like any file
+ * or xattr; when they put a copy back they write them again.  Such a
+ * write is accepted and dropped (the value stays what the VMO says) when
+ * it has the form the value has -- anything else is not a restore and is
+ * refused.  The forms: a kind name for kind, a decimal number (1-20
+ * digits) for the others; info, lines "key: value\n" of info's keys.
+ */
+static const char *const info_keys[] = {	/* vnode_info_text's order */
+	"id", "kind", "parent", "size", "committed", "populated", "private",
+	"scaled", "pinned", "children",
+};
+
+bool
+vnode_value_form(const char *key, const char *val, size_t len)
+{
+	static const char *const kinds[] = { "anonymous", "pager", "clone",
+		"slice" };
+	size_t i;
+
+	if (strcmp(key, "kind") == 0) {
+		for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+			if (len == strlen(kinds[i]) && memcmp(val, kinds[i], len) == 0)
+				return true;
+		return false;
+	}
+	if (strcmp(key, "lock_state") == 0) {	/* xattr.c: "none", or
+						 * "STATE locks=N discarded=D" */
+		static const char *const st[] = { "none", "locked ",
+			"discarded ", "new ", "unlocked " };
+
+		for (i = 0; i < sizeof(st) / sizeof(st[0]); i++)
+			if (len >= strlen(st[i]) && memcmp(val, st[i],
+			    strlen(st[i])) == 0)
+				return i > 0 || len == 4;
+		return false;
+	}
+	if (len == 0 || len > 20)
+		return false;
+	for (i = 0; i < len; i++)
+		if (val[i] < '0' || val[i] > '9')
+			return false;
+	return true;
+}
+
+bool
+vnode_info_form(const char *buf, size_t len)
+{
+	const char *p = buf, *end = buf + len, *nl, *colon;
+	size_t i;
+
+	if (len == 0)
+		return false;
+	for (; p < end; p = nl + 1) {
+		if (!(nl = memchr(p, '\n', (size_t)(end - p))) ||
+		    !(colon = memchr(p, ':', (size_t)(nl - p))) ||
+		    colon + 2 > nl || colon[1] != ' ')
+			return false;
+		for (i = 0; i < sizeof(info_keys) / sizeof(info_keys[0]); i++)
+			if ((size_t)(colon - p) == strlen(info_keys[i]) &&
+			    memcmp(p, info_keys[i], (size_t)(colon - p)) == 0)
+				break;
+		if (i == sizeof(info_keys) / sizeof(info_keys[0]) ||
+		    !vnode_value_form(info_keys[i], colon + 2,
+		    (size_t)(nl - colon - 2)))
+			return false;
+	}
+	return true;
+}
+
 /* Render the info file (SPEC 4): returns its length (may exceed size). */
 int
 vnode_info_text(struct vmo *vmo, char *buf, size_t size)

@@ -12,7 +12,11 @@
  *              the pages (one copy, no libfuse buffer)
  *
  * info: generated once at open into fi->fh (struct itext), served with
- * direct_io so every open shows fresh numbers.
+ * direct_io so every open shows fresh numbers.  It is derived, so it
+ * cannot be written; but backup tools copy it out as a file and write it
+ * back when they restore (issue #19): an open for writing (and O_TRUNC)
+ * is allowed where the mode allows, a write of info text (whole lines
+ * "key: value" of info's keys) is accepted and dropped, any other EINVAL.
  */
 #include "vmofs.h"
 
@@ -45,8 +49,6 @@ io_open_info(struct vnode *v, struct fuse_file_info *fi)
 	struct itext *t;
 	struct vmo *vmo;
 
-	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
-		return EACCES;
 	vfs_lock();
 	vmo = vnode_vmo_get(v);
 	vfs_unlock();
@@ -289,6 +291,38 @@ io_spliced(void)
 	return __atomic_load_n(&io_nspliced, __ATOMIC_RELAXED);
 }
 
+/*
+ * A write to info: a restore of a copy writes info text, which is dropped
+ * (info stays what the VMO says); anything else is refused.
+ */
+static void
+io_write_info(fuse_req_t req, struct fuse_bufvec *bufv, off_t off)
+{
+	size_t len = fuse_buf_size(bufv);
+	struct fuse_bufvec dst = FUSE_BUFVEC_INIT(len);
+	char *buf = len <= 65536 ? malloc(len ? len : 1) : NULL;
+	ssize_t n;
+
+	if (!buf) {
+		io_drain(bufv, len);
+		vfs_log(LOG_INFO, "write info: %zu bytes at %lld: not info text "
+		    "(%s)", len, (long long)off, strerror(EINVAL));
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	dst.buf[0].mem = buf;
+	n = fuse_buf_copy(&dst, bufv, 0);
+	if (n != (ssize_t)len || !vnode_info_form(buf, len)) {
+		vfs_log(LOG_INFO, "write info: %zu bytes at %lld: info is "
+		    "read-only; only a restore of info text is taken, and "
+		    "ignored (%s)", len, (long long)off, strerror(EINVAL));
+		fuse_reply_err(req, n < 0 ? (int)-n : EINVAL);
+	} else {
+		fuse_reply_write(req, len);
+	}
+	free(buf);
+}
+
 void
 io_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
     off_t off, struct fuse_file_info *fi)
@@ -299,6 +333,10 @@ io_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
 	bool killed;
 	ssize_t r;
 
+	if (VFS_INO_KIND(ino) == VK_INFO) {
+		io_write_info(req, bufv, off);
+		return;
+	}
 	if (bufv->buf[0].flags & FUSE_BUF_IS_FD)
 		__atomic_fetch_add(&io_nspliced, 1, __ATOMIC_RELAXED);
 	r = vmo_write_iov(v->vmo, (uint64_t)off, len, io_write_cb, &c);

@@ -201,7 +201,9 @@ ns_truncate(struct vnode *v, uint64_t size)
 	if (!vmo)
 		return ENOENT;
 	old = vmo_size(vmo);
-	r = vmo_resize(vmo, size);
+	/* A slice's size is fixed; to its own size is no change at all (a
+	 * restore truncates to the size it writes). */
+	r = old == size && vmo_kind(vmo) == VMO_SLICE ? 0 : vmo_resize(vmo, size);
 	vmo_unref(vmo);
 	if (r < 0)
 		return vfs_errno(r);
@@ -251,8 +253,13 @@ ns_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	v = ns_node(ino, &k);
 	if (!v)
 		goto out_err;
+	if ((to_set & FUSE_SET_ATTR_SIZE) && k == VK_INFO) {
+		/* info's size is its text's: a restore truncates it (O_TRUNC,
+		 * ftruncate) before writing it back; nothing to do (io.c) */
+		to_set &= ~FUSE_SET_ATTR_SIZE;
+	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
-		err = k == VK_DATA ? 0 : k == VK_INFO ? EPERM : EISDIR;
+		err = k == VK_DATA ? 0 : EISDIR;
 		if (err)
 			goto out_err;
 		vfs_unlock();	/* v stays: the kernel holds a reference */

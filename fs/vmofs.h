@@ -248,6 +248,9 @@ bool vnode_shows(struct vnode *v, enum vkind k);
 void vnode_reshow(struct vnode *v, enum vkind k, mode_t mode,
     const struct fuse_ctx *ctx);
 int vnode_info_text(struct vmo *vmo, char *buf, size_t size);
+/* Restores (issue #19): has val the form of info's key?  Is buf info text? */
+bool vnode_value_form(const char *key, const char *val, size_t len);
+bool vnode_info_form(const char *buf, size_t len);
 
 /* ns.c */
 bool ns_name_ok(const char *name);

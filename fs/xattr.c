@@ -8,9 +8,13 @@
  *                               newline) from vmo_get_attr and friends;
  *   user.vmofs.stats on root    "key: value\n" lines of struct vm_stats;
  *   any other user.* name       stored per inode, on every inode (cp -a).
- * user.vmo.* and user.vmofs.* are reserved on every inode: a read-only
- * name is EPERM to set or remove, an unknown one ENODATA to get and
- * EINVAL to set.  Other namespaces (trusted, security, system) ENOTSUP.
+ * user.vmo.* and user.vmofs.* are reserved on every inode.  A read-only
+ * value is derived: setting it with a value of its form, or removing it,
+ * is what a backup tool restoring a copy does (cp --preserve=xattr, tar
+ * --xattrs, rsync -X, issue #19), and is accepted and changes nothing;
+ * another value is EPERM.  Other reserved names are EPERM to remove; an
+ * unknown one ENODATA to get and EINVAL to set.  Other namespaces
+ * (trusted, security, system) ENOTSUP.
  *
  * Stored attributes live in the vnode's struct vmeta, under vfs.ns_lock.
  */
@@ -18,6 +22,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +88,16 @@ xa_node(fuse_ino_t ino, enum vkind *k)
 		return NULL;
 	}
 	return v;
+}
+
+/* (N) Is name one of the read-only values listxattr shows on (v, k)? */
+static bool
+xa_listed(struct vnode *v, enum vkind k, const char *name)
+{
+	if (v == vfs.root && k == VK_DIR)
+		return strcmp(name, XA_STATS) == 0;
+	return k == VK_DATA && strncmp(name, XA_VMO, strlen(XA_VMO)) == 0 &&
+	    xa_index(xa_values, XV_NVALUES, name + strlen(XA_VMO)) >= 0;
 }
 
 /* (N) */
@@ -307,10 +322,49 @@ xa_lock(struct vmo *vmo, int which, const char *value, size_t size,
 	}
 }
 
+/* Is value user.vmofs.stats text: lines "name: number"? */
+static bool
+xa_stats_form(const char *value, size_t size)
+{
+	const char *p = value, *end = value + size, *nl, *q;
+
+	if (size == 0)
+		return false;
+	for (; p < end; p = nl + 1) {
+		if (!(nl = memchr(p, '\n', (size_t)(end - p))))
+			return false;
+		for (q = p; q < nl && ((*q >= 'a' && *q <= 'z') || *q == '_'); q++)
+			;
+		if (q == p || q + 2 >= nl || q[0] != ':' || q[1] != ' ')
+			return false;
+		for (q += 2; q < nl && *q >= '0' && *q <= '9'; q++)
+			;
+		if (q != nl)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * A write of a read-only value (name, whose form is given by ok): a
+ * restore of a copy, accepted and dropped (inode.c, vnode_value_form);
+ * XATTR_CREATE finds it there (EEXIST); another value is EPERM, logged.
+ */
+static int
+xa_set_readonly(const char *name, const char *value, size_t size, int flags,
+    bool ok)
+{
+	if (ok)
+		return flags & XATTR_CREATE ? -EEXIST : 0;
+	xa_log_reject(name, value, size, -EPERM, "read-only value (a restore "
+	    "of a copy writes one of its form, and is ignored)");
+	return -EPERM;
+}
+
 /* setxattr of a user.vmo.* / user.vmofs.* name on (v, k); ns_lock held, dropped. */
 static int
 xa_set_reserved(struct vnode *v, enum vkind k, const char *name,
-    const char *value, size_t size)
+    const char *value, size_t size, int flags)
 {
 	const char *rest = name + strlen(XA_VMO), *why;
 	struct vmo *vmo;
@@ -319,8 +373,8 @@ xa_set_reserved(struct vnode *v, enum vkind k, const char *name,
 
 	if (k == VK_DIR && v == vfs.root && strcmp(name, XA_STATS) == 0) {
 		vfs_unlock();
-		xa_log_reject(name, value, size, -EPERM, "read-only value");
-		return -EPERM;
+		return xa_set_readonly(name, value, size, flags,
+		    xa_stats_form(value, size));
 	}
 	if (k != VK_DATA || strncmp(name, XA_VMO, strlen(XA_VMO)) != 0) {
 		vfs_unlock();
@@ -336,11 +390,13 @@ xa_set_reserved(struct vnode *v, enum vkind k, const char *name,
 	a = xa_index(xa_actions, XA_NACTIONS, rest);
 	if (a < 0 && xa_index(xa_locks, 3, rest) >= 0) {
 		r = xa_lock(vmo, xa_index(xa_locks, 3, rest), value, size, &why);
+	} else if (a < 0 && xa_index(xa_values, XV_NVALUES, rest) >= 0) {
+		vmo_unref(vmo);
+		return xa_set_readonly(name, value, size, flags,
+		    vnode_value_form(rest, value, size));
 	} else if (a < 0) {
-		bool ro = xa_index(xa_values, XV_NVALUES, rest) >= 0;
-
-		r = ro ? -EPERM : -EINVAL;
-		why = ro ? "read-only value" : "unknown user.vmo name";
+		r = -EINVAL;
+		why = "unknown user.vmo name";
 	} else {
 		r = xa_range(vmo, (enum xa_action)a, value, size, &off, &len,
 		    &why);
@@ -370,7 +426,7 @@ xa_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	if (!(v = xa_node(ino, &k)))
 		goto out_err;
 	if (xa_reserved(name)) {
-		int r = xa_set_reserved(v, k, name, value, size);
+		int r = xa_set_reserved(v, k, name, value, size, flags);
 
 		err = r < 0 ? vfs_errno(r) : 0;
 		goto out_err;
@@ -501,6 +557,109 @@ xa_stats_text(char **out, uint64_t nvnodes)
 	return n;
 }
 
+/*
+ * Derived values move (the counters), and tools read an xattr in two
+ * calls: its length (size 0), then the value into a buffer of that
+ * length; rsync -X insists that both agree, and failed on user.vmofs.stats
+ * as the counters grew a digit in between.  So the text a length query
+ * rendered is kept for that caller's next read of the same name on the
+ * same inode (its pid, within a second): both calls see one snapshot.
+ * A few slots, the oldest replaced; a read without a snapshot renders
+ * afresh.
+ */
+#define XA_SNAPS	16
+#define XA_SNAP_NS	1000000000LL
+
+struct xa_snap {
+	pid_t		 pid;			/* (S) 0: free */
+	fuse_ino_t	 ino;			/* (S) */
+	char		 name[32];		/* (S) */
+	int64_t		 when;			/* (S) vfs_now_ns */
+	char		*text;			/* (S) malloc'd */
+	size_t		 len;			/* (S) */
+};
+
+/* Lock legend: (S) xa_snap_lock. */
+static pthread_mutex_t xa_snap_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct xa_snap xa_snaps[XA_SNAPS];
+
+/* Keep text (copied) for req's caller's next read of (ino, name). */
+static void
+xa_snap_put(fuse_req_t req, fuse_ino_t ino, const char *name,
+    const char *text, size_t len)
+{
+	struct xa_snap *sn, *old = &xa_snaps[0];
+	char *copy;
+	int i;
+
+	if (strlen(name) >= sizeof(old->name) || !(copy = malloc(len ? len : 1)))
+		return;			/* benign: the read renders afresh */
+	memcpy(copy, text, len);
+	pthread_mutex_lock(&xa_snap_lock);
+	for (i = 0; i < XA_SNAPS; i++) {
+		sn = &xa_snaps[i];
+		if (sn->pid == fuse_req_ctx(req)->pid && sn->ino == ino &&
+		    strcmp(sn->name, name) == 0) {
+			old = sn;
+			break;
+		}
+		if (sn->when < old->when)
+			old = sn;	/* free slots have when 0 */
+	}
+	free(old->text);
+	old->pid = fuse_req_ctx(req)->pid;
+	old->ino = ino;
+	snprintf(old->name, sizeof(old->name), "%s", name);
+	old->when = vfs_now_ns();
+	old->text = copy;
+	old->len = len;
+	pthread_mutex_unlock(&xa_snap_lock);
+}
+
+/*
+ * For a read (size > 0): req's caller's snapshot of (ino, name), if it is
+ * fresh and fits size, handed over in *text (malloc'd) with its length
+ * returned; else 0 (render afresh).  A length query takes none.
+ */
+static int
+xa_snap_take(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size,
+    char **text)
+{
+	struct xa_snap *sn;
+	int i, n = 0;
+
+	if (size == 0)
+		return 0;
+	pthread_mutex_lock(&xa_snap_lock);
+	for (i = 0; i < XA_SNAPS; i++) {
+		sn = &xa_snaps[i];
+		if (sn->pid != fuse_req_ctx(req)->pid || sn->ino != ino ||
+		    strcmp(sn->name, name) != 0)
+			continue;
+		if (vfs_now_ns() - sn->when < XA_SNAP_NS && sn->len <= size &&
+		    sn->len > 0) {
+			*text = sn->text;
+			n = (int)sn->len;
+			sn->text = NULL;
+		}
+		free(sn->text);
+		memset(sn, 0, sizeof(*sn));
+		break;
+	}
+	pthread_mutex_unlock(&xa_snap_lock);
+	return n;
+}
+
+/* Reply with a derived value; a length query keeps it for the read. */
+static void
+xa_reply_derived(fuse_req_t req, fuse_ino_t ino, const char *name,
+    const char *text, size_t len, size_t size)
+{
+	if (size == 0)
+		xa_snap_put(req, ino, name, text, len);
+	xa_reply_value(req, text, len, size);
+}
+
 void
 xa_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
@@ -530,12 +689,13 @@ xa_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 		uint64_t nv = vfs.nvnodes;
 
 		vfs_unlock();
-		n = xa_stats_text(&text, nv);
+		if ((n = xa_snap_take(req, ino, name, size, &text)) == 0)
+			n = xa_stats_text(&text, nv);
 		if (n < 0) {
 			err = -n;
 			goto out_err;
 		}
-		xa_reply_value(req, text, (size_t)n, size);
+		xa_reply_derived(req, ino, name, text, (size_t)n, size);
 		free(text);
 		return;
 	}
@@ -545,11 +705,19 @@ xa_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 	err = ENODATA;
 	if (!vmo)
 		goto out_err;
-	n = xa_vmo_value(vmo, name + strlen(XA_VMO), buf, sizeof(buf));
+	if ((n = xa_snap_take(req, ino, name, size, &text)) == 0) {
+		n = xa_vmo_value(vmo, name + strlen(XA_VMO), buf, sizeof(buf));
+		text = n >= 0 ? strndup(buf, (size_t)n) : NULL;
+		if (n >= 0 && !text)
+			n = -ENOMEM;
+	}
 	vmo_unref(vmo);
-	if (n < 0)
+	if (n < 0) {
+		err = -n;
 		goto out_err;
-	xa_reply_value(req, buf, (size_t)n, size);
+	}
+	xa_reply_derived(req, ino, name, text, (size_t)n, size);
+	free(text);
 	return;
 out_err:
 	fuse_reply_err(req, err);
@@ -614,12 +782,19 @@ xa_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 
 	if (strncmp(name, "user.", 5) != 0)
 		goto out_err;
-	err = EPERM;
-	if (xa_reserved(name))
-		goto out_err;
 	err = ENOENT;
 	if (!(v = xa_node(ino, &k)))
 		goto out_err;
+	if (xa_reserved(name)) {
+		/* A listed read-only value: rsync -X removes what its source
+		 * lacks; the value cannot go, so that is a no-op (issue #19). */
+		err = xa_listed(v, k, name) ? 0 : EPERM;
+		vfs_unlock();
+		if (err)
+			vfs_log(LOG_INFO, "removexattr %s: reserved name, cannot "
+			    "be removed (%s)", name, strerror(err));
+		goto out_err;
+	}
 	x = xa_find(&v->meta[k], name);
 	err = ENODATA;
 	if (x) {

@@ -187,10 +187,10 @@ test_errors(void **state)
 			fail_msg("commit %s: not EINVAL", bad[i]);
 	assert_int_equal(setx_err(P("er/data"), "user.vmo.bogus", "all"), EINVAL);
 	assert_int_equal(getx_err(P("er/data"), "user.vmo.bogus"), ENODATA);
-	assert_int_equal(setx_err(P("er/data"), "user.vmo.size", "1"), EPERM);
-	assert_int_equal(setx_err(P("er/data"), "user.vmo.id", "1"), EPERM);
+	assert_int_equal(setx_err(P("er/data"), "user.vmo.size", "big"), EPERM);
+	assert_int_equal(setx_err(P("er/data"), "user.vmo.id", "-1"), EPERM);
 	assert_int_equal(getx_err(P("er/data"), "user.vmo.commit"), ENODATA);
-	assert_int_equal(removexattr(P("er/data"), "user.vmo.size"), -1);
+	assert_int_equal(removexattr(P("er/data"), "user.vmo.commit"), -1);
 	assert_int_equal(errno, EPERM);
 	assert_int_equal(setx_err(P("er/data"), "trusted.x", "1"), ENOTSUP);
 	assert_int_equal(getx_err(P("er/data"), "trusted.x"), ENOTSUP);
@@ -237,9 +237,10 @@ static void
 test_decommit_exact(void **state)
 {
 	static char want[RC_SIZE];
-	const char *f = P("rc/data");
+	char f[512];		/* ml_path's ring has 8 slots: keep our own */
 
 	(void)state;
+	snprintf(f, sizeof(f), "%s", P("rc/data"));
 	mkvmo("rc", 0);
 	ml_fill(want, sizeof(want), 30);
 	assert_int_equal(ml_write_at(f, want, sizeof(want), 0), 0);
@@ -298,10 +299,11 @@ test_range_refusals(void **state)
 	};
 	static char want[RC_SIZE];
 	char longv[80], key[64];
-	const char *f = P("rr/data");
+	char f[512];		/* ml_path's ring has 8 slots: keep our own */
 	size_t i, j;
 
 	(void)state;
+	snprintf(f, sizeof(f), "%s", P("rr/data"));
 	mkvmo("rr", 0);
 	ml_fill(want, sizeof(want), 31);
 	assert_int_equal(ml_write_at(f, want, sizeof(want), 0), 0);
@@ -356,9 +358,10 @@ static void
 test_slice_ranges(void **state)
 {
 	static char want[8192];
-	const char *f = P("sr/slices/s/data");
+	char f[512];		/* ml_path's ring has 8 slots: keep our own */
 
 	(void)state;
+	snprintf(f, sizeof(f), "%s", P("sr/slices/s/data"));
 	mkvmo("sr", 0);
 	ml_fill(want, sizeof(want), 32);
 	assert_int_equal(ml_write_at(P("sr/data"), want, sizeof(want), 0), 0);
@@ -371,6 +374,91 @@ test_slice_ranges(void **state)
 	memset(want + 4096, 0, 100);
 	same_bytes(P("sr/data"), want, sizeof(want), "parent after slice zero");
 	same_bytes(f, want + 4096, 100, "slice after zero");
+}
+
+/*
+ * Invariant (issue #19): restoring a copy of a mount never fails on the
+ * derived values the copy carries, and never makes them stale.  Backup
+ * tools write back what they copied out: the read-only user.vmo.* values,
+ * user.vmofs.stats, the info file.  A write in the value's own form is
+ * taken and dropped; rsync -X removes what its copy lacks, a no-op too;
+ * anything else is refused as before.
+ */
+static void
+test_restore_writes(void **state)
+{
+	static const char *const vals[][2] = {
+		{ "id", "12345" }, { "kind", "clone" }, { "parent", "0" },
+		{ "size", "1" }, { "committed", "4096" }, { "populated", "0" },
+		{ "private", "99999999999999999999" }, { "scaled", "7" },
+		{ "pinned", "0" }, { "children", "3" },
+	};
+	static const char *const bad[][2] = {
+		{ "size", "x" }, { "size", "" }, { "size", "1 " }, { "size", "1\n" },
+		{ "id", "123456789012345678901" }, { "kind", "Clone" },
+		{ "kind", "3" }, { "children", "0x1" },
+	};
+	char info[512], again[512], key[64];
+	char f[512];		/* ml_path's ring has 8 slots: keep our own */
+	struct stat st;
+	ssize_t n;
+	size_t i;
+	int fd;
+
+	(void)state;
+	snprintf(f, sizeof(f), "%s", P("rw/data"));
+	mkvmo("rw", 5000);
+	n = ml_read_at(P("rw/info"), info, sizeof(info), 0);
+	assert_true(n > 0);
+	for (i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+		snprintf(key, sizeof(key), "user.vmo.%s", vals[i][0]);
+		if (setx_err(f, key, vals[i][1]) != 0)
+			fail_msg("restore of %s=%s refused", key, vals[i][1]);
+		assert_int_equal(removexattr(f, key), 0);
+		assert_int_equal(setxattr(f, key, vals[i][1], strlen(vals[i][1]),
+		    XATTR_CREATE), -1);
+		assert_int_equal(errno, EEXIST);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(key, sizeof(key), "user.vmo.%s", bad[i][0]);
+		if (setx_err(f, key, bad[i][1]) != EPERM)
+			fail_msg("%s=\"%s\" not EPERM", key, bad[i][1]);
+	}
+	/* nothing changed: values, the listing, info */
+	assert_string_equal(ml_getx(f, "user.vmo.size"), "5000");
+	assert_string_equal(ml_getx(f, "user.vmo.kind"), "anonymous");
+	assert_int_equal(ml_sh("test $(getfattr -d -m '^user\\.vmo\\.' %s | "
+	    "grep -c '^user.vmo.') = 10", f), 0);
+	assert_int_equal(ml_read_at(P("rw/info"), again, sizeof(again), 0), n);
+	assert_memory_equal(info, again, (size_t)n);
+	/* the root's stats: a restore of stats text, or a removal */
+	assert_int_equal(ml_setx(M.dir, "user.vmofs.stats", "vmos: 3\nused_pages: 9\n"), 0);
+	assert_int_equal(removexattr(M.dir, "user.vmofs.stats"), 0);
+	assert_int_equal(setx_err(M.dir, "user.vmofs.stats", "vmos 3\n"), EPERM);
+	assert_non_null(ml_getx(M.dir, "user.vmofs.stats"));
+	/* info: opened for writing (root), info text taken and dropped */
+	fd = open(P("rw/info"), O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "id: 7\nkind: slice\nsize: 1\n", 26), 26);
+	assert_int_equal(write(fd, "x\n", 2), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(write(fd, "id: 7", 5), -1);	/* not a whole line */
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(write(fd, "colour: 7\n", 10), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(ftruncate(fd, 3), 0);
+	close(fd);
+	assert_int_equal(stat(P("rw/info"), &st), 0);
+	assert_int_equal(st.st_size, n);
+	assert_int_equal(ml_read_at(P("rw/info"), again, sizeof(again), 0), n);
+	assert_memory_equal(info, again, (size_t)n);
+	/* a slice's fixed size: truncating to it is no change, else EPERM */
+	if (mkdir(P("rw/slices/s@0+4K"), 0755) != 0)
+		fail_msg("mkdir slice: %s", strerror(errno));
+	assert_int_equal(truncate(P("rw/slices/s/data"), 4096), 0);
+	assert_int_equal(truncate(P("rw/slices/s/data"), 100), -1);
+	assert_int_equal(errno, EPERM);
+	assert_string_equal(ml_getx(f, "user.vmo.size"), "5000");
 }
 
 static void
@@ -431,6 +519,26 @@ test_stats(void **state)
 	}
 	assert_non_null(strstr(s, "limit_pages: 65536\n"));
 	assert_int_equal(s[strlen(s) - 1], '\n');
+	/* a length query and the read after it see one snapshot, however
+	 * the counters move in between (rsync -X needs both to agree) */
+	{
+		ssize_t len = getxattr(M.dir, "user.vmofs.stats", NULL, 0);
+		char *buf = malloc((size_t)len), name[32];
+		int i;
+
+		assert_true(len > 0);
+		for (i = 0; i < 50; i++) {	/* move the counters */
+			snprintf(name, sizeof(name), "sn%d", i);
+			mkvmo(name, 4096);
+		}
+		assert_non_null(buf);
+		assert_int_equal(getxattr(M.dir, "user.vmofs.stats", buf,
+		    (size_t)len), len);
+		s = ml_getx(M.dir, "user.vmofs.stats");	/* afresh */
+		assert_non_null(s);
+		assert_true(strlen(s) != (size_t)len || memcmp(s, buf, (size_t)len));
+		free(buf);
+	}
 }
 
 int
@@ -444,6 +552,7 @@ main(void)
 		cmocka_unit_test(test_decommit_exact),
 		cmocka_unit_test(test_range_refusals),
 		cmocka_unit_test(test_slice_ranges),
+		cmocka_unit_test(test_restore_writes),
 		cmocka_unit_test(test_stored),
 		cmocka_unit_test(test_stats),
 	};
