@@ -353,6 +353,19 @@ io_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
 	if (killed)
 		notify_attr(ino);
 	notify_changed(v, (uint64_t)off, (uint64_t)r, false);
+	if (fi->writepage && (size_t)r < len) {
+		/*
+		 * The kernel's write-back of mmap'd (or cached) pages ignores
+		 * the count of a WRITE reply and only records an error
+		 * (fuse_writepage_end): a short count would have msync(2)
+		 * report success for bytes that never arrived.  So a short
+		 * write-back is ENOSPC, which msync and fsync then return.
+		 */
+		vfs_log(LOG_INFO, "write-back of %zu bytes at %lld: only %zd "
+		    "fit (%s)", len, (long long)off, r, strerror(ENOSPC));
+		fuse_reply_err(req, ENOSPC);
+		return;
+	}
 	fuse_reply_write(req, (size_t)r);
 }
 

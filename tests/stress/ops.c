@@ -1709,16 +1709,27 @@ op_errno(struct worker *w)
 	case 10: what = "getfattr unknown user.vmo name"; want = ENODATA;
 		e = getxattr(datap(w), "user.vmo.bogus", b, sizeof(b)) < 0 ? errno : 0;
 		break;
-	case 11: what = "setfattr user.vmo.size"; want = EPERM;
-		e = setxattr(datap(w), "user.vmo.size", "1", 1, 0) ? errno : 0; break;
+	case 11:	/* a read-only value: one of its form is a restore,
+			 * taken and ignored; any other is EPERM */
+		what = "setfattr user.vmo.size not a number"; want = EPERM;
+		e = setxattr(datap(w), "user.vmo.size", "1x", 2, 0) ? errno : 0; break;
 	case 12: what = "setfattr bad RANGE"; want = EINVAL;
 		e = setxattr(datap(w), "user.vmo.commit", "0+x", 3, 0) ? errno : 0;
 		break;
 	case 13: what = "getfattr stats, small buffer"; want = ERANGE;
 		e = getxattr(MNT, "user.vmofs.stats", b, 4) < 0 ? errno : 0; break;
-	case 14: what = "open info for writing"; want = EACCES;
+	case 14:	/* info opens for writing (a restore of a copy), but
+			 * only info text is taken: anything else EINVAL */
+		what = "write of non-info text to info"; want = EINVAL;
 		e = open(mp(w, w->path, "/info"), O_WRONLY);
-		if (e >= 0) { close(e); e = 0; } else e = errno;
+		if (e >= 0) {
+			int fd = e;
+
+			e = write(fd, "garbage\n", 8) < 0 ? errno : 0;
+			close(fd);
+		} else {
+			e = errno;
+		}
 		break;
 	case 15:	/* rmdir of a VMO whose child is held live */
 		what = "rmdir with a live child"; want = ENOTEMPTY;
