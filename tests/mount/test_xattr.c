@@ -391,7 +391,8 @@ test_restore_writes(void **state)
 		{ "id", "12345" }, { "kind", "clone" }, { "parent", "0" },
 		{ "size", "1" }, { "committed", "4096" }, { "populated", "0" },
 		{ "private", "99999999999999999999" }, { "scaled", "7" },
-		{ "pinned", "0" }, { "children", "3" },
+		{ "pinned", "0" }, { "children", "3" }, { "lock_state", "none" },
+		{ "lock_state", "unlocked locks=0 discarded=1" },
 	};
 	static const char *const bad[][2] = {
 		{ "size", "x" }, { "size", "" }, { "size", "1 " }, { "size", "1\n" },
@@ -428,7 +429,7 @@ test_restore_writes(void **state)
 	assert_string_equal(ml_getx(f, "user.vmo.size"), "5000");
 	assert_string_equal(ml_getx(f, "user.vmo.kind"), "anonymous");
 	assert_int_equal(ml_sh("test $(getfattr -d -m '^user\\.vmo\\.' %s | "
-	    "grep -c '^user.vmo.') = 10", f), 0);
+	    "grep -c '^user.vmo.') = 11", f), 0);	/* SPEC's 10, lock_state */
 	assert_int_equal(ml_read_at(P("rw/info"), again, sizeof(again), 0), n);
 	assert_memory_equal(info, again, (size_t)n);
 	/* the root's stats: a restore of stats text, or a removal */

@@ -388,7 +388,8 @@ vt_live() {
 			vt_eq "$(vt_info "$d" $k)" "$(vt_xattr "$d/data" user.vmo.$k)" \
 				"user.vmo.$k of $d"
 		done
-		vt_eq 10 "$(getfattr --absolute-names -d -m '^user\.vmo\.' "$d/data" |
+		# SPEC's ten values and lock_state (discardable VMOs)
+		vt_eq 11 "$(getfattr --absolute-names -d -m '^user\.vmo\.' "$d/data" |
 			grep -c '^user.vmo.')" \
 			"read-only values listed once on $d/data"
 	done
