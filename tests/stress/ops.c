@@ -510,6 +510,7 @@ op_clone(struct worker *w, bool ranged)
 	struct mvmo *v, *c;
 	char name[40], rs[64], dir[1200];
 	uint64_t vs, off = 0, len;
+	bool pinned_src;
 	int e;
 
 	if (mv_count(0xff) >= PH->max_vmos)
@@ -543,9 +544,19 @@ op_clone(struct worker *w, bool ranged)
 	if (!c)
 		goto out;
 	lg(w, "clone %s (view size %" PRIu64 ")", dir + strlen(MNT) + 1, vs);
+	/* a clone copies the source's pinned pages (pins never live in hidden
+	 * nodes, cow.c): anonymous, unevictable memory, which a backed mount
+	 * may lack -- then ENOSPC is an answer, not a lost write */
+	pinned_src = PH->backed && mv_any_pinned(v, 0, PGUP(vs) / P);
 	atomic_fetch_add(&inflight_pages, 4);
 	e = mkdir(dir, 0755) == 0 ? 0 : errno;
 	atomic_fetch_sub(&inflight_pages, 4);
+	if (e == ENOSPC && pinned_src) {
+		lg_more(w, " -> ENOSPC (backed, the source's pins are copied)");
+		count(w, e);
+		drop_new(c);
+		goto out;
+	}
 	if (!judge(w, "mkdir clone", e, 0, true) || e) {
 		drop_new(c);
 		goto out;
@@ -1078,8 +1089,8 @@ op_trunc(struct worker *w)
 		ns = PH->max_size;
 	if (!clone_room(v, vs, ns))
 		goto out;
-	if (v->kind == MK_SLICE)
-		want = EPERM;
+	if (v->kind == MK_SLICE)	/* to its own size: a restore, a no-op */
+		want = ns == vs ? 0 : EPERM;
 	else if (ns < v->size && (mv_slice_blocks(v, ns) ||
 	    mv_any_pinned(v, PGUP(ns) / P, v->npins)))
 		want = EBUSY;
