@@ -255,8 +255,10 @@ pmm_take_locked(struct pmm *pmm)
 	p->resident = 1;
 	p->owner = NULL;
 	p->offset = 0;
-	p->flags = 0;
-	p->queue = 0;
+	/* the reclaimer reads these of any page without the PMM lock
+	 * (pq_bits, vm_page_flag_*): relaxed stores, like its loads */
+	__atomic_store_n(&p->flags, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&p->queue, 0, __ATOMIC_RELAXED);
 	TAILQ_NEXT(p, link) = PMM_POISON;
 	p->link.tqe_prev = PMM_POISON;
 	pmm->allocs++;
@@ -276,8 +278,10 @@ pmm_put_locked(struct pmm *pmm, struct vm_page *p)
 	p->resident = 1;
 	p->owner = NULL;
 	p->offset = 0;
-	p->flags = 0;
-	p->queue = 0;
+	/* the reclaimer reads these of any page without the PMM lock
+	 * (pq_bits, vm_page_flag_*): relaxed stores, like its loads */
+	__atomic_store_n(&p->flags, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&p->queue, 0, __ATOMIC_RELAXED);
 	TAILQ_INSERT_HEAD(&pmm->resident, p, link);
 	pmm->nresident++;
 	pmm->frees++;

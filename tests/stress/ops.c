@@ -142,8 +142,11 @@ judge(struct worker *w, const char *what, int got, int want, bool enospc)
 	count(w, got);
 	if (got == want)
 		return true;
-	if (got == ENOSPC && enospc && enospc_ok())
+	if (got == ENOSPC && enospc && enospc_ok()) {
+		if (PH->backed)
+			atomic_fetch_add(&backed_enospc_seen, 1);
 		return true;
+	}
 	if (dead(got))
 		fail(w, "%s: %s: the daemon is gone", what, ename(got));
 	else
@@ -972,6 +975,8 @@ write_at(struct worker *w, struct mvmo *v, uint64_t off, size_t len,
 	} else {
 		lg_more(w, " -> %zd", n);
 		count(w, 0);
+		if ((uint64_t)n != want && PH->backed)
+			atomic_fetch_add(&backed_enospc_seen, 1);
 		mv_write(v, off, w->buf, (size_t)n);
 		if (fstat(fd, &st) != 0 || (uint64_t)st.st_size != mv_vsize(v))
 			fail(w, "write: fstat size %lld after it, model %" PRIu64,

@@ -207,6 +207,8 @@ int mv_count(unsigned want);
 
 /* ENOSPC may be answered now: an anonymous mount near its limit. */
 bool enospc_ok(void);
+extern bool known_backed_enospc;	/* model.c */
+extern _Atomic long backed_enospc_seen;
 
 /* ---- ops.c --------------------------------------------------------- */
 
