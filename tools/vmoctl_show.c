@@ -506,6 +506,24 @@ static void tree_json(const struct tnode *t)
 	json_obj_end();
 }
 
+/* {"path": root, "vmos": [each(tops[i])...]}, tree's and list's --json. */
+static bool
+vmos_json(const char *root, struct tnode **tops, size_t n,
+    void (*each)(const struct tnode *))
+{
+	json_obj_begin();
+	json_key("path");
+	json_str(root);
+	json_key("vmos");
+	json_arr_begin();
+	for (size_t i = 0; i < n; i++)
+		each(tops[i]);
+	json_arr_end();
+	json_obj_end();
+	return json_done();
+}
+
+
 /*
  * The text tree.  Its first line is ROOT as given: the mount (no numbers)
  * or, when ROOT is a VMO directory, that VMO's own row; what lies below
@@ -644,16 +662,7 @@ int cmd_tree(int argc, char **argv, const struct ctl_opts *o)
 		return CTL_FAIL;
 	tree_load_root(root, &tops, &n, &vmo_root, &w);
 	if (o->json) {
-		json_obj_begin();
-		json_key("path");
-		json_str(root);
-		json_key("vmos");
-		json_arr_begin();
-		for (size_t i = 0; i < n; i++)
-			tree_json(tops[i]);
-		json_arr_end();
-		json_obj_end();
-		if (!json_done())
+		if (!vmos_json(root, tops, n, tree_json))
 			w.failed = true;
 	} else {
 		tree_output(root, tops, n, vmo_root, &w, o);
@@ -718,16 +727,7 @@ int cmd_list(int argc, char **argv, const struct ctl_opts *o)
 		return CTL_FAIL;
 	tree_load_root(root, &tops, &n, &vmo_root, &w);
 	if (o->json) {
-		json_obj_begin();
-		json_key("path");
-		json_str(root);
-		json_key("vmos");
-		json_arr_begin();
-		for (size_t i = 0; i < n; i++)
-			list_json(tops[i]);
-		json_arr_end();
-		json_obj_end();
-		if (!json_done())
+		if (!vmos_json(root, tops, n, list_json))
 			w.failed = true;
 	} else {
 		layout_init(&L, list_keys, list_titles, 6, "PATH", o);
