@@ -632,12 +632,20 @@ vmo_writeback(struct vmo *v)
 int
 vmo_pager_detach(struct vmo *v)
 {
+	unsigned idle = 0;
 	int err;
 
-	hier_wlock(v->h);
-	err = pager_detach_locked(v, false);
-	hier_unlock(v->h);
-	return err;
+	/* What the clones still see of the store comes in as anonymous
+	 * pages: room for them may be taken by concurrent writers (each
+	 * pass keeps what it paged in, so a retry goes on from there). */
+	for (;;) {
+		hier_wlock(v->h);
+		err = pager_detach_locked(v, false);
+		hier_unlock(v->h);
+		if (err != -ENOSPC ||
+		    !vm_room_retry(v->vm, PAGER_RUN * VM_PAGE_SIZE, false, &idle))
+			return err;
+	}
 }
 
 uint64_t

@@ -251,6 +251,10 @@ void pager_unlist(struct hier *h);
 int pager_evict(struct vm *vm, struct cow_node *n, uint64_t off, struct vm_page *p);
 uint64_t vm_zero_scan(struct vm *vm);
 void vm_reserve(struct vm *vm, uint64_t pages);
+/* An allocation met -ENOSPC: reclaim with no lock held, and say whether to
+ * try again (vmo.c, issue #16).  idle starts at 0; progress: the caller
+ * got on since its last call. */
+bool vm_room_retry(struct vm *vm, size_t want, bool progress, unsigned *idle);
 
 /* discard.c: discardable VMOs. */
 void discard_init(struct vm *vm);

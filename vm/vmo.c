@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fault.h"
@@ -210,8 +211,8 @@ zero_two_partials(struct vm *vm, struct cow_node *n, uint64_t s1, uint64_t e1,
 	return 0;
 }
 
-int
-vmo_clone(struct vmo *src, uint64_t off, uint64_t len, struct vmo **out)
+static int
+clone_once(struct vmo *src, uint64_t off, uint64_t len, struct vmo **out)
 {
 	struct vm *vm = src->vm;
 	struct cow_node *leaf, *c;
@@ -268,6 +269,20 @@ vmo_clone(struct vmo *src, uint64_t off, uint64_t len, struct vmo **out)
 err_out:
 	hier_unlock(src->h);
 	free(v);
+	return err;
+}
+
+/* A clone that met -ENOSPC changed nothing: make it again while reclaim
+ * can make room (vm_room_retry); a clone of pinned pages copies them. */
+int
+vmo_clone(struct vmo *src, uint64_t off, uint64_t len, struct vmo **out)
+{
+	unsigned idle = 0;
+	int err;
+
+	while ((err = clone_once(src, off, len, out)) == -ENOSPC &&
+	    vm_room_retry(src->vm, 4 * VM_PAGE_SIZE, false, &idle))
+		;
 	return err;
 }
 
@@ -429,27 +444,66 @@ store_holes(struct vmo *v, uint64_t off, size_t len)
 	return false;
 }
 
+/*
+ * An operation stopped for want of pages (issue #16: vm_reserve is
+ * advisory, and
+ * concurrent writers take each other's room).  With no lock held, reclaim
+ * again and say whether to try the rest.  progress: the caller got on
+ * since the last call.  A round that finds nothing to reclaim and no
+ * free pages waits a little (1, 2, 4 ... 8 ms) before it says yes: another
+ * thread's reclaim may hold the candidates, its write-back in flight, and
+ * free them a moment later.  After ROOM_RETRIES rounds in a row that gave
+ * the caller nothing, nothing more is reclaimable for it, and ENOSPC is
+ * SPEC 5's answer (about 0.1 s at most).
+ */
+#define ROOM_RETRIES	16
+
+bool
+vm_room_retry(struct vm *vm, size_t want, bool progress, unsigned *idle)
+{
+	uint64_t need = want / VM_PAGE_SIZE + 2;
+
+	if (need > 1024)
+		need = 1024;
+	*idle = progress ? 0 : *idle + 1;
+	if (*idle > ROOM_RETRIES)
+		return false;
+	atomic_fetch_add_explicit(&vm->reclaim_direct, 1, memory_order_relaxed);
+	if (vm_reclaim_pages(vm, 2 * need + 64) == 0 && pmm_free_count(vm->pmm) < 2) {
+		struct timespec ts = { 0, 1000000L << (*idle < 4 ? *idle : 3) };
+
+		nanosleep(&ts, NULL);
+	}
+	return true;
+}
+
 static int
 read_page_in(struct vmo *v, uint64_t off, size_t len)
 {
-	int err, tries;
+	unsigned idle = 0;
+	int err;
 
 	if (len > v->size - (off < v->size ? off : v->size))
 		len = off < v->size ? v->size - off : 0;
 	if (len == 0)
 		return 0;	/* nothing to read: nothing to page in */
 	/* Reclaim by another thread can take a page between the page-in and
-	 * our shared lock: look again, a few times. */
-	for (tries = 0; tries < 8; tries++) {
-		hier_runlock(v->h);
-		if ((err = pager_populate(v, off, len)) != 0)
-			return err;
-		hier_rlock(v->h);
-		if (v->h->pops == NULL || !store_holes(v, off, len))
-			return 0;
-	}
+	 * our shared lock, and concurrent writers the room for the page-in
+	 * itself: look again while reclaim can still make room. */
 	hier_runlock(v->h);
-	return -ENOSPC;
+	for (;;) {
+		err = pager_populate(v, off, len);
+		if (err != 0 && err != -ENOSPC)
+			return err;
+		if (err == 0) {
+			hier_rlock(v->h);
+			if (v->h->pops == NULL || !store_holes(v, off, len))
+				return 0;
+			hier_runlock(v->h);
+		}
+		if (!vm_room_retry(v->vm, len, false, &idle))
+			return -ENOSPC;
+	}
 }
 
 
@@ -754,21 +808,22 @@ note_written(struct vmo *v, uint64_t end)
 		v->size = end;
 }
 
-ssize_t
-vmo_write(struct vmo *v, const void *buf, uint64_t off, size_t len)
+/* One locked pass of vmo_write: bytes written, or a negative errno;
+ * *why is the error that stopped it part way (0 when none). */
+static ssize_t
+write_once(struct vmo *v, const char *src, uint64_t off, size_t len, int *why)
 {
-	const char *src = buf;
 	struct cow_node *leaf;
 	uint64_t base, pos;
 	int err;
 
-	if (len == 0)
-		return 0;
 	vm_reserve(v->vm, write_need(v, len));
 	hier_wlock(v->h);
 	err = clip_write(v, off, &len);
-	if (err != 0)
-		goto out;
+	if (err != 0) {
+		hier_unlock(v->h);
+		return err;
+	}
 	leaf = vmo_leaf(v, &base);
 	for (pos = off; pos < off + len; ) {
 		uint64_t pg = vm_page_trunc(pos), in = pos - pg;
@@ -786,10 +841,30 @@ vmo_write(struct vmo *v, const void *buf, uint64_t off, size_t len)
 	if (pos > off)
 		note_written(v, pos);
 	hier_unlock(v->h);
+	*why = err;
 	return pos > off ? (ssize_t)(pos - off) : err;
-out:
-	hier_unlock(v->h);
-	return err;
+}
+
+ssize_t
+vmo_write(struct vmo *v, const void *buf, uint64_t off, size_t len)
+{
+	const char *src = buf;
+	size_t done = 0;
+	unsigned idle = 0;
+
+	while (done < len) {
+		int why = 0;
+		ssize_t r = write_once(v, src + done, off + done, len - done, &why);
+
+		if (r > 0)
+			done += (size_t)r;
+		if (r > 0 && done == len)
+			break;
+		if ((r < 0 ? (int)r : why) != -ENOSPC ||
+		    !vm_room_retry(v->vm, len - done, r > 0, &idle))
+			return done > 0 ? (ssize_t)done : r;
+	}
+	return (ssize_t)done;
 }
 
 /*
@@ -817,9 +892,15 @@ settle_fresh(struct vmo *v, struct cow_node *leaf, uint64_t base,
 	}
 }
 
-ssize_t
-vmo_write_iov(struct vmo *v, uint64_t off, size_t len,
-    ssize_t (*fn)(void *ctx, const struct iovec *iov, int iovcnt), void *ctx)
+/*
+ * One locked pass of vmo_write_iov.  *more: the pass stopped for want of
+ * pages after fn filled all it was given (or before fn was called), so the
+ * rest may be tried again once reclaim has run.
+ */
+static ssize_t
+write_iov_once(struct vmo *v, uint64_t off, size_t len,
+    ssize_t (*fn)(void *ctx, const struct iovec *iov, int iovcnt), void *ctx,
+    bool *more)
 {
 	struct iovec stack_iov[66];
 	struct iov_builder b = { .iov = stack_iov };
@@ -828,8 +909,7 @@ vmo_write_iov(struct vmo *v, uint64_t off, size_t len,
 	ssize_t ret;
 	int err = 0;
 
-	if (len == 0)
-		return 0;
+	*more = false;
 	vm_reserve(v->vm, write_need(v, len));
 	hier_wlock(v->h);
 	ret = clip_write(v, off, &len);
@@ -864,11 +944,13 @@ vmo_write_iov(struct vmo *v, uint64_t off, size_t len,
 	}
 	if (pos == off) {
 		ret = err;
+		*more = err == -ENOSPC;
 		goto out;
 	}
 	ret = fn(ctx, b.iov, b.cnt);
 	if (ret > (ssize_t)(pos - off))
 		ret = (ssize_t)(pos - off);
+	*more = err == -ENOSPC && ret == (ssize_t)(pos - off);
 	if (nundef != 0)
 		settle_fresh(v, leaf, base, off, off + (ret > 0 ? (uint64_t)ret : 0), pos);
 	if (ret > 0)
@@ -884,10 +966,31 @@ out:
 	return ret;
 }
 
+ssize_t
+vmo_write_iov(struct vmo *v, uint64_t off, size_t len,
+    ssize_t (*fn)(void *ctx, const struct iovec *iov, int iovcnt), void *ctx)
+{
+	size_t done = 0;
+	unsigned idle = 0;
+
+	while (done < len) {
+		bool more;
+		ssize_t r = write_iov_once(v, off + done, len - done, fn, ctx, &more);
+
+		if (r > 0)
+			done += (size_t)r;
+		if (!more || done == len ||
+		    !vm_room_retry(v->vm, len - done, r > 0, &idle)) {
+			return done > 0 ? (ssize_t)done : r;
+		}
+	}
+	return (ssize_t)done;
+}
+
 /* ---- size ------------------------------------------------------------- */
 
-int
-vmo_resize(struct vmo *v, uint64_t size)
+static int
+resize_once(struct vmo *v, uint64_t size)
 {
 	struct cow_node *n;
 	struct vmo *s;
@@ -935,6 +1038,20 @@ set:
 	v->size = size;
 out:
 	hier_unlock(v->h);
+	return err;
+}
+
+/* A shrink that met -ENOSPC (a partial last page to zero, or what clones
+ * see of a store to keep) changed nothing: again while room can be made. */
+int
+vmo_resize(struct vmo *v, uint64_t size)
+{
+	unsigned idle = 0;
+	int err;
+
+	while ((err = resize_once(v, size)) == -ENOSPC &&
+	    vm_room_retry(v->vm, PAGER_RUN * VM_PAGE_SIZE, false, &idle))
+		;
 	return err;
 }
 
@@ -1023,21 +1140,28 @@ reserve_for(struct vmo *v, uint64_t len)
 
 /*
  * A commit or pin of [off, off+len) met -ENOSPC at pos: the first
- * vm_reserve covers 1024 pages at most, so make room again for what is
- * left, with the lock dropped (reclaim takes hierarchy locks), and look
- * the range up again (it may have shrunk meanwhile: *e, *leaf, *base
- * updated).  Returns 0 to go on from pos, or the range's error.
+ * vm_reserve covers 1024 pages at most, and concurrent allocations take
+ * room too, so make room again with the lock dropped (reclaim takes
+ * hierarchy locks; vm_room_retry decides when to stop: progress says
+ * whether pos moved since the last call) and look the range up again (it
+ * may have shrunk meanwhile: *e, *leaf, *base updated).  Returns 0 to go
+ * on from pos, -ENOSPC when nothing more can be reclaimed, or the range's
+ * error.  The lock is held again on return.
  */
 static int
 range_make_room(struct vmo *v, uint64_t off, uint64_t len, uint64_t pos,
-    uint64_t *e, struct cow_node **leaf, uint64_t *base)
+    uint64_t *e, struct cow_node **leaf, uint64_t *base, bool progress,
+    unsigned *idle)
 {
-	uint64_t s2, e2, bo, be, left = (*e - pos) / VM_PAGE_SIZE + 2;
+	uint64_t s2, e2, bo, be;
+	bool again;
 	int err;
 
 	hier_unlock(v->h);
-	vm_reserve(v->vm, left > 1024 ? 1024 : left);
+	again = vm_room_retry(v->vm, *e - pos, progress, idle);
 	hier_wlock(v->h);
+	if (!again)
+		return -ENOSPC;
 	if ((err = range_resolve(v, off, len, &s2, &e2, &bo, &be)) != 0)
 		return err;
 	if (e2 < *e)
@@ -1046,12 +1170,13 @@ range_make_room(struct vmo *v, uint64_t off, uint64_t len, uint64_t pos,
 	return 0;
 }
 
-int
-vmo_commit(struct vmo *v, uint64_t off, uint64_t len)
+static int
+commit_once(struct vmo *v, uint64_t off, uint64_t len)
 {
 	struct cow_node *leaf;
 	uint64_t base, s, e, bo, be, pos, tried = UINT64_MAX;
 	struct vm_page *p;
+	unsigned idle = 0;
 	int err;
 
 	vm_reserve(v->vm, reserve_for(v, len));
@@ -1060,10 +1185,10 @@ vmo_commit(struct vmo *v, uint64_t off, uint64_t len)
 	leaf = vmo_leaf(v, &base);
 	for (pos = s; err == 0 && pos < e; ) {
 		err = cow_get_writable(v->vm, leaf, base + pos, COW_FILL, &p, NULL);
-		if (err == -ENOSPC && tried != pos) {
-			/* Once per page: a second ENOSPC there is final. */
+		if (err == -ENOSPC) {
+			err = range_make_room(v, off, len, pos, &e, &leaf, &base,
+			    tried != pos, &idle);
 			tried = pos;
-			err = range_make_room(v, off, len, pos, &e, &leaf, &base);
 			continue;
 		}
 		if (err == 0)
@@ -1113,13 +1238,24 @@ pager_zero_pages(struct vmo *v, uint64_t s, uint64_t e)
 	uint64_t base, pos, end;
 	int err = 0;
 
-	for (pos = s; pos < e && err == 0; pos = end) {
+	unsigned idle = 0;
+	bool progress = true;
+
+	for (pos = s; pos < e && err == 0; ) {
 		end = e - pos > ZERO_CHUNK * VM_PAGE_SIZE ? pos + ZERO_CHUNK * VM_PAGE_SIZE : e;
 		vm_reserve(v->vm, ZERO_CHUNK + 2);
 		hier_wlock(v->h);
 		leaf = vmo_leaf(v, &base);
 		err = drop_range(v->vm, leaf, base + pos, base + end);
 		hier_unlock(v->h);
+		if (err == -ENOSPC && vm_room_retry(v->vm, end - pos, progress, &idle)) {
+			/* Pages zeroed before it stay zero: do the chunk again. */
+			err = 0;
+			progress = false;
+			continue;
+		}
+		progress = true;
+		pos = end;
 	}
 	return err;
 }
@@ -1135,8 +1271,8 @@ store_backed(struct vmo *v)
 	return v->h->pops != NULL && leaf->vmo == v->h->pvmo;
 }
 
-int
-vmo_decommit(struct vmo *v, uint64_t off, uint64_t len)
+static int
+decommit_once(struct vmo *v, uint64_t off, uint64_t len)
 {
 	struct cow_node *leaf;
 	uint64_t base, s, e, bo, be;
@@ -1164,8 +1300,8 @@ out:
 	return err;
 }
 
-int
-vmo_zero(struct vmo *v, uint64_t off, uint64_t len)
+static int
+zero_once(struct vmo *v, uint64_t off, uint64_t len)
 {
 	struct cow_node *leaf;
 	uint64_t base, s, e, bo, be, ws, we, pos;
@@ -1249,12 +1385,13 @@ unpin_pages_tolerant(struct cow_node *n, uint64_t s, uint64_t upto)
 	}
 }
 
-int
-vmo_pin(struct vmo *v, uint64_t off, uint64_t len)
+static int
+pin_once(struct vmo *v, uint64_t off, uint64_t len)
 {
 	struct cow_node *leaf;
 	uint64_t base, s, e, bo, be, pos, tried = UINT64_MAX;
 	struct vm_page *p;
+	unsigned idle = 0;
 	int err;
 
 	vm_reserve(v->vm, reserve_for(v, len));
@@ -1267,11 +1404,12 @@ vmo_pin(struct vmo *v, uint64_t off, uint64_t len)
 	leaf = vmo_leaf(v, &base);
 	for (pos = s; pos < e; pos += VM_PAGE_SIZE) {
 		err = cow_get_writable(v->vm, leaf, base + pos, COW_FILL, &p, NULL);
-		if (err == -ENOSPC && tried != pos) {
-			/* Make room once more (pinned pages are never
-			 * reclaimed while the lock is down), then retry. */
+		if (err == -ENOSPC) {
+			/* Make room (pinned pages are never reclaimed while
+			 * the lock is down), then retry. */
+			err = range_make_room(v, off, len, pos, &e, &leaf, &base,
+			    tried != pos, &idle);
 			tried = pos;
-			err = range_make_room(v, off, len, pos, &e, &leaf, &base);
 			if (err == 0) {
 				pos -= VM_PAGE_SIZE;
 				continue;
@@ -1487,8 +1625,8 @@ out:
 
 /* ---- hints ------------------------------------------------------------ */
 
-int
-vmo_hint(struct vmo *v, uint64_t off, uint64_t len, enum vmo_hint hint)
+static int
+hint_once(struct vmo *v, uint64_t off, uint64_t len, enum vmo_hint hint)
 {
 	struct cow_node *leaf, *owner;
 	uint64_t base, s, e, bo, be, pos, oo;
@@ -1506,7 +1644,7 @@ vmo_hint(struct vmo *v, uint64_t off, uint64_t len, enum vmo_hint hint)
 		return err;
 	if (hint == VMO_HINT_ALWAYSNEED) {
 		/* Bring the range in: from the store, or fresh zero pages. */
-		err = paged ? pager_populate(v, s, e - s) : vmo_commit(v, s, e - s);
+		err = paged ? pager_populate(v, s, e - s) : commit_once(v, s, e - s);
 		if (err != 0)
 			return err;
 	}
@@ -1531,8 +1669,8 @@ vmo_hint(struct vmo *v, uint64_t off, uint64_t len, enum vmo_hint hint)
 	return 0;
 }
 
-int
-vmo_prefetch(struct vmo *v, uint64_t off, uint64_t len)
+static int
+prefetch_once(struct vmo *v, uint64_t off, uint64_t len)
 {
 	uint64_t s, e, bo, be;
 	bool paged;
@@ -1550,6 +1688,66 @@ vmo_prefetch(struct vmo *v, uint64_t off, uint64_t len)
 }
 
 /* ---- seek ------------------------------------------------------------- */
+
+/*
+ * The range operations that allocate, done again while reclaim can still
+ * make room (vm_room_retry): each is idempotent, and a pin that fails undoes
+ * its pins, so a pass that met -ENOSPC part way is simply done again.
+ * Without this a commit, zero or prefetch failed with ENOSPC on a backed
+ * mount whenever concurrent writers took the room vm_reserve had made
+ * (issue #16, vmofs-stress's backed phase).
+ */
+static int
+range_retry(struct vmo *v, uint64_t off, uint64_t len, int hint,
+    int (*op)(struct vmo *, uint64_t, uint64_t),
+    int (*hop)(struct vmo *, uint64_t, uint64_t, enum vmo_hint))
+{
+	unsigned idle = 0;
+	int err;
+
+	for (;;) {
+		err = op != NULL ? op(v, off, len) : hop(v, off, len, (enum vmo_hint)hint);
+		if (err != -ENOSPC || !vm_room_retry(v->vm,
+		    len > 1024 * VM_PAGE_SIZE ? 1024 * VM_PAGE_SIZE : len, false, &idle))
+			return err;
+	}
+}
+
+int
+vmo_commit(struct vmo *v, uint64_t off, uint64_t len)
+{
+	return range_retry(v, off, len, 0, commit_once, NULL);
+}
+
+int
+vmo_decommit(struct vmo *v, uint64_t off, uint64_t len)
+{
+	return range_retry(v, off, len, 0, decommit_once, NULL);
+}
+
+int
+vmo_zero(struct vmo *v, uint64_t off, uint64_t len)
+{
+	return range_retry(v, off, len, 0, zero_once, NULL);
+}
+
+int
+vmo_pin(struct vmo *v, uint64_t off, uint64_t len)
+{
+	return range_retry(v, off, len, 0, pin_once, NULL);
+}
+
+int
+vmo_prefetch(struct vmo *v, uint64_t off, uint64_t len)
+{
+	return range_retry(v, off, len, 0, prefetch_once, NULL);
+}
+
+int
+vmo_hint(struct vmo *v, uint64_t off, uint64_t len, enum vmo_hint hint)
+{
+	return range_retry(v, off, len, (int)hint, NULL, hint_once);
+}
 
 /* First offset in [o, end) of n's view that shows a page, or end. */
 static uint64_t

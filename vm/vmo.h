@@ -172,7 +172,8 @@ int vmo_read_iov(struct vmo *vmo, uint64_t off, size_t len,
  * Byte-granular write; grows the content size when writing past it (gap
  * reads zero) unless the VMO is a slice or non-resizable (-EFBIG past the
  * end).  Copy-on-write happens here.  Returns bytes written; a write that
- * runs out of pages part way returns the bytes written so far (> 0) or
+ * runs out of pages part way, and still finds nothing to reclaim after
+ * vm_room_retry's rounds, returns the bytes written so far (> 0) or
  * -ENOSPC when none were.  -EINVAL, -EFBIG, -ENOSPC, -ENOMEM.
  */
 ssize_t vmo_write(struct vmo *vmo, const void *buf, uint64_t off, size_t len);
@@ -183,7 +184,10 @@ ssize_t vmo_write(struct vmo *vmo, const void *buf, uint64_t off, size_t len);
  * fn(ctx, iov, iovcnt) with iovecs onto the page bytes, under the hierarchy
  * lock held exclusively.  fn returns how many bytes it filled (from the
  * start) or a negative errno; the content size grows to cover only what
- * was filled.  Returns that count, or a negative errno.
+ * was filled.  Returns that count, or a negative errno.  fn is a stream:
+ * when pages run out part way and fn filled all it was given, the lock is
+ * dropped, room made (vm_room_retry) and fn called again for the rest,
+ * going on where it stopped (the FUSE pipe does; issue #16).
  */
 ssize_t vmo_write_iov(struct vmo *vmo, uint64_t off, size_t len,
     ssize_t (*fn)(void *ctx, const struct iovec *iov, int iovcnt), void *ctx);

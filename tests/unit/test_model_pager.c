@@ -376,7 +376,10 @@ struct fill_ctx {
 	size_t			fill;	/* bytes to fill, from the start */
 };
 
-/* vmo_write_iov's callback: fill up to fc->fill bytes, say how many. */
+/* vmo_write_iov's callback: fill up to fc->fill bytes, say how many.  A
+ * stream, as the FUSE pipe is: vmo_write_iov calls it again for the rest
+ * after it made room (vmo.h), and each call goes on where the last one
+ * stopped. */
 static ssize_t
 fill_iov(void *ctx, const struct iovec *iov, int cnt)
 {
@@ -389,6 +392,8 @@ fill_iov(void *ctx, const struct iovec *iov, int cnt)
 		memcpy(iov[k].iov_base, fc->src + done, n);
 		done += n;
 	}
+	fc->src += done;
+	fc->fill -= done;
 	return (ssize_t)done;
 }
 
@@ -404,12 +409,13 @@ step_write(int i)
 	if (rnd(4) == 0) {
 		/* By callback, which may fill less than it is given. */
 		struct fill_ctx fc = { buf, rnd(4) == 0 ? rnd(len + 1) : len };
+		size_t fill = fc.fill;
 
 		r = vmo_write_iov(m[i].v, off, len, fill_iov, &fc);
 		TRACE("write_iov %d off %llu len %zu fill %zu -> %zd\n", i,
-		    (unsigned long long)off, len, fc.fill, r);
-		assert_true(r == -ENOSPC || (r >= 0 && (size_t)r <= fc.fill));
-		if (r >= 0 && (size_t)r < fc.fill)	/* given less: whole pages */
+		    (unsigned long long)off, len, fill, r);
+		assert_true(r == -ENOSPC || (r >= 0 && (size_t)r <= fill));
+		if (r >= 0 && (size_t)r < fill)	/* given less: whole pages */
 			assert_true((off + (uint64_t)r) % P == 0);
 	} else {
 		r = vmo_write(m[i].v, buf, off, len);
