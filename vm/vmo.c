@@ -1170,8 +1170,8 @@ range_make_room(struct vmo *v, uint64_t off, uint64_t len, uint64_t pos,
 	return 0;
 }
 
-static int
-commit_once(struct vmo *v, uint64_t off, uint64_t len)
+int
+vmo_commit(struct vmo *v, uint64_t off, uint64_t len)
 {
 	struct cow_node *leaf;
 	uint64_t base, s, e, bo, be, pos, tried = UINT64_MAX;
@@ -1385,8 +1385,8 @@ unpin_pages_tolerant(struct cow_node *n, uint64_t s, uint64_t upto)
 	}
 }
 
-static int
-pin_once(struct vmo *v, uint64_t off, uint64_t len)
+int
+vmo_pin(struct vmo *v, uint64_t off, uint64_t len)
 {
 	struct cow_node *leaf;
 	uint64_t base, s, e, bo, be, pos, tried = UINT64_MAX;
@@ -1625,8 +1625,8 @@ out:
 
 /* ---- hints ------------------------------------------------------------ */
 
-static int
-hint_once(struct vmo *v, uint64_t off, uint64_t len, enum vmo_hint hint)
+int
+vmo_hint(struct vmo *v, uint64_t off, uint64_t len, enum vmo_hint hint)
 {
 	struct cow_node *leaf, *owner;
 	uint64_t base, s, e, bo, be, pos, oo;
@@ -1644,7 +1644,7 @@ hint_once(struct vmo *v, uint64_t off, uint64_t len, enum vmo_hint hint)
 		return err;
 	if (hint == VMO_HINT_ALWAYSNEED) {
 		/* Bring the range in: from the store, or fresh zero pages. */
-		err = paged ? pager_populate(v, s, e - s) : commit_once(v, s, e - s);
+		err = paged ? vmo_prefetch(v, s, e - s) : vmo_commit(v, s, e - s);
 		if (err != 0)
 			return err;
 	}
@@ -1690,63 +1690,43 @@ prefetch_once(struct vmo *v, uint64_t off, uint64_t len)
 /* ---- seek ------------------------------------------------------------- */
 
 /*
- * The range operations that allocate, done again while reclaim can still
- * make room (vm_room_retry): each is idempotent, and a pin that fails undoes
- * its pins, so a pass that met -ENOSPC part way is simply done again.
- * Without this a commit, zero or prefetch failed with ENOSPC on a backed
- * mount whenever concurrent writers took the room vm_reserve had made
- * (issue #16, vmofs-stress's backed phase).
+ * Range operations that leave nothing changed on -ENOSPC, or (zeroing a
+ * store's pages) only a zeroed prefix, done again whole while reclaim can
+ * still make room (vm_room_retry).  Without this a zero or prefetch failed
+ * with ENOSPC on a backed mount whenever concurrent writers took the room
+ * vm_reserve had made (issue #16, vmofs-stress's backed phase).  Commit
+ * and pin retry from the page they reached instead (range_make_room); a
+ * hint brings pages in through vmo_prefetch or vmo_commit.
  */
 static int
-range_retry(struct vmo *v, uint64_t off, uint64_t len, int hint,
-    int (*op)(struct vmo *, uint64_t, uint64_t),
-    int (*hop)(struct vmo *, uint64_t, uint64_t, enum vmo_hint))
+range_retry(struct vmo *v, uint64_t off, uint64_t len,
+    int (*op)(struct vmo *, uint64_t, uint64_t))
 {
 	unsigned idle = 0;
 	int err;
 
-	for (;;) {
-		err = op != NULL ? op(v, off, len) : hop(v, off, len, (enum vmo_hint)hint);
-		if (err != -ENOSPC || !vm_room_retry(v->vm,
-		    len > 1024 * VM_PAGE_SIZE ? 1024 * VM_PAGE_SIZE : len, false, &idle))
-			return err;
-	}
-}
-
-int
-vmo_commit(struct vmo *v, uint64_t off, uint64_t len)
-{
-	return range_retry(v, off, len, 0, commit_once, NULL);
+	while ((err = op(v, off, len)) == -ENOSPC && vm_room_retry(v->vm,
+	    len > 1024 * VM_PAGE_SIZE ? 1024 * VM_PAGE_SIZE : len, false, &idle))
+		;
+	return err;
 }
 
 int
 vmo_decommit(struct vmo *v, uint64_t off, uint64_t len)
 {
-	return range_retry(v, off, len, 0, decommit_once, NULL);
+	return range_retry(v, off, len, decommit_once);
 }
 
 int
 vmo_zero(struct vmo *v, uint64_t off, uint64_t len)
 {
-	return range_retry(v, off, len, 0, zero_once, NULL);
-}
-
-int
-vmo_pin(struct vmo *v, uint64_t off, uint64_t len)
-{
-	return range_retry(v, off, len, 0, pin_once, NULL);
+	return range_retry(v, off, len, zero_once);
 }
 
 int
 vmo_prefetch(struct vmo *v, uint64_t off, uint64_t len)
 {
-	return range_retry(v, off, len, 0, prefetch_once, NULL);
-}
-
-int
-vmo_hint(struct vmo *v, uint64_t off, uint64_t len, enum vmo_hint hint)
-{
-	return range_retry(v, off, len, (int)hint, NULL, hint_once);
+	return range_retry(v, off, len, prefetch_once);
 }
 
 /* First offset in [o, end) of n's view that shows a page, or end. */
