@@ -42,6 +42,20 @@ io_vnode(struct fuse_file_info *fi)
 	return (struct vnode *)(uintptr_t)fi->fh;
 }
 
+/*
+ * Log a rejection of op on v's data (vfs_reject), named by its VMO
+ * directory; takes ns_lock for the name.  Returns err.
+ */
+static int
+io_reject(fuse_req_t req, const char *op, struct vnode *v, int err,
+    const char *why)
+{
+	vfs_lock();
+	vfs_reject(req, op, v->name, err, "%s", why);
+	vfs_unlock();
+	return err;
+}
+
 /* Open info into fi: its text, generated now.  0 or an errno. */
 static int
 io_open_info(struct vnode *v, struct fuse_file_info *fi)
@@ -88,6 +102,10 @@ io_trunc_open(fuse_req_t req, struct vnode *v)
 	if (vmo_size(v->vmo) == 0)
 		return 0;
 	r = vmo_resize(v->vmo, 0);
+	if (r == -EPERM || r == -EBUSY)
+		return io_reject(req, "open O_TRUNC", v, -r, r == -EBUSY ?
+		    "a pinned page or a slice lies past 0" : "a slice's size "
+		    "and a ~fixed= VMO's are fixed");
 	if (r < 0)
 		return vfs_errno(r);
 	vfs_lock();
@@ -305,18 +323,21 @@ io_write_info(fuse_req_t req, struct fuse_bufvec *bufv, off_t off)
 
 	if (!buf) {
 		io_drain(bufv, len);
-		vfs_log(LOG_INFO, "write info: %zu bytes at %lld: not info text "
-		    "(%s)", len, (long long)off, strerror(EINVAL));
-		fuse_reply_err(req, EINVAL);
+		fuse_reply_err(req, vfs_reject(req, "write", "info", EINVAL,
+		    "%zu bytes at %lld: info is read-only (a restore of a "
+		    "copy writes info text, which is ignored)", len,
+		    (long long)off));
 		return;
 	}
 	dst.buf[0].mem = buf;
 	n = fuse_buf_copy(&dst, bufv, 0);
-	if (n != (ssize_t)len || !vnode_info_form(buf, len)) {
-		vfs_log(LOG_INFO, "write info: %zu bytes at %lld: info is "
-		    "read-only; only a restore of info text is taken, and "
-		    "ignored (%s)", len, (long long)off, strerror(EINVAL));
-		fuse_reply_err(req, n < 0 ? (int)-n : EINVAL);
+	if (n < 0) {
+		fuse_reply_err(req, (int)-n);
+	} else if (n != (ssize_t)len || !vnode_info_form(buf, len)) {
+		fuse_reply_err(req, vfs_reject(req, "write", "info", EINVAL,
+		    "%zu bytes at %lld: info is read-only (a restore of a "
+		    "copy writes info text, which is ignored)", len,
+		    (long long)off));
 	} else {
 		fuse_reply_write(req, len);
 	}
@@ -429,20 +450,31 @@ io_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 	struct vnode *v = io_vnode(fi);
 	uint64_t o = (uint64_t)off, l = (uint64_t)len, old;
 	bool grow = !(mode & FALLOC_FL_KEEP_SIZE);
+	const char *why = NULL;
 	int r = -EOPNOTSUPP;
 
 	(void)ino;
 	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE |
-	    FALLOC_FL_ZERO_RANGE))
+	    FALLOC_FL_ZERO_RANGE)) {
+		why = "modes: 0, KEEP_SIZE, PUNCH_HOLE|KEEP_SIZE, ZERO_RANGE";
 		goto out;
+	}
 	r = -EINVAL;
+	why = "offset below 0, length not above 0, or their sum overflows";
 	if (off < 0 || len <= 0 || o + l < o)
 		goto out;
 	r = -EFBIG;
+	why = "past the largest VMO size";
 	if (o + l > VMO_MAX_SIZE)
 		goto out;
+	why = NULL;	/* libvm's errors below: EBUSY and EPERM are logged */
 	if (mode & FALLOC_FL_PUNCH_HOLE) {
-		r = (mode & FALLOC_FL_KEEP_SIZE) ? io_zero(v, o, l) : -EOPNOTSUPP;
+		r = -EOPNOTSUPP;
+		why = "PUNCH_HOLE goes with KEEP_SIZE";
+		if (mode & FALLOC_FL_KEEP_SIZE) {
+			r = io_zero(v, o, l);
+			why = NULL;
+		}
 		goto out;
 	}
 	old = vmo_size(v->vmo);
@@ -455,6 +487,11 @@ io_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 	if (r < 0 && grow && o + l > old)
 		vmo_resize(v->vmo, old);	/* nothing observable changed */
 out:
+	if (!why && (r == -EBUSY || r == -EPERM))
+		why = r == -EBUSY ? "a pinned page is in the range" : "a "
+		    "slice's size and a ~fixed= VMO's are fixed";
+	if (r < 0 && why)
+		io_reject(req, "fallocate", v, -r, why);
 	if (r == 0) {
 		vfs_lock();
 		vnode_touch(&v->meta[VK_DATA], true);
@@ -536,13 +573,20 @@ io_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 	size_t total = 0;
 	ssize_t r = 0;
 	int64_t sh;
-	int err = EOPNOTSUPP;
+	int err;
 
-	if (VFS_INO_KIND(ino_in) != VK_DATA || VFS_INO_KIND(ino_out) != VK_DATA)
+	if (VFS_INO_KIND(ino_in) != VK_DATA || VFS_INO_KIND(ino_out) != VK_DATA) {
+		/* the kernel copies through read and write instead */
+		err = vfs_reject(req, "copy_file_range", "info", EOPNOTSUPP,
+		    "only between data files");
 		goto out_err;
-	err = EINVAL;
-	if (flags != 0 || off_in < 0 || off_out < 0)
+	}
+	if (flags != 0 || off_in < 0 || off_out < 0) {
+		err = vfs_reject(req, "copy_file_range", NULL, EINVAL, "flags "
+		    "0x%x (none are defined), offsets %lld and %lld (not below "
+		    "0)", flags, (long long)off_in, (long long)off_out);
 		goto out_err;
+	}
 	src = io_vnode(fi_in);
 	dst = io_vnode(fi_out);
 	in = (uint64_t)off_in;

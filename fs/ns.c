@@ -187,9 +187,9 @@ ns_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	ns_reply_attr(req, v, k);
 }
 
-/* Truncate data of v to size; no lock held.  0 or an errno. */
+/* Truncate data of v to size; no lock held.  0 or an errno (logged). */
 static int
-ns_truncate(struct vnode *v, uint64_t size)
+ns_truncate(fuse_req_t req, struct vnode *v, uint64_t size)
 {
 	struct vmo *vmo;
 	uint64_t old;
@@ -205,6 +205,15 @@ ns_truncate(struct vnode *v, uint64_t size)
 	 * restore truncates to the size it writes). */
 	r = old == size && vmo_kind(vmo) == VMO_SLICE ? 0 : vmo_resize(vmo, size);
 	vmo_unref(vmo);
+	if (r == -EPERM || r == -EFBIG || r == -EBUSY) {
+		vfs_lock();	/* v->name is (N) */
+		vfs_reject(req, "truncate", v->name, -r, "to %llu bytes: %s",
+		    (unsigned long long)size, r == -EFBIG ? "past the largest "
+		    "VMO size" : r == -EBUSY ? "a pinned page, or a slice, "
+		    "lies past the new size" : "a slice's size and a ~fixed= "
+		    "VMO's are fixed");
+		vfs_unlock();
+	}
 	if (r < 0)
 		return vfs_errno(r);
 	backing_size_changed(v);
@@ -259,11 +268,13 @@ ns_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		to_set &= ~FUSE_SET_ATTR_SIZE;
 	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
-		err = k == VK_DATA ? 0 : EISDIR;
-		if (err)
+		if (k != VK_DATA) {
+			err = vfs_reject(req, "truncate", v->name, EISDIR,
+			    "only data has a size to set");
 			goto out_err;
+		}
 		vfs_unlock();	/* v stays: the kernel holds a reference */
-		err = ns_truncate(v, (uint64_t)attr->st_size);
+		err = ns_truncate(req, v, (uint64_t)attr->st_size);
 		vfs_lock();
 		if (err)
 			goto out_err;
@@ -366,8 +377,9 @@ ns_create_opts(char *cname, unsigned *flags, uint64_t *size)
  * reference) and the bare name in cname, or an errno.
  */
 static int
-ns_make_vmo(struct vnode *d, enum vkind k, const char *name, char *cname,
-    struct vmo **out, uint64_t *slen, mode_t mode, struct bstore **store)
+ns_make_vmo(fuse_req_t req, struct vnode *d, enum vkind k, const char *name,
+    char *cname, struct vmo **out, uint64_t *slen, mode_t mode,
+    struct bstore **store)
 {
 	const char *at = strchr(name, '@');
 	uint64_t off = 0, len = VMO_WHOLE, csize = 0;
@@ -377,21 +389,27 @@ ns_make_vmo(struct vnode *d, enum vkind k, const char *name, char *cname,
 	int r;
 
 	if (n == 0 || n > 255)
-		return EINVAL;
+		return vfs_reject(req, "mkdir", name, EINVAL, n ? "a VMO name "
+		    "is at most 255 bytes" : "no VMO name before the '@'");
 	memcpy(cname, name, n);
 	cname[n] = '\0';
 	if (k == VK_DIR)
 		opts = ns_create_opts(cname, &cflags, &csize);
 	if (!ns_name_ok(cname))
-		return EINVAL;
-	if (opts && vfs.backing_fd >= 0) {
-		vfs_log(LOG_INFO, "mkdir %s: ~discardable and ~fixed= need a RAM "
-		    "mount (a backed VMO lives in its file): %s", name,
-		    strerror(EINVAL));
-		return EINVAL;
-	}
-	if (at && (k == VK_DIR || vfs_parse_range(at + 1, &off, &len) != 0))
-		return EINVAL;
+		return vfs_reject(req, "mkdir", name, EINVAL, "\".\" and "
+		    "\"..\" are not VMO names");
+	if (opts && vfs.backing_fd >= 0)
+		return vfs_reject(req, "mkdir", name, EINVAL, "~discardable "
+		    "and ~fixed= need a RAM mount (a backed VMO lives in its "
+		    "file)");
+	if (at && k == VK_DIR)
+		return vfs_reject(req, "mkdir", name, EINVAL, "a VMO name has "
+		    "no '@' (a RANGE is for clones/NAME@RANGE and "
+		    "slices/NAME@RANGE)");
+	if (at && vfs_parse_range(at + 1, &off, &len) != 0)
+		return vfs_reject(req, "mkdir", name, EINVAL, "not NAME@OFFSET+"
+		    "LENGTH, each NUM decimal or 0x hex with an optional "
+		    "K/M/G suffix");
 	if (vnode_kid(d, k == VK_SLICES, cname))
 		return EEXIST;
 	if (k == VK_DIR && vfs.backing_fd >= 0) {
@@ -400,14 +418,26 @@ ns_make_vmo(struct vnode *d, enum vkind k, const char *name, char *cname,
 		r = vmo_create(vfs.vm, csize, cflags, out);
 	} else if (k == VK_CLONES) {
 		if (off % VFS_PAGE)
-			return EINVAL;
+			return vfs_reject(req, "mkdir", name, EINVAL, "a clone's "
+			    "OFFSET is a multiple of the page size (%u)",
+			    VFS_PAGE);
 		r = vmo_clone(d->vmo, off, len, out);
 	} else {
 		if (!at || len == 0 || off % VFS_PAGE)
-			return EINVAL;
+			return vfs_reject(req, "mkdir", name, EINVAL, !at ?
+			    "a slice needs a range: slices/NAME@OFFSET+LENGTH" :
+			    len == 0 ? "a slice's LENGTH is not 0" : "a slice's "
+			    "OFFSET is a multiple of the page size");
 		r = vmo_slice(d->vmo, off, len, out);
 		*slen = len;
 	}
+	if (r == -EOPNOTSUPP)
+		return vfs_reject(req, "mkdir", name, EOPNOTSUPP, "a "
+		    "discardable VMO has no clones or slices");
+	if (r == -EINVAL || r == -EFBIG)
+		return vfs_reject(req, "mkdir", name, -r, k == VK_SLICES ?
+		    "the range is not within the parent's size (rounded up "
+		    "to a page)" : "the range goes past the largest VMO size");
 	return r < 0 ? vfs_errno(r) : 0;
 }
 
@@ -475,6 +505,10 @@ ns_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 			err = EEXIST;
 		else if (fk == VK_CLONES || fk == VK_SLICES)
 			err = ns_restore_fixed(req, d, fk, mode);
+		else
+			vfs_reject(req, "mkdir", name, EPERM, "a VMO directory "
+			    "holds only data, info, clones/ and slices/; make "
+			    "VMOs at the top, in clones/ or in slices/");
 		if (err == 0) {
 			vnode_reply_entry(req, d, fk, false);
 			vfs_unlock();
@@ -482,7 +516,7 @@ ns_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 		}
 		goto out_err;
 	}
-	err = ns_make_vmo(d, k, name, cname, &vmo, &slen, mode, &store);
+	err = ns_make_vmo(req, d, k, name, cname, &vmo, &slen, mode, &store);
 	if (err)
 		goto out_err;
 	err = ENOMEM;
@@ -505,11 +539,6 @@ ns_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 	return;
 out_err:
 	vfs_unlock();
-	if (err == EINVAL)
-		vfs_log(LOG_INFO, "mkdir %s: invalid name or range", name);
-	else if (err == EPERM)
-		vfs_log(LOG_INFO, "mkdir %s: a VMO directory holds only data, "
-		    "info, clones/ and slices/ (%s)", name, strerror(err));
 	fuse_reply_err(req, err);
 }
 
@@ -535,9 +564,11 @@ ns_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		if (!fk || !vnode_shows(d, fk))
 			err = ENOENT;
 		else if (fk == VK_DATA || fk == VK_INFO)
-			err = ENOTDIR;
+			err = vfs_reject(req, "rmdir", name, ENOTDIR, "data and "
+			    "info are files (unlink them)");
 		else if (d->nkids[fk == VK_SLICES])
-			err = ENOTEMPTY;
+			err = vfs_reject(req, "rmdir", name, ENOTEMPTY, "%s/ "
+			    "still holds %u VMOs", name, d->nkids[fk == VK_SLICES]);
 		else {
 			d->removed |= 1u << fk;
 			vnode_touch(&d->meta[VK_DIR], true);
@@ -549,9 +580,12 @@ ns_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	c = vnode_kid(d, i, name);
 	if (!c)
 		goto out_err;
-	err = ENOTEMPTY;
-	if (c->nkids[0] || c->nkids[1])
+	if (c->nkids[0] || c->nkids[1]) {
+		err = vfs_reject(req, "rmdir", name, ENOTEMPTY, "the VMO still "
+		    "has %u clones and %u slices (rm -r removes them first)",
+		    c->nkids[0], c->nkids[1]);
 		goto out_err;
+	}
 	if (c->store) {
 		/* The file leaves the name now; detach and unlink below. */
 		if ((err = backing_remove_begin(c->store, c->name)) != 0)
@@ -584,7 +618,8 @@ ns_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	i = ns_list_of(d, k);
 	if (i >= 0) {
 		if (vnode_kid(d, i, name))
-			err = EISDIR;
+			err = vfs_reject(req, "unlink", name, EISDIR, "a VMO is "
+			    "a directory (rmdir, or rm -r with its clones)");
 		goto out_err;
 	}
 	if (k != VK_DIR)
@@ -600,7 +635,8 @@ ns_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		vnode_touch(&d->meta[fk], false);
 		err = 0;
 	} else {
-		err = EISDIR;
+		err = vfs_reject(req, "unlink", name, EISDIR, "clones/ and "
+		    "slices/ are directories (rmdir when empty)");
 	}
 out_err:
 	vfs_unlock();
@@ -621,23 +657,38 @@ ns_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (!d || !ns_dir_live(d, k))
 		goto out_err;
 	i = ns_list_of(d, k);
-	err = EPERM;
-	if (i < 0 || parent != newparent)
+	if (i < 0 || parent != newparent) {
+		err = vfs_reject(req, "rename", name, EPERM, i < 0 ? "only a "
+		    "VMO is renamed (data, info, clones/ and slices/ keep "
+		    "their names)" : "a VMO stays in its directory (to \"%s\" "
+		    "in another)", newname);
 		goto out_err;
+	}
 	err = ENOENT;
 	if (!(c = vnode_kid(d, i, name)))
 		goto out_err;
 	err = EINVAL;
-	if ((flags & ~RENAME_NOREPLACE) || !ns_name_ok(newname))
+	if (flags & ~RENAME_NOREPLACE) {
+		vfs_reject(req, "rename", name, err, "flags 0x%x: only "
+		    "RENAME_NOREPLACE is supported", flags);
 		goto out_err;
+	}
+	if (!ns_name_ok(newname)) {
+		vfs_reject(req, "rename", name, err, "\"%s\" is not a VMO "
+		    "name (1 to 255 bytes, no '@', not . or ..)", newname);
+		goto out_err;
+	}
 	t = vnode_kid(d, i, newname);
 	err = 0;
 	if (t == c)
 		goto out_err;
 	/* A VMO directory always holds data and info: never empty. */
-	err = flags & RENAME_NOREPLACE ? EEXIST : ENOTEMPTY;
-	if (t)
+	if (t) {
+		err = vfs_reject(req, "rename", name, flags & RENAME_NOREPLACE ?
+		    EEXIST : ENOTEMPTY, "the VMO \"%s\" is there (a VMO "
+		    "directory is never empty: rmdir it first)", newname);
 		goto out_err;
+	}
 	err = ENOMEM;
 	if (!(nn = strdup(newname)))
 		goto out_err;
@@ -651,19 +702,16 @@ ns_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	err = 0;
 out_err:
 	vfs_unlock();
-	if (err == EPERM || err == EINVAL)
-		vfs_log(LOG_INFO, "rename %s -> %s: only a VMO, within its "
-		    "directory, to a VMO name (%s)", name, newname, strerror(err));
 	fuse_reply_err(req, err);
 }
 
-/* Log a refused creation: what a VMO directory may hold. */
-static void
-ns_log_create(const char *what, const char *name)
+/* (any lock) Reject a creation: what a VMO directory may hold.  EPERM. */
+static int
+ns_reject_create(fuse_req_t req, const char *what, const char *name)
 {
-	vfs_log(LOG_INFO, "%s %s: only data and info (after unlink) can be "
-	    "created in a VMO directory, and nothing else anywhere (%s)",
-	    what, name, strerror(EPERM));
+	return vfs_reject(req, what, name, EPERM, "only data and info (after "
+	    "unlink) can be created in a VMO directory, and nothing else "
+	    "anywhere (mkdir makes VMOs)");
 }
 
 /*
@@ -694,9 +742,10 @@ ns_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	d = ns_node(parent, &k);
 	if (!d || !ns_dir_live(d, k))
 		goto out_err;
-	err = EPERM;
-	if (!(fk = ns_creatable(d, k, name, mode)))
+	if (!(fk = ns_creatable(d, k, name, mode))) {
+		err = ns_reject_create(req, "mknod", name);
 		goto out_err;
+	}
 	if ((err = ns_restore_fixed(req, d, fk, mode)) != 0)
 		goto out_err;
 	vnode_reply_entry(req, d, fk, false);
@@ -704,8 +753,6 @@ ns_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	return;
 out_err:
 	vfs_unlock();
-	if (err == EPERM)
-		ns_log_create("mknod", name);
 	fuse_reply_err(req, err);
 }
 
@@ -714,8 +761,7 @@ ns_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
     const char *name)
 {
 	(void)link; (void)parent;
-	ns_log_create("symlink", name);
-	fuse_reply_err(req, EPERM);
+	fuse_reply_err(req, ns_reject_create(req, "symlink", name));
 }
 
 void
@@ -723,8 +769,7 @@ ns_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
     const char *newname)
 {
 	(void)ino; (void)newparent;
-	ns_log_create("link", newname);
-	fuse_reply_err(req, EPERM);
+	fuse_reply_err(req, ns_reject_create(req, "link", newname));
 }
 
 /* (N) Give back the lookup reference an entry reply did not deliver. */
@@ -751,9 +796,10 @@ ns_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	d = ns_node(parent, &k);
 	if (!d || !ns_dir_live(d, k))
 		goto out_err;
-	err = EPERM;
-	if (!(fk = ns_creatable(d, k, name, S_IFREG | mode)))
+	if (!(fk = ns_creatable(d, k, name, S_IFREG | mode))) {
+		err = ns_reject_create(req, "create", name);
 		goto out_err;
+	}
 	if ((err = ns_restore_fixed(req, d, fk, mode)) != 0)
 		goto out_err;
 	vnode_fill_entry(d, fk, &e);
@@ -780,8 +826,6 @@ ns_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	}
 out_err:
 	vfs_unlock();
-	if (err == EPERM)
-		ns_log_create("create", name);
 	fuse_reply_err(req, err);
 }
 

@@ -38,10 +38,18 @@ enum xa_action {
 	XA_DONTNEED, XA_ALWAYSNEED, XA_NACTIONS
 };
 
-static const char *const xa_actions[XA_NACTIONS] = {
+/*
+ * Every name that can be set on data, for the EINVAL of an unknown one:
+ * the actions (enum order), then the whole-VMO lock actions of
+ * discardable VMOs (issue #17), which take no RANGE.  The read-only
+ * values take only a restore of their own form, so they are not listed.
+ */
+#define XA_NSETTABLE	(XA_NACTIONS + 3)
+static const char *const xa_actions[XA_NSETTABLE] = {
 	"commit", "decommit", "zero", "pin", "unpin", "prefetch", "dontneed",
-	"alwaysneed",
+	"alwaysneed", "lock", "trylock", "unlock",
 };
+#define xa_locks	(xa_actions + XA_NACTIONS)
 
 enum xa_value {
 	XV_ID, XV_KIND, XV_PARENT, XV_SIZE, XV_COMMITTED, XV_POPULATED,
@@ -53,8 +61,7 @@ static const char *const xa_values[XV_NVALUES] = {
 	"scaled", "pinned", "children", "lock_state",
 };
 
-/* Whole-VMO lock actions of discardable VMOs (issue #17): no RANGE. */
-static const char *const xa_locks[] = { "lock", "trylock", "unlock" };
+
 
 static int
 xa_index(const char *const *tab, int n, const char *s)
@@ -228,15 +235,16 @@ xa_log_value(char *out, size_t osize, const char *value, size_t size)
 	strcpy(out + n, n < size ? "..." : "");
 }
 
+/* Log a refused setxattr of name = value (vfs_reject); err negative. */
 static void
-xa_log_reject(const char *name, const char *value, size_t size, int err,
-    const char *why)
+xa_log_reject(fuse_req_t req, const char *name, const char *value,
+    size_t size, int err, const char *why)
 {
 	char shown[72];
 
 	xa_log_value(shown, sizeof(shown), value, size);
-	vfs_log(LOG_INFO, "setxattr %s \"%s\": %s (%s)", name, shown, why,
-	    strerror(-err));
+	vfs_reject(req, "setxattr", name, -err, "%s (value \"%s\")", why,
+	    shown);
 }
 
 /* Run action a on v's VMO; no lock held.  0 or a negative errno. */
@@ -351,20 +359,20 @@ xa_stats_form(const char *value, size_t size)
  * XATTR_CREATE finds it there (EEXIST); another value is EPERM, logged.
  */
 static int
-xa_set_readonly(const char *name, const char *value, size_t size, int flags,
-    bool ok)
+xa_set_readonly(fuse_req_t req, const char *name, const char *value,
+    size_t size, int flags, bool ok)
 {
 	if (ok)
 		return flags & XATTR_CREATE ? -EEXIST : 0;
-	xa_log_reject(name, value, size, -EPERM, "read-only value (a restore "
+	xa_log_reject(req, name, value, size, -EPERM, "read-only value (a restore "
 	    "of a copy writes one of its form, and is ignored)");
 	return -EPERM;
 }
 
 /* setxattr of a user.vmo.* / user.vmofs.* name on (v, k); ns_lock held, dropped. */
 static int
-xa_set_reserved(struct vnode *v, enum vkind k, const char *name,
-    const char *value, size_t size, int flags)
+xa_set_reserved(fuse_req_t req, struct vnode *v, enum vkind k,
+    const char *name, const char *value, size_t size, int flags)
 {
 	const char *rest = name + strlen(XA_VMO), *why;
 	struct vmo *vmo;
@@ -373,12 +381,12 @@ xa_set_reserved(struct vnode *v, enum vkind k, const char *name,
 
 	if (k == VK_DIR && v == vfs.root && strcmp(name, XA_STATS) == 0) {
 		vfs_unlock();
-		return xa_set_readonly(name, value, size, flags,
+		return xa_set_readonly(req, name, value, size, flags,
 		    xa_stats_form(value, size));
 	}
 	if (k != VK_DATA || strncmp(name, XA_VMO, strlen(XA_VMO)) != 0) {
 		vfs_unlock();
-		xa_log_reject(name, value, size, -EINVAL, k != VK_DATA ?
+		xa_log_reject(req, name, value, size, -EINVAL, k != VK_DATA ?
 		    "user.vmo.* and user.vmofs.* are reserved; actions exist "
 		    "on data only" : "unknown reserved name");
 		return -EINVAL;
@@ -392,11 +400,13 @@ xa_set_reserved(struct vnode *v, enum vkind k, const char *name,
 		r = xa_lock(vmo, xa_index(xa_locks, 3, rest), value, size, &why);
 	} else if (a < 0 && xa_index(xa_values, XV_NVALUES, rest) >= 0) {
 		vmo_unref(vmo);
-		return xa_set_readonly(name, value, size, flags,
+		return xa_set_readonly(req, name, value, size, flags,
 		    vnode_value_form(rest, value, size));
 	} else if (a < 0) {
-		r = -EINVAL;
-		why = "unknown user.vmo name";
+		vmo_unref(vmo);
+		vfs_reject_names(req, "setxattr", name, EINVAL, XA_VMO,
+		    xa_actions, XA_NSETTABLE);
+		return -EINVAL;
 	} else {
 		r = xa_range(vmo, (enum xa_action)a, value, size, &off, &len,
 		    &why);
@@ -407,7 +417,7 @@ xa_set_reserved(struct vnode *v, enum vkind k, const char *name,
 	}
 	vmo_unref(vmo);
 	if (r < 0)
-		xa_log_reject(name, value, size, r, why);
+		xa_log_reject(req, name, value, size, r, why);
 	return r;
 }
 
@@ -420,13 +430,16 @@ xa_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	enum vkind k;
 	int err = ENOTSUP;
 
-	if (strncmp(name, "user.", 5) != 0)
+	if (strncmp(name, "user.", 5) != 0) {
+		vfs_reject(req, "setxattr", name, err, "only user.* attributes "
+		    "are kept (no trusted, security or system namespace)");
 		goto out_err;
+	}
 	err = ENOENT;
 	if (!(v = xa_node(ino, &k)))
 		goto out_err;
 	if (xa_reserved(name)) {
-		int r = xa_set_reserved(v, k, name, value, size, flags);
+		int r = xa_set_reserved(req, v, k, name, value, size, flags);
 
 		err = r < 0 ? vfs_errno(r) : 0;
 		goto out_err;
@@ -439,8 +452,11 @@ xa_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	if (!old && (flags & XATTR_REPLACE))
 		goto out_unlock;
 	err = E2BIG;
-	if (size > XA_MAX_VALUE)
+	if (size > XA_MAX_VALUE) {
+		vfs_reject(req, "setxattr", name, err, "a value of %zu bytes; "
+		    "at most %d", size, XA_MAX_VALUE);
 		goto out_unlock;
+	}
 	err = ENOMEM;
 	if (!(x = malloc(sizeof(*x) + size)) || !(x->name = strdup(name))) {
 		free(x);
@@ -791,8 +807,9 @@ xa_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		err = xa_listed(v, k, name) ? 0 : EPERM;
 		vfs_unlock();
 		if (err)
-			vfs_log(LOG_INFO, "removexattr %s: reserved name, cannot "
-			    "be removed (%s)", name, strerror(err));
+			vfs_reject(req, "removexattr", name, err, "user.vmo.* and "
+			    "user.vmofs.* are reserved: an action or value, not "
+			    "a stored attribute");
 		goto out_err;
 	}
 	x = xa_find(&v->meta[k], name);

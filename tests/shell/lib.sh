@@ -240,6 +240,13 @@ vt_fails() {
 	vt_fail "'$*' failed (status $VT_RC) without '$text':"$'\n'"$VT_OUT"
 }
 
+# vt_logged PATTERN WHAT: the daemon's log (VT_LOG: vt_mount's -f) has a line matching PATTERN
+# (grep -E), one rejection: OP "NAME": ERRNO (text): why (pid P, uid U).
+vt_logged() {
+	grep -Eq "$1.* \(pid [0-9]+, uid [0-9]+\)$" "$VT_LOG" ||
+		vt_fail "no log line for $2 (/$1/): $(tail -5 "$VT_LOG")"
+}
+
 # vt_run CMD...: run CMD, keeping stdout in VT_OUT; fail with its output.
 vt_run() {
 	local err=$VT_WORK/stderr

@@ -570,11 +570,74 @@ test_range_refusal_logged() {
 	cp p "$MNT/a/data"
 	vt_fails "Invalid argument" setfattr -n user.vmo.decommit -v 16+256 "$MNT/a/data"
 	cmp p "$MNT/a/data"
-	grep -q 'setxattr user.vmo.decommit "16+256": decommit frees whole pages' "$VT_LOG" ||
+	grep -q 'setxattr "user.vmo.decommit": EINVAL (Invalid argument): decommit frees whole pages.*(value "16+256") (pid [0-9]*, uid 0)' "$VT_LOG" ||
 		vt_fail "no log line for the refused decommit: $(tail -3 "$VT_LOG")"
 }
 
+# Every request refused for what it asked is logged once through
+# vfs_reject (fs/util.c): op, the name it got, the errno by name, why, who
+# asked; answers (ENOENT of a lookup, ENODATA of an unset attribute) are not.
+test_rejections_logged() {
+	vt_mount -o size=64M
+	mkdir "$MNT/a" "$MNT/b" "$MNT/a/clones/c"
+	echo hi >"$MNT/a/data"
+	mkdir "$MNT/a/slices/s@0+4096"
+	vt_fails "Invalid argument" mkdir "$MNT/x@0+4096"
+	vt_logged 'mkdir "x@0\+4096": EINVAL \(Invalid argument\): a VMO name has no' "mkdir NAME@RANGE"
+	vt_fails "Invalid argument" mkdir "$MNT/a/clones/d@1+4096"
+	vt_logged 'mkdir "d@1\+4096": EINVAL .*OFFSET is a multiple of the page size' "unaligned clone"
+	vt_fails "Invalid argument" mkdir "$MNT/a/slices/t"
+	vt_logged 'mkdir "t": EINVAL .*a slice needs a range' "slice without a range"
+	vt_fails "Invalid argument" mkdir "$MNT/a/slices/t@0+1G"
+	vt_logged 'mkdir "t@0\+1G": EINVAL .*not within the parent' "slice past its parent"
+	vt_fails "Operation not permitted" mkdir "$MNT/a/sub"
+	vt_logged 'mkdir "sub": EPERM \(Operation not permitted\): a VMO directory holds only' "mkdir in a VMO"
+	vt_fails "Directory not empty" rmdir "$MNT/a"
+	vt_logged 'rmdir "a": ENOTEMPTY .*1 clones and 1 slices' "rmdir of a VMO with children"
+	vt_fails "Directory not empty" rmdir "$MNT/a/clones"
+	vt_logged 'rmdir "clones": ENOTEMPTY .*still holds 1 VMOs' "rmdir of a full clones/"
+	# rmdir of a file and unlink of a directory: the kernel answers
+	# ENOTDIR / EISDIR from the cached entry's type, vmofs sees nothing
+	vt_fails "Not a directory" rmdir "$MNT/a/data"
+	vt_fails "Is a directory" unlink "$MNT/b"
+	vt_fails "" mv "$MNT/a/data" "$MNT/a/moved"
+	vt_logged 'rename "data": EPERM .*only a VMO is renamed' "rename of data"
+	vt_fails "" mv "$MNT/a/clones/c" "$MNT/c"
+	vt_logged 'rename "c": EPERM .*stays in its directory' "rename across directories"
+	vt_fails "" mv -T "$MNT/a" "$MNT/b"
+	vt_logged 'rename "a": ENOTEMPTY .*the VMO "b" is there' "rename onto a VMO"
+	vt_fails "Operation not permitted" ln -s x "$MNT/a/l"
+	vt_logged 'symlink "l": EPERM .*only data and info' "symlink"
+	vt_fails "" ln "$MNT/a/data" "$MNT/a/h"
+	vt_logged 'link "h": EPERM' "hard link"
+	vt_fails "" touch "$MNT/a/new"
+	vt_logged 'create "new": EPERM' "create"
+	vt_fails "" mknod "$MNT/a/fifo" p
+	vt_logged 'mknod "fifo": EPERM' "mknod"
+	vt_fails "" truncate -s 8192 "$MNT/a/slices/s/data"
+	vt_logged 'truncate "s": EPERM .*fixed' "truncate of a slice"
+	# (the kernel itself refuses fallocate modes FUSE does not carry)
+	vt_fails "File too large" fallocate -o 0 -l 5P "$MNT/a/data"
+	vt_logged 'fallocate "a": EFBIG .*largest VMO size' "fallocate past 4 PiB"
+	vt_fails "Invalid argument" setfattr -n user.vmo.frob -v 1 "$MNT/a/data"
+	vt_logged 'setxattr "user.vmo.frob": EINVAL .*unknown name; valid names: user.vmo.commit, user.vmo.decommit,.* user.vmo.unlock' "unknown user.vmo name"
+	vt_fails "" setfattr -x user.vmo.commit "$MNT/a/data"
+	vt_logged 'removexattr "user.vmo.commit": EPERM .*reserved' "removexattr of an action"
+	vt_fails "" setfattr -n trusted.x -v 1 "$MNT/a/data"
+	vt_logged 'setxattr "trusted.x": EOPNOTSUPP .*only user\.\* attributes' "trusted.* xattr"
+	vt_fails "" sh -c "echo junk >'$MNT/a/info'"
+	vt_logged 'write "info": EINVAL .*read-only' "write of info"
+	# Answers, not rejections: nothing logged for them.
+	ls "$MNT/nothere" 2>/dev/null && vt_fail "nothere exists"
+	getfattr -d "$MNT/a/data" >/dev/null
+	getfattr -n user.unset "$MNT/a/data" 2>/dev/null && vt_fail "user.unset is set"
+	if grep -E 'nothere|user\.unset|ENOENT|ENODATA' "$VT_LOG"; then
+		vt_fail "an answer was logged as a rejection"
+	fi
+}
+
 vt_main test_namespace_layout test_write_read_truncate test_clone_is_snapshot \
+	test_rejections_logged \
 	test_clone_ranges test_slice_is_shared test_remove test_rename \
 	test_other_entries_eperm test_owner_and_mode test_stat_blocks_and_df \
 	test_xattr_actions test_xattr_errors test_xattr_values_listed \
