@@ -236,7 +236,27 @@ vnode_rename(struct vnode *v, char *name)
 	(void)dup;
 }
 
-/* (N) Drop the VMO once nothing can reach it any more. */
+/*
+ * (N) The data inode whose st_blocks a clone of v changes when it is made
+ * and when it ends (the pages v's own node holds move to the hidden node
+ * above it, and back when the clone goes): v's, or for a slice its root's,
+ * whose pages a slice is.  0 if the kernel caches nothing of it.
+ */
+fuse_ino_t
+vnode_cow_owner(struct vnode *v)
+{
+	while (v->pdir == VK_SLICES && v->parent)
+		v = v->parent;
+	if (v->nlookup[VK_DATA] == 0 && v->nopen == 0)
+		return 0;
+	return VFS_INO(v->id, VK_DATA);
+}
+
+/*
+ * (N) Drop the VMO once nothing can reach it any more.  The end of a clone
+ * hands its hidden node's pages back to its source: the kernel's copy of
+ * that one's st_blocks is stale (queued here; ns_rmdir waits for it).
+ */
 static void
 vnode_release(struct vnode *v)
 {
@@ -245,6 +265,8 @@ vnode_release(struct vnode *v)
 		return;
 	vmo_unref(v->vmo);
 	v->vmo = NULL;
+	if (v->cow_stale)
+		notify_attr_async(v->cow_stale);
 }
 
 /* (N) Remove v from the namespace (it must have no linked children). */
@@ -260,6 +282,9 @@ vnode_unlink(struct vnode *v)
 	RB_REMOVE(vnode_names, &c->names[i], v);
 	c->nkids[i]--;
 	v->linked = false;
+	/* the source may be gone by the time an open clone is closed */
+	if (v->pdir == VK_CLONES)
+		v->cow_stale = vnode_cow_owner(c);
 	vnode_touch(&c->meta[v->pdir], true);
 	vnode_release(v);
 }
@@ -500,12 +525,14 @@ vnode_fill_entry(struct vnode *v, enum vkind k, struct fuse_entry_param *e)
  * ns_lock held, and v's VMO (if any) referenced by the caller so its size
  * can be read; the lock is dropped around the reply and retaken.  If the
  * reply fails (the caller was interrupted) the reference is given back.
- * volatile_name: the kernel's name for it is not the real one (mkdir
- * "C@RANGE" makes "C"), so the dentry must not be cached.
+ * flags: VR_VOLATILE, the kernel's name for it is not the real one (mkdir
+ * "C@RANGE" makes "C"), so the dentry must not be cached; VR_SETTLE, the
+ * notifications queued so far are done before the reply (a new clone's
+ * source: its st_blocks changed, and a stat right after mkdir must see it).
  */
 int
 vnode_reply_entry(fuse_req_t req, struct vnode *v, enum vkind k,
-    bool volatile_name)
+    unsigned flags)
 {
 	struct fuse_entry_param e;
 	struct vmo *vmo = NULL;
@@ -513,7 +540,7 @@ vnode_reply_entry(fuse_req_t req, struct vnode *v, enum vkind k,
 
 	vfs_assert_locked();
 	vnode_fill_entry(v, k, &e);
-	if (volatile_name)
+	if (flags & VR_VOLATILE)
 		e.entry_timeout = 0;
 	if (k == VK_DATA || k == VK_INFO)
 		vmo = vnode_vmo_get(v);
@@ -529,6 +556,8 @@ vnode_reply_entry(fuse_req_t req, struct vnode *v, enum vkind k,
 		}
 		vmo_unref(vmo);
 	}
+	if (flags & VR_SETTLE)
+		notify_settle();
 	r = fuse_reply_entry(req, &e);
 	vfs_lock();
 	if (r != 0) {

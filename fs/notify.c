@@ -322,10 +322,14 @@ notify_entry(fuse_ino_t parent, const char *name)
 	pthread_mutex_unlock(&nq.lock);
 }
 
-void
-notify_attr(fuse_ino_t ino)
+/*
+ * Queue an attribute invalidation of ino (merged with one queued for it);
+ * with wait, wait (bounded) until it is done.  Takes only nq.lock.
+ */
+static void
+notify_attr_queue(fuse_ino_t ino, bool wait)
 {
-	struct nentry *e = calloc(1, sizeof(*e));
+	struct nentry *e = calloc(1, sizeof(*e)), *q;
 	uint64_t seq;
 
 	if (!e)
@@ -338,9 +342,39 @@ notify_attr(fuse_ino_t ino)
 		free(e);
 		return;
 	}
-	seq = e->seq = ++nq.seq;
-	TAILQ_INSERT_TAIL(&nq.q, e, link);
-	pthread_cond_signal(&nq.work);
-	notify_wait(seq, ino);	/* e is the notifier's now */
+	TAILQ_FOREACH(q, &nq.q, link)
+		if (q->ino == ino && q->attr)
+			break;
+	if (q) {
+		free(e);
+		seq = q->seq;
+	} else {
+		seq = e->seq = ++nq.seq;
+		TAILQ_INSERT_TAIL(&nq.q, e, link);
+		pthread_cond_signal(&nq.work);
+	}
+	if (wait)
+		notify_wait(seq, ino);	/* e is the notifier's now */
+	pthread_mutex_unlock(&nq.lock);
+}
+
+void
+notify_attr(fuse_ino_t ino)
+{
+	notify_attr_queue(ino, true);
+}
+
+void
+notify_attr_async(fuse_ino_t ino)
+{
+	notify_attr_queue(ino, false);
+}
+
+void
+notify_settle(void)
+{
+	pthread_mutex_lock(&nq.lock);
+	if (!nq.stop)
+		notify_wait(nq.seq, 0);
 	pthread_mutex_unlock(&nq.lock);
 }

@@ -121,7 +121,7 @@ ns_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	if (!c || !ck)
 		goto out_err;
-	vnode_reply_entry(req, c, ck, false);
+	vnode_reply_entry(req, c, ck, 0);
 	vfs_unlock();
 	return;
 out_err:
@@ -490,6 +490,8 @@ ns_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 	struct bstore *store = NULL;
 	char cname[256];
 	uint64_t slen = 0;
+	fuse_ino_t owner;
+	unsigned flags;
 	enum vkind k;
 	int err = ENOENT;
 
@@ -510,7 +512,7 @@ ns_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 			    "holds only data, info, clones/ and slices/; make "
 			    "VMOs at the top, in clones/ or in slices/");
 		if (err == 0) {
-			vnode_reply_entry(req, d, fk, false);
+			vnode_reply_entry(req, d, fk, 0);
 			vfs_unlock();
 			return;
 		}
@@ -534,7 +536,13 @@ ns_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 		goto out_err;
 	}
 	vnode_link(d, k, v);
-	vnode_reply_entry(req, v, VK_DIR, strcmp(cname, name) != 0);
+	flags = strcmp(cname, name) != 0 ? VR_VOLATILE : 0;
+	if (k == VK_CLONES && (owner = vnode_cow_owner(d)) != 0) {
+		/* d's own pages went to the hidden node: its st_blocks */
+		notify_attr_async(owner);
+		flags |= VR_SETTLE;
+	}
+	vnode_reply_entry(req, v, VK_DIR, flags);
 	vfs_unlock();
 	return;
 out_err:
@@ -549,6 +557,7 @@ ns_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct bstore *store = NULL;
 	struct vmo *vmo = NULL;
 	enum vkind k, fk;
+	bool settle = false;
 	int err = ENOENT, i;
 
 	vfs_lock();
@@ -595,12 +604,16 @@ ns_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		vmo = vnode_vmo_get(c);
 	}
 	vnode_unlink(c);
+	/* a clone's end queued its source's st_blocks (vnode_release) */
+	settle = c->cow_stale && !c->vmo;
 	vnode_maybe_free(c);
 	err = 0;
 out_err:
 	vfs_unlock();
 	if (store)
 		backing_remove_end(store, vmo);
+	if (settle)
+		notify_settle();
 	fuse_reply_err(req, err);
 }
 
@@ -748,7 +761,7 @@ ns_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	}
 	if ((err = ns_restore_fixed(req, d, fk, mode)) != 0)
 		goto out_err;
-	vnode_reply_entry(req, d, fk, false);
+	vnode_reply_entry(req, d, fk, 0);
 	vfs_unlock();
 	return;
 out_err:

@@ -129,6 +129,7 @@ struct vnode {
 	uint64_t	 slice_len;		/* (c) window length (slices) */
 	TAILQ_ENTRY(vnode) glink;		/* (N) in group->list */
 	struct bstore	*store;			/* (N) backing file (top level, backing mode) */
+	fuse_ino_t	 cow_stale;		/* (N) unlinked clone: data inode whose st_blocks its end changes, or 0 */
 	bool		 bk_sizechg;		/* (N) size changed, not yet written back */
 	RB_ENTRY(vnode)	 tlink;			/* (N) in vfs.table */
 };
@@ -238,8 +239,12 @@ void vnode_fill_stat(struct vnode *v, enum vkind k, struct stat *st);	/* (N) */
 void vnode_stat_vmo(struct vmo *vmo, struct stat *st);
 void vnode_fill_entry(struct vnode *v, enum vkind k,
     struct fuse_entry_param *e);		/* (N) */
+/* vnode_reply_entry flags */
+#define VR_VOLATILE	0x1	/* the kernel's name is not the real one: no dentry cache */
+#define VR_SETTLE	0x2	/* queued notifications done first (notify_settle) */
 int vnode_reply_entry(fuse_req_t req, struct vnode *v, enum vkind k,
-    bool volatile_name);
+    unsigned flags);
+fuse_ino_t vnode_cow_owner(struct vnode *v);	/* (N) */
 void vnode_touch(struct vmeta *m, bool mtime);	/* (N) */
 /* (N) Does the linked VMO directory v show its entry k (VK_DIR: itself)? */
 bool vnode_shows(struct vnode *v, enum vkind k);
@@ -356,6 +361,10 @@ void notify_stop(void);
 void notify_changed(struct vnode *v, uint64_t off, uint64_t len, bool self);
 /* The attributes of ino changed behind the kernel: drop its copy (waits, bounded). */
 void notify_attr(fuse_ino_t ino);
+/* The same, queued only: any lock may be held (nq.lock is a leaf). */
+void notify_attr_async(fuse_ino_t ino);
+/* Wait (bounded) until everything queued so far is done; no lock held. */
+void notify_settle(void);
 /* Invalidate a dentry parent/name (asynchronous; never waits). */
 void notify_entry(fuse_ino_t parent, const char *name);
 

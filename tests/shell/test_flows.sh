@@ -574,6 +574,40 @@ test_range_refusal_logged() {
 		vt_fail "no log line for the refused decommit: $(tail -3 "$VT_LOG")"
 }
 
+# st_blocks is the pages a VMO's own node holds (docs/semantics.md): a
+# clone moves them to the hidden node above, its end moves them back, and
+# stat shows both at once (the kernel's copy of the attributes of the
+# source is invalidated before mkdir and rmdir return), also for a clone of
+# a slice, whose pages are its root's, and for a clone still open at rmdir.
+test_blocks_follow_clones() {
+	local i
+	vt_mount -o size=64M
+	mkdir "$MNT/p"
+	head -c 1M /dev/urandom >"$MNT/p/data"
+	vt_eq 2048 "$(stat -c %b "$MNT/p/data")" "blocks of 1 MiB"
+	mkdir "$MNT/p/clones/c"
+	vt_eq 0 "$(stat -c %b "$MNT/p/data")" "blocks after a clone"
+	dd if=/dev/urandom of="$MNT/p/data" bs=4k count=10 conv=notrunc status=none
+	vt_eq 80 "$(stat -c %b "$MNT/p/data")" "blocks after 10 pages written"
+	rmdir "$MNT/p/clones/c"
+	vt_eq 2048 "$(stat -c %b "$MNT/p/data")" "blocks after the clone's rmdir"
+	mkdir "$MNT/p/slices/s@0+64K" "$MNT/p/slices/s/clones/k"
+	vt_eq 0 "$(stat -c %b "$MNT/p/data")" "blocks after a clone of a slice"
+	rmdir "$MNT/p/slices/s/clones/k"
+	vt_eq 2048 "$(stat -c %b "$MNT/p/data")" "blocks after its rmdir"
+	mkdir "$MNT/p/clones/o"
+	vt_eq 0 "$(stat -c %b "$MNT/p/data")" "blocks after clone o"
+	exec 3<"$MNT/p/clones/o/data"
+	rmdir "$MNT/p/clones/o"
+	exec 3<&-
+	# RELEASE is asynchronous to close(2): the clone ends a moment later
+	for i in $(seq 50); do
+		[ "$(stat -c %b "$MNT/p/data")" = 2048 ] && break
+		sleep 0.1
+	done
+	vt_eq 2048 "$(stat -c %b "$MNT/p/data")" "blocks after an open clone's close"
+}
+
 # Every request refused for what it asked is logged once through
 # vfs_reject (fs/util.c): op, the name it got, the errno by name, why, who
 # asked; answers (ENOENT of a lookup, ENODATA of an unset attribute) are not.
@@ -637,7 +671,7 @@ test_rejections_logged() {
 }
 
 vt_main test_namespace_layout test_write_read_truncate test_clone_is_snapshot \
-	test_rejections_logged \
+	test_rejections_logged test_blocks_follow_clones \
 	test_clone_ranges test_slice_is_shared test_remove test_rename \
 	test_other_entries_eperm test_owner_and_mode test_stat_blocks_and_df \
 	test_xattr_actions test_xattr_errors test_xattr_values_listed \
