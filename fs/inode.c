@@ -237,13 +237,15 @@ vnode_rename(struct vnode *v, char *name)
 }
 
 /*
- * (N) The data inode whose st_blocks a clone of v changes when it is made
- * and when it ends (the pages v's own node holds move to the hidden node
- * above it, and back when the clone goes): v's, or for a slice its root's,
- * whose pages a slice is.  0 if the kernel caches nothing of it.
+ * (N) The data inode whose st_blocks counts v's pages: v's, or for a slice
+ * its root's (a slice's pages are its root's; its own st_blocks is 0).
+ * What changes them behind the kernel: a clone of v, made and ended (the
+ * pages of the owner's own node move to the hidden node above it, and
+ * back), and commit, pin and prefetch through xattrs.  0 if the kernel
+ * caches nothing of it.
  */
 fuse_ino_t
-vnode_cow_owner(struct vnode *v)
+vnode_page_owner(struct vnode *v)
 {
 	while (v->pdir == VK_SLICES && v->parent)
 		v = v->parent;
@@ -284,7 +286,7 @@ vnode_unlink(struct vnode *v)
 	v->linked = false;
 	/* the source may be gone by the time an open clone is closed */
 	if (v->pdir == VK_CLONES)
-		v->cow_stale = vnode_cow_owner(c);
+		v->cow_stale = vnode_page_owner(c);
 	vnode_touch(&c->meta[v->pdir], true);
 	vnode_release(v);
 }

@@ -537,7 +537,7 @@ ns_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 	}
 	vnode_link(d, k, v);
 	flags = strcmp(cname, name) != 0 ? VR_VOLATILE : 0;
-	if (k == VK_CLONES && (owner = vnode_cow_owner(d)) != 0) {
+	if (k == VK_CLONES && (owner = vnode_page_owner(d)) != 0) {
 		/* d's own pages went to the hidden node: its st_blocks */
 		notify_attr_async(owner);
 		flags |= VR_SETTLE;

@@ -244,7 +244,7 @@ void vnode_fill_entry(struct vnode *v, enum vkind k,
 #define VR_SETTLE	0x2	/* queued notifications done first (notify_settle) */
 int vnode_reply_entry(fuse_req_t req, struct vnode *v, enum vkind k,
     unsigned flags);
-fuse_ino_t vnode_cow_owner(struct vnode *v);	/* (N) */
+fuse_ino_t vnode_page_owner(struct vnode *v);	/* (N) */
 void vnode_touch(struct vmeta *m, bool mtime);	/* (N) */
 /* (N) Does the linked VMO directory v show its entry k (VK_DIR: itself)? */
 bool vnode_shows(struct vnode *v, enum vkind k);

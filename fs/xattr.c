@@ -247,6 +247,23 @@ xa_log_reject(fuse_req_t req, const char *name, const char *value,
 	    shown);
 }
 
+/*
+ * Pages came into v's VMO (commit, pin, prefetch, hints) behind the
+ * kernel's back: drop its copy of the owner's st_blocks (zero and
+ * decommit invalidate the whole inode already).  No lock held.
+ */
+static void
+xa_blocks_changed(struct vnode *v)
+{
+	fuse_ino_t ino;
+
+	vfs_lock();
+	ino = vnode_page_owner(v);
+	vfs_unlock();
+	if (ino)
+		notify_attr(ino);
+}
+
 /* Run action a on v's VMO; no lock held.  0 or a negative errno. */
 static int
 xa_act(struct vnode *v, struct vmo *vmo, enum xa_action a, uint64_t off,
@@ -414,6 +431,9 @@ xa_set_reserved(fuse_req_t req, struct vnode *v, enum vkind k,
 			r = xa_act(v, vmo, (enum xa_action)a, off, len);
 			why = r ? xa_act_why((enum xa_action)a, r) : NULL;
 		}
+		if (r == 0 && len && a != XA_ZERO && a != XA_DECOMMIT &&
+		    a != XA_UNPIN)
+			xa_blocks_changed(v);
 	}
 	vmo_unref(vmo);
 	if (r < 0)

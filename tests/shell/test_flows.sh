@@ -578,8 +578,9 @@ test_range_refusal_logged() {
 # clone moves them to the hidden node above, its end moves them back, and
 # stat shows both at once (the kernel's copy of the attributes of the
 # source is invalidated before mkdir and rmdir return), also for a clone of
-# a slice, whose pages are its root's, and for a clone still open at rmdir.
-test_blocks_follow_clones() {
+# a slice, whose pages are its root's, and for a clone still open at rmdir;
+# pages committed or pinned through an xattr show at once too.
+test_blocks_stay_true() {
 	local i
 	vt_mount -o size=64M
 	mkdir "$MNT/p"
@@ -606,6 +607,18 @@ test_blocks_follow_clones() {
 		sleep 0.1
 	done
 	vt_eq 2048 "$(stat -c %b "$MNT/p/data")" "blocks after an open clone's close"
+	# Pages brought in by an xattr: the same, at once.
+	mkdir "$MNT/q"
+	truncate -s 1M "$MNT/q/data"
+	vt_eq 0 "$(stat -c %b "$MNT/q/data")" "blocks of a sparse 1 MiB"
+	setfattr -n user.vmo.commit -v 0+256K "$MNT/q/data"
+	vt_eq 512 "$(stat -c %b "$MNT/q/data")" "blocks after a commit of 256 KiB"
+	mkdir "$MNT/q/slices/s@512K+512K"
+	setfattr -n user.vmo.pin -v 0+64K "$MNT/q/slices/s/data"
+	vt_eq 640 "$(stat -c %b "$MNT/q/data")" "root's blocks after a pin through a slice"
+	setfattr -n user.vmo.unpin -v 0+64K "$MNT/q/slices/s/data"
+	setfattr -n user.vmo.decommit -v all "$MNT/q/data"
+	vt_eq 0 "$(stat -c %b "$MNT/q/data")" "blocks after a decommit"
 }
 
 # Every request refused for what it asked is logged once through
@@ -671,7 +684,7 @@ test_rejections_logged() {
 }
 
 vt_main test_namespace_layout test_write_read_truncate test_clone_is_snapshot \
-	test_rejections_logged test_blocks_follow_clones \
+	test_rejections_logged test_blocks_stay_true \
 	test_clone_ranges test_slice_is_shared test_remove test_rename \
 	test_other_entries_eperm test_owner_and_mode test_stat_blocks_and_df \
 	test_xattr_actions test_xattr_errors test_xattr_values_listed \
