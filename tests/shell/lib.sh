@@ -348,10 +348,14 @@ vt__on_err() {
 	done
 }
 
-# vt__run_one NAME: the test's subshell body.
+# vt__run_one NAME: the test's subshell body, in a working directory of
+# its own (VT_WORK/NAME): no test sees files another left behind (an
+# earlier test's same-size file once passed rsync's size+mtime check).
 vt__run_one() {
 	set -eEu -o pipefail
 	trap 'vt__on_err $? "$BASH_COMMAND"' ERR
+	VT_WORK=$VT_WORK/$1
+	mkdir -p "$VT_WORK"
 	cd "$VT_WORK"
 	"$1"
 }
