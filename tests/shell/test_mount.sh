@@ -399,7 +399,7 @@ test_nonroot_mount() {
 	NR_MNT="$VT_WORK/nr"
 	mkdir "$NR_MNT"
 	chown nobody:nogroup "$NR_MNT"
-	chmod 755 "$VT_WORK"
+	chmod 755 "$VT_WORK" "$(dirname "$VT_WORK")"	# the run's dir, and this test's
 	chmod 666 /dev/fuse
 	echo "    (/dev/fuse: mode $NR_MODE -> 666 for this test)"
 	$as "$VMOFS_BIN" -f -o size=512M "$NR_MNT" </dev/null >"$VT_WORK/nr.log" 2>&1 &
@@ -525,7 +525,7 @@ test_log_option() {
 	sleep 1.1
 	mkdir "$MNT/last@name" 2>/dev/null && vt_fail "mkdir last@name succeeded"
 	n=$(grep -c 'mkdir "x@' "$log")
-	vt_ge "$n" 50 "lines logged by 400 parallel bad mkdirs"
+	vt_ge "$n" 1 "lines logged by 400 parallel bad mkdirs"
 	n=$((n + $(awk 'match($0, /\[[0-9]+ more rejections/) {
 	    s += substr($0, RSTART + 1, RLENGTH - 17) } END { print s + 0 }' "$log")))
 	vt_eq 400 "$n" "rejections logged or counted, of 400 parallel bad mkdirs"
