@@ -286,6 +286,11 @@ static int run_action(const struct ctl_command *c, int argc, char **argv,
 	{ n, "PATH [RANGE]", 1, 2, 0, run_action, sum,                      \
 	  what "\n\nSame as: setfattr -n user.vmo." n " -v RANGE PATH/data\n" \
 	  SETFATTR_HEX chunked "\n" PATH_HELP RANGE_HELP }
+/* lock, trylock, unlock: the whole VMO, no RANGE (vmoctl(1)) */
+#define WHOLE_ACTION(n, sum, what)                                        \
+	{ n, "PATH", 1, 1, 0, run_action, sum,                              \
+	  what "\n\nSame as: setfattr -n user.vmo." n " PATH/data\n\n"      \
+	  PATH_HELP }
 #define CHUNKED \
 	"\nA RANGE over 64 MiB is sent in 64 MiB steps, with a progress bar\n" \
 	"on a terminal (stderr).\n"
@@ -362,16 +367,16 @@ static const struct ctl_command commands[] = {
 	ACTION("alwaysneed", "commit RANGE and never reclaim it",
 	       "Eviction hint: commit RANGE and never reclaim it until\n"
 	       "dontneed.", CHUNKED),
-	ACTION("lock", "lock a discardable VMO (say if it was discarded)",
+	WHOLE_ACTION("lock", "lock a discardable VMO (say if it was discarded)",
 	       "Lock a discardable VMO (mkdir NAME~discardable) against\n"
-	       "discard; locks are counted.  Whole VMO: no RANGE.  Whether\n"
-	       "the contents were discarded: getfattr -n user.vmo.lock_state.", ONE_STEP),
-	ACTION("trylock", "lock unless discarded (EBUSY then)",
+	       "discard; locks are counted.  Whether the contents were\n"
+	       "discarded: getfattr -n user.vmo.lock_state."),
+	WHOLE_ACTION("trylock", "lock unless discarded (EBUSY then)",
 	       "As lock, but a discarded VMO stays unlocked and the command\n"
-	       "fails with EBUSY.", ONE_STEP),
-	ACTION("unlock", "unlock: discardable again at the last unlock",
+	       "fails with EBUSY."),
+	WHOLE_ACTION("unlock", "unlock: discardable again at the last unlock",
 	       "Drop one lock; at the last one the VMO may be discarded under\n"
-	       "memory pressure, oldest unlock first.", ONE_STEP),
+	       "memory pressure, oldest unlock first."),
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -43,6 +43,9 @@ test_usage_errors() {
 	usage_error 2 "missing argument" info
 	usage_error 2 "missing argument" slice /x s
 	usage_error 2 "unexpected argument 'extra'" info /x extra
+	# lock, trylock, unlock take the whole VMO: no RANGE
+	usage_error 2 "unexpected argument '0+4K'" lock /x 0+4K
+	usage_error 2 "unexpected argument 'all'" unlock /x all
 	usage_error 2 "--json applies to info, tree, list and stats" clone --json /x c
 	usage_error 2 "--bytes applies to info, tree, list and stats" clone --bytes /x c
 	usage_error 2 "--bytes applies to info, tree, list and stats" commit -H /x
