@@ -21,6 +21,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,7 +242,7 @@ vnode_rename(struct vnode *v, char *name)
  * its root's (a slice's pages are its root's; its own st_blocks is 0).
  * What changes them behind the kernel: a clone of v, made and ended (the
  * pages of the owner's own node move to the hidden node above it, and
- * back), and commit, pin and prefetch through xattrs.  0 if the kernel
+ * back), and commit, pin, prefetch and alwaysneed through xattrs.  0 if the kernel
  * caches nothing of it.
  */
 fuse_ino_t
@@ -252,6 +253,22 @@ vnode_page_owner(struct vnode *v)
 	if (v->nlookup[VK_DATA] == 0 && v->nopen == 0)
 		return 0;
 	return VFS_INO(v->id, VK_DATA);
+}
+
+int
+vnode_reject(fuse_req_t req, const char *op, struct vnode *v, int err,
+    const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	vfs_lock();	/* v->name is (N) */
+	vfs_reject(req, op, v->name, err, "%s", why);
+	vfs_unlock();
+	return err;
 }
 
 /*

@@ -42,20 +42,6 @@ io_vnode(struct fuse_file_info *fi)
 	return (struct vnode *)(uintptr_t)fi->fh;
 }
 
-/*
- * Log a rejection of op on v's data (vfs_reject), named by its VMO
- * directory; takes ns_lock for the name.  Returns err.
- */
-static int
-io_reject(fuse_req_t req, const char *op, struct vnode *v, int err,
-    const char *why)
-{
-	vfs_lock();
-	vfs_reject(req, op, v->name, err, "%s", why);
-	vfs_unlock();
-	return err;
-}
-
 /* Open info into fi: its text, generated now.  0 or an errno. */
 static int
 io_open_info(struct vnode *v, struct fuse_file_info *fi)
@@ -102,10 +88,9 @@ io_trunc_open(fuse_req_t req, struct vnode *v)
 	if (vmo_size(v->vmo) == 0)
 		return 0;
 	r = vmo_resize(v->vmo, 0);
-	if (r == -EPERM || r == -EBUSY)
-		return io_reject(req, "open O_TRUNC", v, -r, r == -EBUSY ?
-		    "a pinned page or a slice lies past 0" : "a slice's size "
-		    "and a ~fixed= VMO's are fixed");
+	if (vfs_resize_why(r))
+		return vnode_reject(req, "open O_TRUNC", v, -r, "%s",
+		    vfs_resize_why(r));
 	if (r < 0)
 		return vfs_errno(r);
 	vfs_lock();
@@ -319,28 +304,23 @@ io_write_info(fuse_req_t req, struct fuse_bufvec *bufv, off_t off)
 	size_t len = fuse_buf_size(bufv);
 	struct fuse_bufvec dst = FUSE_BUFVEC_INIT(len);
 	char *buf = len <= 65536 ? malloc(len ? len : 1) : NULL;
-	ssize_t n;
+	ssize_t n = 0;
 
-	if (!buf) {
-		io_drain(bufv, len);
-		fuse_reply_err(req, vfs_reject(req, "write", "info", EINVAL,
-		    "%zu bytes at %lld: info is read-only (a restore of a "
-		    "copy writes info text, which is ignored)", len,
-		    (long long)off));
-		return;
-	}
-	dst.buf[0].mem = buf;
-	n = fuse_buf_copy(&dst, bufv, 0);
-	if (n < 0) {
-		fuse_reply_err(req, (int)-n);
-	} else if (n != (ssize_t)len || !vnode_info_form(buf, len)) {
-		fuse_reply_err(req, vfs_reject(req, "write", "info", EINVAL,
-		    "%zu bytes at %lld: info is read-only (a restore of a "
-		    "copy writes info text, which is ignored)", len,
-		    (long long)off));
+	if (buf) {
+		dst.buf[0].mem = buf;
+		n = fuse_buf_copy(&dst, bufv, 0);
 	} else {
-		fuse_reply_write(req, len);
+		io_drain(bufv, len);	/* too long to be info text */
 	}
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else if (buf && n == (ssize_t)len && vnode_info_form(buf, len))
+		fuse_reply_write(req, len);
+	else
+		fuse_reply_err(req, vfs_reject(req, "write", "info", EINVAL,
+		    "%zu bytes at %lld: info is read-only (a restore of a "
+		    "copy writes info text, which is ignored)", len,
+		    (long long)off));
 	free(buf);
 }
 
@@ -464,10 +444,9 @@ io_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 	if (off < 0 || len <= 0 || o + l < o)
 		goto out;
 	r = -EFBIG;
-	why = "past the largest VMO size";
+	why = NULL;	/* vfs_resize_why says why */
 	if (o + l > VMO_MAX_SIZE)
 		goto out;
-	why = NULL;	/* libvm's errors below: EBUSY and EPERM are logged */
 	if (mode & FALLOC_FL_PUNCH_HOLE) {
 		r = -EOPNOTSUPP;
 		why = "PUNCH_HOLE goes with KEEP_SIZE";
@@ -487,11 +466,10 @@ io_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 	if (r < 0 && grow && o + l > old)
 		vmo_resize(v->vmo, old);	/* nothing observable changed */
 out:
-	if (!why && (r == -EBUSY || r == -EPERM))
-		why = r == -EBUSY ? "a pinned page is in the range" : "a "
-		    "slice's size and a ~fixed= VMO's are fixed";
+	if (!why)
+		why = vfs_resize_why(r);
 	if (r < 0 && why)
-		io_reject(req, "fallocate", v, -r, why);
+		vnode_reject(req, "fallocate", v, -r, "%s", why);
 	if (r == 0) {
 		vfs_lock();
 		vnode_touch(&v->meta[VK_DATA], true);

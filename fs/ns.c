@@ -205,15 +205,9 @@ ns_truncate(fuse_req_t req, struct vnode *v, uint64_t size)
 	 * restore truncates to the size it writes). */
 	r = old == size && vmo_kind(vmo) == VMO_SLICE ? 0 : vmo_resize(vmo, size);
 	vmo_unref(vmo);
-	if (r == -EPERM || r == -EFBIG || r == -EBUSY) {
-		vfs_lock();	/* v->name is (N) */
-		vfs_reject(req, "truncate", v->name, -r, "to %llu bytes: %s",
-		    (unsigned long long)size, r == -EFBIG ? "past the largest "
-		    "VMO size" : r == -EBUSY ? "a pinned page, or a slice, "
-		    "lies past the new size" : "a slice's size and a ~fixed= "
-		    "VMO's are fixed");
-		vfs_unlock();
-	}
+	if (vfs_resize_why(r))
+		vnode_reject(req, "truncate", v, -r, "to %llu bytes: %s",
+		    (unsigned long long)size, vfs_resize_why(r));
 	if (r < 0)
 		return vfs_errno(r);
 	backing_size_changed(v);

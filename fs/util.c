@@ -441,6 +441,21 @@ vfs_reject_names(fuse_req_t req, const char *op, const char *name, int err,
  * the page limit is hit, as tmpfs; EFBIG past a slice's end; EBUSY for
  * pins), so this only flips the sign and guards against a non-errno.
  */
+const char *
+vfs_resize_why(long neg)
+{
+	switch (neg) {
+	case -EPERM:
+		return "a slice's size and a ~fixed= VMO's are fixed";
+	case -EBUSY:
+		return "a pinned page, or a slice, lies in the way";
+	case -EFBIG:
+		return "past the largest VMO size";
+	default:
+		return NULL;
+	}
+}
+
 int
 vfs_errno(long neg)
 {

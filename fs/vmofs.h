@@ -210,6 +210,8 @@ int vfs_reject(fuse_req_t req, const char *op, const char *name, int err,
 int vfs_reject_names(fuse_req_t req, const char *op, const char *name,
     int err, const char *prefix, const char *const *valid, size_t nvalid);
 int vfs_errno(long neg);
+/* Why libvm refused a resize or a range: -EPERM, -EBUSY, -EFBIG; else NULL. */
+const char *vfs_resize_why(long neg);
 
 /* inode.c: every function here takes vfs.ns_lock itself unless marked (N). */
 void vfs_lock(void);
@@ -245,6 +247,9 @@ void vnode_fill_entry(struct vnode *v, enum vkind k,
 int vnode_reply_entry(fuse_req_t req, struct vnode *v, enum vkind k,
     unsigned flags);
 fuse_ino_t vnode_page_owner(struct vnode *v);	/* (N) */
+/* vfs_reject of op on v, named by v's VMO directory; takes ns_lock. */
+int vnode_reject(fuse_req_t req, const char *op, struct vnode *v, int err,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void vnode_touch(struct vmeta *m, bool mtime);	/* (N) */
 /* (N) Does the linked VMO directory v show its entry k (VK_DIR: itself)? */
 bool vnode_shows(struct vnode *v, enum vkind k);

@@ -248,7 +248,7 @@ xa_log_reject(fuse_req_t req, const char *name, const char *value,
 }
 
 /*
- * Pages came into v's VMO (commit, pin, prefetch, hints) behind the
+ * Pages came into v's VMO (commit, pin, prefetch, alwaysneed) behind the
  * kernel's back: drop its copy of the owner's st_blocks (zero and
  * decommit invalidate the whole inode already).  No lock held.
  */
@@ -431,8 +431,8 @@ xa_set_reserved(fuse_req_t req, struct vnode *v, enum vkind k,
 			r = xa_act(v, vmo, (enum xa_action)a, off, len);
 			why = r ? xa_act_why((enum xa_action)a, r) : NULL;
 		}
-		if (r == 0 && len && a != XA_ZERO && a != XA_DECOMMIT &&
-		    a != XA_UNPIN)
+		if (r == 0 && len && (a == XA_COMMIT || a == XA_PIN ||
+		    a == XA_PREFETCH || a == XA_ALWAYSNEED))
 			xa_blocks_changed(v);
 	}
 	vmo_unref(vmo);

@@ -663,6 +663,12 @@ test_rejections_logged() {
 	vt_logged 'mknod "fifo": EPERM' "mknod"
 	vt_fails "" truncate -s 8192 "$MNT/a/slices/s/data"
 	vt_logged 'truncate "s": EPERM .*fixed' "truncate of a slice"
+	vt_fails "" sh -c ": >'$MNT/a/slices/s/data'"
+	vt_logged 'open O_TRUNC "s": EPERM .*fixed' "O_TRUNC of a slice"
+	head -c 8192 /dev/zero >"$MNT/b/data"
+	setfattr -n user.vmo.pin -v 0+4096 "$MNT/b/data"
+	vt_fails "Device or resource busy" truncate -s 0 "$MNT/b/data"
+	vt_logged 'truncate "b": EBUSY .*pinned page' "truncate over a pin"
 	# (the kernel itself refuses fallocate modes FUSE does not carry)
 	vt_fails "File too large" fallocate -o 0 -l 5P "$MNT/a/data"
 	vt_logged 'fallocate "a": EFBIG .*largest VMO size' "fallocate past 4 PiB"
