@@ -112,6 +112,22 @@ cow_lookup(struct cow_node *n, uint64_t off, struct cow_node **owner,
 }
 
 /*
+ * Does n read through a visible ancestor -- is n (or a node between) an
+ * at-least-on-write clone of a live VMO, whose pages can still change
+ * under it?  Then what n sees of its ancestors is not frozen: a zero it
+ * makes must be a marker even where nothing shows yet, and a snapshot of
+ * it would not be one (cow_clone refuses).  Lock held (shared is enough).
+ */
+bool
+cow_live_above(const struct cow_node *n)
+{
+	for (n = n->parent; n != NULL; n = n->parent)
+		if (!n->hidden)
+			return true;
+	return false;
+}
+
+/*
  * Lookup cursor (Zircon's LookupCursor).  A deep clone chain makes every
  * lookup walk every level; the cursor walks them once per *run*: a range
  * of leaf offsets in which no level below some base node has a slot.
@@ -185,11 +201,14 @@ cow_cursor_lookup(struct cow_cursor *c, uint64_t off, uint64_t end)
  * Hierarchy lock held (shared is enough).
  */
 static uint64_t
-viewers_capped(struct cow_node *x, uint64_t off, bool with_slices, uint64_t cap)
+viewers_capped(struct cow_node *x, uint64_t off, bool with_slices, uint64_t cap,
+    const struct cow_node *skip)
 {
 	struct cow_node *c;
 	uint64_t n = 0;
 
+	if (x == skip)
+		return 0;
 	if (!x->hidden) {
 		struct vmo *s;
 
@@ -199,7 +218,10 @@ viewers_capped(struct cow_node *x, uint64_t off, bool with_slices, uint64_t cap)
 				if (off >= s->slice_off && off - s->slice_off < s->size)
 					n++;
 		}
-		return n;
+		/* A visible node's children are at-least-on-write clones:
+		 * they see its slot where they have none of their own. */
+		if (x->nchildren == 0 || (cap != 0 && n >= cap))
+			return n;
 	}
 	/*
 	 * Two passes: visible children first, so a capped count (do any /
@@ -216,7 +238,7 @@ viewers_capped(struct cow_node *x, uint64_t off, bool with_slices, uint64_t cap)
 			if (co >= c->parent_limit ||
 			    plist_lookup(&c->pages, co) != PLIST_EMPTY)
 				continue;
-			n += viewers_capped(c, co, with_slices, cap ? cap - n : 0);
+			n += viewers_capped(c, co, with_slices, cap ? cap - n : 0, skip);
 			if (cap != 0 && n >= cap)
 				return n;
 		}
@@ -227,7 +249,7 @@ viewers_capped(struct cow_node *x, uint64_t off, bool with_slices, uint64_t cap)
 uint64_t
 cow_viewers(struct cow_node *x, uint64_t off, bool with_slices)
 {
-	return viewers_capped(x, off, with_slices, 0);
+	return viewers_capped(x, off, with_slices, 0, NULL);
 }
 
 /*
@@ -395,7 +417,9 @@ cow_get_writable(struct vm *vm, struct cow_node *n, uint64_t off,
 		}
 	}
 	up = plist_page(above);
-	if (up != NULL && viewers_capped(owner, oo, false, 2) == 1) {
+	/* Sole viewer: nobody outside n's subtree (n and the at-least-on-
+	 * write clones that read through it) sees the slot above. */
+	if (up != NULL && viewers_capped(owner, oo, false, 1, n) == 0) {
 		if (atomic_load(&up->share) != 0) {
 			sole = true;	/* copy, then drop the slot above */
 			goto copy;
@@ -442,7 +466,7 @@ copy:
 	} else if (up != NULL) {
 		/* up stays above, for the clones that see it. */
 		pager_note_copied(n, up);
-	} else if (above == PLIST_MARKER && viewers_capped(owner, oo, false, 1) == 0) {
+	} else if (above == PLIST_MARKER && viewers_capped(owner, oo, false, 1, NULL) == 0) {
 		/* A marker above that only we saw is dead now: drop it. */
 		plist_remove(&owner->pages, oo);
 	}
@@ -459,7 +483,7 @@ release_cb(void *ctx, uint64_t off, plist_slot_t *slot)
 {
 	struct release_ctx *rc = ctx;
 
-	if (viewers_capped(rc->x, off, false, 1) != 0)
+	if (viewers_capped(rc->x, off, false, 1, NULL) != 0)
 		return 0;
 	cow_slot_drop(rc->vm, *slot);
 	*slot = PLIST_EMPTY;
@@ -587,15 +611,19 @@ cow_mark_zero(struct vm *vm, struct cow_node *n, uint64_t start, uint64_t end)
 	struct cow_node *owner;
 	uint64_t off, oo, lim;
 	plist_slot_t old;
+	bool live;
 	int err = 0;
 
 	HIER_ASSERT_WLOCKED(n->h);
 	lim = n->parent != NULL ? n->parent_limit : 0;
+	/* Below a live VMO (at-least-on-write) a gap would show its later
+	 * writes: the zero must be a marker wherever n sees its parent. */
+	live = lim > start && cow_live_above(n);
 	for (off = start; off < end; off += VM_PAGE_SIZE) {
 		struct cow_node *top = NULL;
-		bool shown = false;
+		bool shown = live && off < lim;
 
-		if (off < lim) {
+		if (off < lim && !shown) {
 			plist_slot_t up = cow_lookup_top(n->parent,
 			    off + n->parent_off, &top, &oo);
 
@@ -723,18 +751,23 @@ attach(struct cow_node *parent, struct cow_node *c, uint64_t off, uint64_t limit
  * Snapshot of visible node src's offsets [off, off + win) (page aligned;
  * win already clipped to what src shows).  *out is the clone's new leaf.
  * src's VMO gets a new leaf when src has to become hidden.  0, -ENOMEM,
- * -ENOSPC (copies of pinned pages); nothing changed on error.  Exclusive.
+ * -ENOSPC (copies of pinned pages), -EOPNOTSUPP (src reads through a live
+ * VMO: cow_live_above); nothing changed on error.  Exclusive.
  */
 int
 cow_clone(struct vm *vm, struct cow_node *src, uint64_t off, uint64_t win,
     struct cow_node **out)
 {
-	struct cow_node *c, *l, *p = src->parent;
+	struct cow_node *c, *l, *k, *p = src->parent;
 	uint64_t lim;
 	int err;
 
 	HIER_ASSERT_WLOCKED(src->h);
 	assert(!src->hidden && src->vmo != NULL);
+	/* An at-least-on-write clone of a live VMO sees pages that can
+	 * still change: freezing them would mean copying them all. */
+	if (cow_live_above(src))
+		return -EOPNOTSUPP;
 	if ((plist_is_empty(&src->pages) && src != src->h->pnode) || win == 0) {
 		/* Nothing of its own: the clone shares src's parent, if any. */
 		lim = (p != NULL && off < src->parent_limit) ? src->parent_limit - off : 0;
@@ -763,7 +796,15 @@ cow_clone(struct vm *vm, struct cow_node *src, uint64_t off, uint64_t win,
 		free(l);
 		return err;
 	}
-	/* src becomes the hidden node H; the VMO moves to leaf l. */
+	/* src becomes the hidden node H; the VMO moves to leaf l, and its
+	 * at-least-on-write clones with it: they go on seeing the live VMO
+	 * (l, empty so far, then H: the same bytes as before), the new
+	 * snapshot sees H.  l has src's skew, so theirs stay right. */
+	while ((k = LIST_FIRST(&src->children)) != NULL) {
+		LIST_REMOVE(k, sibling);
+		src->nchildren--;
+		attach(l, k, k->parent_off, k->parent_limit);
+	}
 	src->hidden = true;
 	atomic_fetch_add(&vm->nhidden, 1);
 	l->vmo = src->vmo;
@@ -778,6 +819,53 @@ cow_clone(struct vm *vm, struct cow_node *src, uint64_t off, uint64_t win,
 	}
 	*out = c;
 	return 0;
+}
+
+/*
+ * At-least-on-write clone (Zircon's SNAPSHOT_AT_LEAST_ON_WRITE) of visible
+ * node src's offsets [off, off + win): the clone's leaf hangs below src
+ * itself, which stays visible, so the clone reads src's pages as they are
+ * now and as src writes them later, until it writes (copies) a page of
+ * its own.  Nothing is frozen, nothing is copied: O(1).  The clone of a
+ * clone that sees nothing (win 0) has no parent.  0 or -ENOMEM.  Exclusive.
+ */
+int
+cow_clone_aolw(struct vm *vm, struct cow_node *src, uint64_t off, uint64_t win,
+    struct cow_node **out)
+{
+	struct cow_node *c;
+
+	(void)vm;
+	HIER_ASSERT_WLOCKED(src->h);
+	assert(!src->hidden && src->vmo != NULL);
+	c = cow_node_new(src->h, win != 0 ? child_skew(src, off) : 0);
+	if (c == NULL)
+		return -ENOMEM;
+	if (win != 0)
+		attach(src, c, off, win);
+	*out = c;
+	return 0;
+}
+
+/*
+ * src shrank to newp bytes (page aligned): its at-least-on-write clones
+ * stop seeing it past there, so growing it again shows them zero, as
+ * Zircon clips a child's parent limit.  What only they saw above is
+ * released by the caller's release of src's own range.  Exclusive.
+ */
+void
+cow_clip_children(struct cow_node *src, uint64_t newp)
+{
+	struct cow_node *k;
+
+	HIER_ASSERT_WLOCKED(src->h);
+	assert(!src->hidden);
+	LIST_FOREACH(k, &src->children, sibling) {
+		uint64_t lim = newp > k->parent_off ? newp - k->parent_off : 0;
+
+		if (k->parent_limit > lim)
+			k->parent_limit = lim;
+	}
 }
 
 static int
@@ -960,10 +1048,47 @@ cow_fixup(struct vm *vm, struct cow_node *h)
 	}
 }
 
+static int
+unpin_cb(void *ctx, uint64_t off, plist_slot_t slot)
+{
+	struct cow_node *n = ctx;
+	struct vm_page *p = plist_page(slot);
+
+	(void)off;
+	if (p != NULL && p->pin_count > 0) {
+		p->pin_count = 0;
+		n->npinned--;
+		if (pq_queued(p))
+			pq_set_pinned(n->h->vm->pq, p, false);
+	}
+	return 0;
+}
+
+/*
+ * The VMO of visible node n dies while at-least-on-write clones read
+ * through n: n stays, hidden and from now on frozen, for them.  Its pins
+ * die with the VMO; what no clone sees, in n and above, is released; then
+ * n merges into its last child if only one is left.  Exclusive lock.
+ */
+static void
+cow_hide(struct vm *vm, struct cow_node *n)
+{
+	assert(!n->hidden && n->nchildren > 0);
+	if (n->npinned != 0)
+		plist_visit(&n->pages, 0, COW_END, unpin_cb, n);
+	assert(n->npinned == 0);
+	n->vmo = NULL;
+	n->hidden = true;
+	atomic_fetch_add(&vm->nhidden, 1);
+	cow_release_above(vm, n, 0, COW_END);
+	cow_fixup(vm, n);
+}
+
 /*
  * The VMO of visible node leaf is going away: free its pages (pins die
  * with it), detach it, release what only it saw, and merge or free its
- * parent as needed.  leaf is freed.  Never fails.  Exclusive lock.
+ * parent as needed.  leaf is freed -- unless at-least-on-write clones
+ * read through it (cow_hide).  Never fails.  Exclusive lock.
  */
 void
 cow_detach_leaf(struct vm *vm, struct cow_node *leaf)
@@ -972,6 +1097,10 @@ cow_detach_leaf(struct vm *vm, struct cow_node *leaf)
 
 	HIER_ASSERT_WLOCKED(leaf->h);
 	assert(!leaf->hidden);
+	if (leaf->nchildren > 0) {
+		cow_hide(vm, leaf);
+		return;
+	}
 	cow_free_pages(vm, leaf, 0, COW_END);
 	if (p != NULL) {
 		LIST_REMOVE(leaf, sibling);

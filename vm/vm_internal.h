@@ -137,9 +137,11 @@ LIST_HEAD(cow_list, cow_node);
 
 struct cow_node {
 	struct hier	*h;		/* (c) */
-	struct cow_node	*parent;	/* (H) hidden parent, or NULL for a root */
+	struct cow_node	*parent;	/* (H) hidden parent (visible: we are its
+					 * at-least-on-write clone), NULL: root */
 	LIST_ENTRY(cow_node) sibling;	/* (H) in parent->children */
-	struct cow_list	children;	/* (H) hidden nodes only, >= 1 */
+	struct cow_list	children;	/* (H) >= 1 if hidden; a visible node's
+					 * are at-least-on-write clones */
 	uint32_t	nchildren;	/* (H) */
 	bool		hidden;		/* (H) */
 	uint64_t	parent_off;	/* (H) our offset 0 is parent's parent_off */
@@ -159,6 +161,7 @@ struct vmo {
 	uint64_t	parent_id;	/* (c) VMO this was made from, 0 none */
 	enum vmo_kind	kind;		/* (c) */
 	unsigned	flags;		/* (c) VMO_RESIZABLE */
+	enum vmo_clone_kind ckind;	/* (c) clones: how it was made */
 	uint64_t	size;		/* (H) content size, bytes */
 	struct cow_node	*cow;		/* (H) leaf node; NULL for slices */
 	struct vmo	*root;		/* (c) slices: the VMO whose pages it shows (ref held) */
@@ -226,6 +229,10 @@ void cow_release_above(struct vm *vm, struct cow_node *n, uint64_t start, uint64
 int cow_clone(struct vm *vm, struct cow_node *src, uint64_t off, uint64_t len,
     struct cow_node **out);
 void cow_detach_leaf(struct vm *vm, struct cow_node *leaf);
+int cow_clone_aolw(struct vm *vm, struct cow_node *src, uint64_t off, uint64_t win,
+    struct cow_node **out);
+void cow_clip_children(struct cow_node *src, uint64_t newp);
+bool cow_live_above(const struct cow_node *n);
 void cow_free_pages(struct vm *vm, struct cow_node *n, uint64_t start, uint64_t end);
 int cow_mark_zero(struct vm *vm, struct cow_node *n, uint64_t start, uint64_t end);
 bool cow_any_pinned(struct cow_node *n, uint64_t start, uint64_t end);

@@ -163,10 +163,17 @@ zero_prep(struct vm *vm, struct cow_node *n, uint64_t start, uint64_t end,
 	if (!plist_has_data(cow_lookup(n, pg, &owner, &oo))) {
 		struct cow_node *top;
 
-		if (n->h->pops == NULL || cow_lookup_top(n, pg, &top, &oo) !=
-		    PLIST_EMPTY || top == NULL || !pager_in_store(top, oo))
-			return 0;
+		if (n->h->pops != NULL && cow_lookup_top(n, pg, &top, &oo) ==
+		    PLIST_EMPTY && top != NULL && pager_in_store(top, oo))
+			goto writable;
+		/* Below a live VMO (at-least-on-write) nothing shows yet,
+		 * but its later writes would: a marker keeps the page zero. */
+		if (n->parent != NULL && pg < n->parent_limit &&
+		    plist_lookup(&n->pages, pg) == PLIST_EMPTY && cow_live_above(n))
+			return plist_set(&n->pages, pg, PLIST_MARKER, NULL);
+		return 0;
 	}
+writable:
 	/* A private copy with the same bytes: nothing visible changes
 	 * until the caller zeroes it. */
 	return cow_get_writable(vm, n, pg, COW_FILL, pp, NULL);
@@ -212,7 +219,8 @@ zero_two_partials(struct vm *vm, struct cow_node *n, uint64_t s1, uint64_t e1,
 }
 
 static int
-clone_once(struct vmo *src, uint64_t off, uint64_t len, struct vmo **out)
+clone_once(struct vmo *src, enum vmo_clone_kind kind, uint64_t off,
+    uint64_t len, struct vmo **out)
 {
 	struct vm *vm = src->vm;
 	struct cow_node *leaf, *c;
@@ -224,6 +232,9 @@ clone_once(struct vmo *src, uint64_t off, uint64_t len, struct vmo **out)
 		return -EINVAL;
 	if (vmo_is_discardable(src))	/* as Zircon: no children (discard.c) */
 		return -EOPNOTSUPP;
+	if (kind != VMO_CLONE_SNAPSHOT && kind != VMO_CLONE_AOLW &&
+	    kind != VMO_CLONE_MODIFIED)
+		return -EINVAL;
 	if (len != VMO_WHOLE && (len > VMO_MAX_SIZE || off + len > 2 * VMO_MAX_SIZE))
 		return len > VMO_MAX_SIZE ? -EFBIG : -EINVAL;
 	v = vmo_new(vm, src->h, VMO_CLONE);
@@ -237,25 +248,34 @@ clone_once(struct vmo *src, uint64_t off, uint64_t len, struct vmo **out)
 	win = shown > off ? shown - off : 0;
 	if (win > vm_page_roundup(size))
 		win = vm_page_roundup(size);
-	err = cow_clone(vm, leaf, base + off, win, &c);
+	if (kind == VMO_CLONE_AOLW && src->h->pops != NULL)
+		err = -EOPNOTSUPP;	/* not over a store (yet): docs/semantics.md */
+	else if (kind == VMO_CLONE_AOLW)
+		err = cow_clone_aolw(vm, leaf, base + off, win, &c);
+	else	/* SNAPSHOT_MODIFIED is a snapshot here: vmo.h */
+		err = cow_clone(vm, leaf, base + off, win, &c);
 	if (err != 0)
 		goto err_out;
 	c->vmo = v;
 	v->cow = c;
 	v->size = size;
 	v->flags = VMO_RESIZABLE;
+	v->ckind = kind;
 	/*
 	 * Two partial pages may show bytes the clone must not see, and only
 	 * then do we touch a page (a clone copies nothing otherwise):
 	 *  - past a slice source's end, which need not be page aligned (past
 	 *    a VMO's end the bytes are zero already: the tail invariant);
 	 *  - past the clone's own end when that falls inside the source's
-	 *    bytes (to keep the tail invariant for the clone).
+	 *    bytes (to keep the tail invariant for the clone), and for an
+	 *    at-least-on-write clone whenever its end is not page aligned:
+	 *    the source may write past the clone's end later.
 	 */
 	send = src->size > off ? src->size - off : 0;
 	if ((src->kind == VMO_SLICE && send <= size && (send & VM_PAGE_MASK) != 0 &&
 	    zero_in_page(vm, c, send, vm_page_roundup(send)) != 0) ||
-	    (size < send && (size & VM_PAGE_MASK) != 0 && zero_in_page(vm, c, size,
+	    ((size < send || (kind == VMO_CLONE_AOLW && vm_page_trunc(size) < win)) &&
+	    (size & VM_PAGE_MASK) != 0 && zero_in_page(vm, c, size,
 	    vm_page_roundup(size)) != 0)) {
 		cow_detach_leaf(vm, c);
 		err = -ENOSPC;
@@ -275,15 +295,51 @@ err_out:
 /* A clone that met -ENOSPC changed nothing: make it again while reclaim
  * can make room (vm_room_retry); a clone of pinned pages copies them. */
 int
-vmo_clone(struct vmo *src, uint64_t off, uint64_t len, struct vmo **out)
+vmo_clone_as(struct vmo *src, enum vmo_clone_kind kind, uint64_t off,
+    uint64_t len, struct vmo **out)
 {
 	unsigned idle = 0;
 	int err;
 
-	while ((err = clone_once(src, off, len, out)) == -ENOSPC &&
+	while ((err = clone_once(src, kind, off, len, out)) == -ENOSPC &&
 	    vm_room_retry(src->vm, 4 * VM_PAGE_SIZE, false, &idle))
 		;
 	return err;
+}
+
+int
+vmo_clone(struct vmo *src, uint64_t off, uint64_t len, struct vmo **out)
+{
+	return vmo_clone_as(src, VMO_CLONE_SNAPSHOT, off, len, out);
+}
+
+enum vmo_clone_kind
+vmo_clone_kind(const struct vmo *v)
+{
+	return v->ckind;
+}
+
+const char *
+vmo_clone_kind_name(enum vmo_clone_kind kind)
+{
+	switch (kind) {
+	case VMO_CLONE_SNAPSHOT:	return "snapshot";
+	case VMO_CLONE_AOLW:		return "aolw";
+	case VMO_CLONE_MODIFIED:	return "modified";
+	}
+	return "unknown";
+}
+
+bool
+vmo_reads_live(struct vmo *v)
+{
+	uint64_t base;
+	bool live;
+
+	hier_rlock(v->h);
+	live = cow_live_above(vmo_leaf(v, &base));
+	hier_runlock(v->h);
+	return live;
 }
 
 int
@@ -1027,6 +1083,7 @@ resize_once(struct vmo *v, uint64_t size)
 			goto out;
 	}
 	cow_free_pages(v->vm, n, newp, COW_END);
+	cow_clip_children(n, newp);
 	if (n->parent != NULL && n->parent_limit > newp) {
 		lim = n->parent_limit;
 		n->parent_limit = newp;
@@ -1898,7 +1955,9 @@ vindex_build(struct vindex *vi, struct cow_node *x)
 	LIST_FOREACH(c, &x->children, sibling) {
 		if (c->hidden)
 			continue;
-		if (c->vmo != NULL && !LIST_EMPTY(&c->vmo->slices))
+		/* Slices count per offset, at-least-on-write clones of the
+		 * child per slot of theirs: walk those as cow_viewers does. */
+		if ((c->vmo != NULL && !LIST_EMPTY(&c->vmo->slices)) || c->nchildren != 0)
 			return false;
 		nvis++;
 		nslots += plist_nslots(&c->pages);

@@ -129,6 +129,39 @@ int vmo_create(struct vm *vm, uint64_t size, unsigned flags, struct vmo **out);
 int vmo_clone(struct vmo *src, uint64_t off, uint64_t len, struct vmo **out);
 
 /*
+ * Clone kinds (Zircon's zx_vmo_create_child options; docs/semantics.md,
+ * "Clone kinds"):
+ *   SNAPSHOT  vmo_clone: the bytes as they are now, both ways private.
+ *   AOLW      snapshot at least on write: the clone reads src's pages
+ *             live -- src's later writes (and zero, decommit, share) show
+ *             in every page the clone has not itself written (or zeroed,
+ *             committed, pinned: made its own) -- and never src's writes
+ *             after it has.  src shrinking cuts the clone's view there for
+ *             good (it reads zero past it, as after any shrink).  When src
+ *             dies first, the clone keeps what it sees then.  O(1), src
+ *             keeps writing in place.  Not in a pager-backed hierarchy
+ *             (-EOPNOTSUPP).  A snapshot (or MODIFIED clone) of a VMO that
+ *             reads through a live one this way is -EOPNOTSUPP too
+ *             (vmo_reads_live): it could not be frozen without a copy.
+ *   MODIFIED  snapshot of what src has modified, the store's pages still
+ *             read from the store: here that is SNAPSHOT, which already
+ *             copies nothing and leaves unread pages in the store, and
+ *             keeps them a true snapshot where Zircon would let the clone
+ *             see the parent's later writes to unmodified pages (allowed:
+ *             Zircon's guarantee is "at least" a snapshot on write).
+ * 0 and the errors of vmo_clone, -EINVAL (unknown kind), -EOPNOTSUPP.
+ */
+enum vmo_clone_kind { VMO_CLONE_SNAPSHOT = 0, VMO_CLONE_AOLW, VMO_CLONE_MODIFIED };
+int vmo_clone_as(struct vmo *src, enum vmo_clone_kind kind, uint64_t off,
+    uint64_t len, struct vmo **out);
+/* How clone v was made (SNAPSHOT for VMOs that are not clones). */
+enum vmo_clone_kind vmo_clone_kind(const struct vmo *v);
+const char *vmo_clone_kind_name(enum vmo_clone_kind kind);	/* "aolw", ... */
+/* Does v read through a live VMO (it, or a VMO it was cloned from, is an
+ * AOLW clone of a VMO still alive)?  Then a snapshot of v is -EOPNOTSUPP. */
+bool vmo_reads_live(struct vmo *v);
+
+/*
  * Slice: a window [off, off+len) of src's pages, shared both ways.  off
  * page aligned, off+len within src's page-rounded size; the slice's size
  * is fixed.  A slice of a slice is a slice of the same root.  While a slice

@@ -7,6 +7,16 @@
  * attribution sum (scaled adds up to the pages in use) are checked.  At
  * the end every page is back in the PMM.
  *
+ * Clones are of the three kinds (vmo_clone_as).  An at-least-on-write
+ * (AOLW) clone is modelled as its live parent (lp), its offset and window
+ * there, and the pages it owns: a page it has not made its own (written,
+ * zeroed, decommitted, committed, pinned, shared into, its partial last
+ * page at creation) reads the parent's current view; owning a page copies
+ * that view first (mown).  When the parent dies the child keeps what the
+ * parent showed of its own pages and reads through to the parent's live
+ * parent elsewhere.  A snapshot of a VMO that reads through a live parent
+ * is refused (-EOPNOTSUPP).
+ *
  * VM_MODEL_SEED=N picks the seed (printed), VM_MODEL_STEPS=N the length.
  */
 #include <errno.h>
@@ -27,12 +37,18 @@ struct mvmo {
 	int		nslices;	/* non-slice: live slices on it */
 	int		root;		/* slice: model index of root */
 	uint64_t	soff, slen;	/* slice window */
+	int		lp;		/* AOLW: model index of the live parent, or -1 */
+	uint64_t	loff, lwin;	/* AOLW: offset in lp, window (page multiple) */
+	unsigned char	own[CAP / P];	/* AOLW: pages it holds itself (in b) */
 };
 
 static struct mvmo m[MAXV * 8];
 static int nm;
 static uint64_t rng;
 static int trace;
+/* What the run exercised of AOLW: clones made, parents that died under
+ * one, snapshots refused, parent writes a clone saw. */
+static uint64_t n_aolw, n_orphaned, n_refused;
 #define TRACE(...) do { if (trace) fprintf(stderr, __VA_ARGS__); } while (0)
 
 static uint64_t rnd(uint64_t n) { return vt_rnd(&rng, n); }
@@ -40,22 +56,108 @@ static uint64_t rnd(uint64_t n) { return vt_rnd(&rng, n); }
 static uint64_t msize(int i) { return m[i].slice ? m[i].slen : m[i].size; }
 static uint64_t proundup(uint64_t x) { return (x + P - 1) / P * P; }
 
+/*
+ * Where VMO i's byte off comes from: a pointer into the model array that
+ * holds it (NULL: zero), and in *n (at most one page's worth, asked) how
+ * many bytes from off come from the same place.
+ */
+static const unsigned char *
+mres(int i, uint64_t off, uint64_t *n)
+{
+	for (;;) {
+		if (m[i].slice) {
+			if (off >= m[i].slen)
+				return NULL;
+			if (*n > m[i].slen - off)
+				*n = m[i].slen - off;
+			off += m[i].soff;
+			i = m[i].root;
+			continue;
+		}
+		if (off >= CAP)
+			return NULL;
+		if (m[i].lp >= 0 && off < m[i].lwin && !m[i].own[off / P]) {
+			off += m[i].loff;
+			i = m[i].lp;
+			continue;
+		}
+		return m[i].b + off;
+	}
+}
+
+/* Model bytes [off, off+len) of VMO i's view into out. */
+static void
+mview(int i, uint64_t off, uint64_t len, unsigned char *out)
+{
+	while (len > 0) {
+		uint64_t n = P - off % P;
+		const unsigned char *src;
+
+		if (n > len)
+			n = len;
+		src = mres(i, off, &n);
+		if (src != NULL)
+			memcpy(out, src, n);
+		else
+			memset(out, 0, n);
+		out += n;
+		off += n;
+		len -= n;
+	}
+}
+
 /* Model byte i of VMO i's view. */
 static unsigned char
 mget(int i, uint64_t off)
 {
-	if (m[i].slice)
-		return off < m[i].slen ? m[m[i].root].b[m[i].soff + off] : 0;
-	return off < CAP ? m[i].b[off] : 0;
+	unsigned char c;
+
+	mview(i, off, 1, &c);
+	return c;
+}
+
+/* AOLW: non-slice i makes page pg its own, with the bytes it sees now. */
+static void
+mown(int i, uint64_t pg)
+{
+	unsigned char tmp[P];
+
+	if (m[i].lp < 0 || pg >= CAP / P || m[i].own[pg])
+		return;
+	mview(i, pg * P, P, tmp);
+	memcpy(m[i].b + pg * P, tmp, P);
+	m[i].own[pg] = 1;
+}
+
+/* The same for i's pages [s, e) (a slice's: its root's). */
+static void
+mown_range(int i, uint64_t s, uint64_t e)
+{
+	if (m[i].slice) {
+		s += m[i].soff;
+		e += m[i].soff;
+		i = m[i].root;
+	}
+	for (s = s / P; s * P < e; s++)
+		mown(i, s);
 }
 
 static void
 mset(int i, uint64_t off, unsigned char c)
 {
-	if (m[i].slice)
-		m[m[i].root].b[m[i].soff + off] = c;
-	else
-		m[i].b[off] = c;
+	if (m[i].slice) {
+		off += m[i].soff;
+		i = m[i].root;
+	}
+	mown(i, off / P);
+	m[i].b[off] = c;
+}
+
+/* Does i read through a live parent (itself or, for a slice, its root)? */
+static bool
+mlive(int i)
+{
+	return m[m[i].slice ? m[i].root : i].lp >= 0;
 }
 
 static int
@@ -88,17 +190,17 @@ new_slot(void)
 	memset(&m[nm], 0, sizeof(m[nm]));
 	m[nm].b = calloc(1, CAP);
 	m[nm].alive = true;
+	m[nm].lp = -1;
 	return nm++;
 }
 
 static void
 verify(int i)
 {
-	static unsigned char got[CAP + P];
-	const unsigned char *want;
+	static unsigned char got[CAP + P], want[CAP + P];
 	uint64_t s = msize(i), k;
 
-	want = m[i].slice ? m[m[i].root].b + m[i].soff : m[i].b;
+	mview(i, 0, s, want);
 	assert_int_equal(vmo_size(m[i].v), s);
 	assert_int_equal(vmo_read(m[i].v, got, 0, sizeof(got)), (ssize_t)s);
 	if (memcmp(got, want, s) == 0)
@@ -162,17 +264,52 @@ step_write(int i)
 static void
 step_clone(int i)
 {
-	uint64_t s = msize(i), off = rnd(s / P + 3) * P, len, k;
+	uint64_t s = msize(i), off = rnd(s / P + 3) * P, len, k, win, send;
 	bool whole = rnd(2);
-	int j;
+	enum vmo_clone_kind kind = (enum vmo_clone_kind)rnd(3);
+	struct vmo *v = NULL;
+	int j, err;
 
 	len = whole ? (s > off ? s - off : 0) : rnd(24 * P);
+	err = vmo_clone_as(m[i].v, kind, off, whole ? VMO_WHOLE : len, &v);
+	TRACE("clone %d kind %d off %llu len %llu whole %d -> %d (%d)\n", i, kind,
+	    (unsigned long long)off, (unsigned long long)len, whole, err, nm);
+	if (kind != VMO_CLONE_AOLW && mlive(i)) {
+		assert_int_equal(err, -EOPNOTSUPP);
+		n_refused++;
+		return;
+	}
+	n_aolw += kind == VMO_CLONE_AOLW;
+	assert_int_equal(err, 0);
 	j = new_slot();
-	TRACE("clone %d -> %d off %llu len %llu whole %d\n", i, j, (unsigned long long)off, (unsigned long long)len, whole);
-	assert_int_equal(vmo_clone(m[i].v, off, whole ? VMO_WHOLE : len, &m[j].v), 0);
+	m[j].v = v;
 	m[j].size = len;
-	for (k = 0; k < len; k++)
-		m[j].b[k] = mget(i, off + k);
+	if (kind != VMO_CLONE_AOLW) {
+		for (k = 0; k < len; k++)
+			m[j].b[k] = mget(i, off + k);
+		return;
+	}
+	/* AOLW: the window is what i shows, cut at the clone's pages. */
+	win = proundup(s) > off ? proundup(s) - off : 0;
+	if (win > proundup(len))
+		win = proundup(len);
+	if (win > 0) {
+		m[j].lp = m[i].slice ? m[i].root : i;
+		m[j].loff = (m[i].slice ? m[i].soff : 0) + off;
+		m[j].lwin = win;
+	}
+	/* Partial pages it must not see past: a slice's end, its own end. */
+	send = s > off ? s - off : 0;
+	if (m[i].slice && send <= len && send % P != 0) {
+		mown(j, send / P);
+		for (k = send; k < proundup(send) && k < CAP; k++)
+			m[j].b[k] = 0;
+	}
+	if ((len < send || len / P * P < win) && len % P != 0) {
+		mown(j, len / P);
+		for (k = len; k < proundup(len) && k < CAP; k++)
+			m[j].b[k] = 0;
+	}
 }
 
 static void
@@ -225,6 +362,24 @@ step_resize(int i)
 		return;
 	}
 	assert_int_equal(err, 0);
+	if (ns < m[i].size) {
+		uint64_t newp = proundup(ns);
+
+		if (ns % P != 0)
+			mown(i, ns / P);	/* its tail is zeroed: its own */
+		if (m[i].lp >= 0 && m[i].lwin > newp)
+			m[i].lwin = newp;
+		/* Its AOLW clones stop seeing it past the new end. */
+		for (j = 0; j < nm; j++) {
+			uint64_t lim;
+
+			if (!m[j].alive || m[j].slice || m[j].lp != i)
+				continue;
+			lim = newp > m[j].loff ? newp - m[j].loff : 0;
+			if (m[j].lwin > lim)
+				m[j].lwin = lim;
+		}
+	}
 	for (k = ns; k < CAP; k++)
 		m[i].b[k] = 0;
 	m[i].size = ns;
@@ -302,6 +457,7 @@ step_range(int i, int what)
 		break;
 	case 2:
 		assert_int_equal(err, 0);
+		mown_range(i, s, e);	/* commit: private pages */
 		break;
 	case 3:
 		if (len == 0) {
@@ -309,6 +465,7 @@ step_range(int i, int what)
 			break;
 		}
 		assert_int_equal(err, 0);
+		mown_range(i, s, e);
 		for (k = po; k < po + (e - s); k += P)
 			m[o].pins[k / P]++;
 		break;
@@ -385,10 +542,45 @@ step_share(int d, int sidx)
 	}
 }
 
+/*
+ * AOLW parent p dies: each clone j of it keeps what p shows of p's own
+ * pages (and zero past p's window), and reads p's live parent elsewhere.
+ */
+static void
+orphan_aolw(int p)
+{
+	int j;
+
+	for (j = 0; j < nm; j++) {
+		uint64_t pg, po, nl;
+
+		if (!m[j].alive || m[j].slice || m[j].lp != p)
+			continue;
+		n_orphaned++;
+		for (pg = 0; pg * P < m[j].lwin && pg < CAP / P; pg++) {
+			po = m[j].loff + pg * P;
+			if (!m[j].own[pg] && (m[p].lp < 0 || po >= m[p].lwin ||
+			    po >= CAP || m[p].own[po / P]))
+				mown(j, pg);
+		}
+		if (m[p].lp < 0) {
+			m[j].lp = -1;
+			continue;
+		}
+		nl = m[p].lwin > m[j].loff ? m[p].lwin - m[j].loff : 0;
+		if (m[j].lwin > nl)
+			m[j].lwin = nl;
+		m[j].loff += m[p].loff;
+		m[j].lp = m[p].lp;
+	}
+}
+
 static void
 destroy(int i)
 {
 	TRACE("destroy %d\n", i);
+	if (!m[i].slice)
+		orphan_aolw(i);
 	vmo_unref(m[i].v);
 	m[i].alive = false;
 	if (m[i].slice)
@@ -409,6 +601,10 @@ step_hint(int i)
 		err = vmo_hint(m[i].v, off, len, what ? VMO_HINT_ALWAYSNEED : VMO_HINT_DONTNEED);
 	TRACE("hint %d what %d off %llu len %llu -> %d\n", i, what,
 	    (unsigned long long)off, (unsigned long long)len, err);
+	if (what == 1 && mlive(i)) {	/* alwaysneed commits: private pages */
+		assert_int_equal(err, 0);
+		mown_range(i, off / P * P, len ? proundup(off + len) : off / P * P);
+	}
 	assert_true(err == 0 || err == -ENOSPC);
 }
 
@@ -448,6 +644,7 @@ run_model(bool compress)
 	trace = getenv("VM_MODEL_TRACE") != NULL;
 	every = trace ? 1 : 16;
 	nm = 0;
+	n_aolw = n_orphaned = n_refused = 0;
 	for (n = 0; n < steps; n++) {
 		op = (int)rnd(100);
 		if (nlive() == 0 || (op < 6 && nlive() < MAXV)) {
@@ -503,13 +700,21 @@ run_model(bool compress)
 				else
 					free(m[i].b);
 			}
-			for (i = 0; i < k; i++)
+			for (i = 0; i < k; i++) {
 				if (m[i].slice)
 					m[i].root = map[m[i].root];
+				if (m[i].lp >= 0)
+					m[i].lp = map[m[i].lp];
+			}
 			nm = k;
 		}
 	}
 	check_all(vm);
+	print_message("aolw clones %llu, orphaned %llu, snapshots refused %llu\n",
+	    (unsigned long long)n_aolw, (unsigned long long)n_orphaned,
+	    (unsigned long long)n_refused);
+	if (steps >= 2000)
+		assert_true(n_aolw > 0 && n_orphaned > 0 && n_refused > 0);
 	for (i = 0; i < nm; i++)
 		if (m[i].alive && m[i].slice)
 			destroy(i);
