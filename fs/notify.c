@@ -7,7 +7,14 @@
  *   - a slice and its root share pages, and so do all slices of a root:
  *     a write through one makes the others' cached pages stale;
  *   - zero/decommit through xattrs, PUNCH_HOLE/ZERO_RANGE, truncate of a
- *     root that a slice overlaps.
+ *     root that a slice overlaps;
+ *   - an at-least-on-write clone (clones/C~aolw) reads its parent's pages
+ *     live, so any change to the parent (or to the parent's slices, or to
+ *     an aolw clone's own aolw parent) makes the clone's cached pages, and
+ *     its slices', stale.  Those are invalidated whole (the clone's
+ *     window and what it owns by now are libvm's business), through the
+ *     namespace's clones/ lists: a removed clone that is still open is not
+ *     reached (docs/semantics.md, "Clone kinds").
  * For each of those the handler calls notify_changed(), which computes
  * every inode aliasing the changed bytes (the vnode's alias group, see
  * struct vgroup) and queues fuse_lowlevel_notify_inval_inode() for each.
@@ -238,6 +245,50 @@ notify_collect(struct vnode *v, uint64_t off, uint64_t end, bool self,
 }
 
 /*
+ * (N) Add the data inodes that read v's bytes live: v's at-least-on-write
+ * clones, their slices, and theirs in turn, whole.  Counts past max too,
+ * so the caller can size its array.
+ */
+static int
+notify_collect_live(struct vnode *v, struct nrange *out, int n, int max)
+{
+	struct vnode *c, *m;
+
+	if (!v->has_aolw)
+		return n;
+	VNODE_FOREACH_KID(c, v, 0) {
+		if (!c->aolw)
+			continue;
+		if (notify_kernel_has(c) && n++ < max)
+			out[n - 1] = (struct nrange){ VFS_INO(c->id, VK_DATA), 0, UINT64_MAX };
+		n = notify_collect_live(c, out, n, max);
+		if (!c->group)
+			continue;
+		TAILQ_FOREACH(m, &c->group->list, glink) {
+			if (m == c)
+				continue;
+			if (notify_kernel_has(m) && n++ < max)
+				out[n - 1] = (struct nrange){ VFS_INO(m->id, VK_DATA), 0, UINT64_MAX };
+			n = notify_collect_live(m, out, n, max);
+		}
+	}
+	return n;
+}
+
+/* (N) notify_collect_live for v and every member of v's alias group. */
+static int
+notify_collect_all_live(struct vnode *v, struct nrange *out, int n, int max)
+{
+	struct vnode *m;
+
+	if (!v->group)
+		return notify_collect_live(v, out, n, max);
+	TAILQ_FOREACH(m, &v->group->list, glink)
+		n = notify_collect_live(m, out, n, max);
+	return n;
+}
+
+/*
  * (nq.lock) Wait until every entry up to seq is done, at most
  * NOTIFY_WAIT_MS (see the top of this file: a stuck invalidation delays
  * the reply, never blocks it).
@@ -271,13 +322,16 @@ notify_changed(struct vnode *v, uint64_t off, uint64_t len, bool self)
 	uint64_t end = len == VMO_WHOLE || off + len < off ? UINT64_MAX :
 	    off + len;
 	uint64_t seq;
-	int n, max = 16, i;
+	int n, max = 16, i, live;
 
-	if (!self && !__atomic_load_n(&v->group, __ATOMIC_ACQUIRE))
+	if (!self && !__atomic_load_n(&v->group, __ATOMIC_ACQUIRE) &&
+	    !__atomic_load_n(&v->has_aolw, __ATOMIC_ACQUIRE))
 		return;		/* the hot path: no alias, nothing to do */
 	vfs_lock();
-	if (v->group && v->group->members > (unsigned)max) {
-		max = (int)v->group->members + 1;
+	live = notify_collect_all_live(v, NULL, 0, 0);
+	if ((v->group && v->group->members + live > (unsigned)max) ||
+	    live + 1 > max) {
+		max = (int)(v->group ? v->group->members : 0) + live + 1;
 		r = malloc(sizeof(*r) * (size_t)max);
 		if (!r) {
 			r = stackr;
@@ -285,6 +339,9 @@ notify_changed(struct vnode *v, uint64_t off, uint64_t len, bool self)
 		}
 	}
 	n = notify_collect(v, off, end, self, r, max);
+	n = notify_collect_all_live(v, r, n, max);
+	if (n > max)
+		n = max;	/* benign: the rest stay stale, as without us */
 	vfs_unlock();
 	if (n == 0)
 		goto out;

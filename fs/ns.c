@@ -3,7 +3,9 @@
  *
  *   ROOT/NAME            mkdir: vmo_create (size 0, resizable; NAME~OPTS:
  *                        discardable, fixed=SIZE -- ns_create_opts)
- *   NAME/clones/C[@R]    mkdir: vmo_clone of NAME (window R, else whole)
+ *   NAME/clones/C[@R]    mkdir: vmo_clone of NAME (window R, else whole);
+ *                        C~aolw, C~modified: the other clone kinds
+ *                        (ns_clone_opts, vmo_clone_as)
  *   NAME/slices/S@R      mkdir: vmo_slice of NAME (R required)
  *   NAME/{data,info,clones,slices}   fixed; exist as long as NAME does
  *
@@ -366,6 +368,69 @@ ns_create_opts(char *cname, unsigned *flags, uint64_t *size)
 }
 
 /*
+ * Is cname's '~' suffix made of option words only (discardable, fixed=...,
+ * aolw, modified)?  Then it is meant as options, wherever it is; a suffix
+ * with any other word stays part of the name, as it always has.  Returns
+ * the '~' or NULL.
+ */
+static char *
+ns_opt_words(char *cname)
+{
+	char *t = strrchr(cname, '~'), buf[256], *o, *save = NULL;
+
+	if (!t || t == cname || strlen(t + 1) >= sizeof(buf) || !t[1])
+		return NULL;
+	strcpy(buf, t + 1);
+	for (o = strtok_r(buf, ",", &save); o; o = strtok_r(NULL, ",", &save))
+		if (strcmp(o, "discardable") != 0 && strncmp(o, "fixed=", 6) != 0 &&
+		    strcmp(o, "aolw") != 0 && strcmp(o, "modified") != 0)
+			return NULL;
+	return t;
+}
+
+/*
+ * A clone's kind (issue #17): clones/C~aolw (snapshot at least on write)
+ * or clones/C~modified (snapshot-modified); no suffix, a snapshot as
+ * always.  Cuts the suffix off cname.  0 with *kind, or -1: option words
+ * that are not exactly one clone kind (the caller rejects them: EINVAL).
+ */
+static int
+ns_clone_opts(char *cname, enum vmo_clone_kind *kind)
+{
+	char *t = ns_opt_words(cname);
+
+	*kind = VMO_CLONE_SNAPSHOT;
+	if (t == NULL)
+		return 0;
+	if (strcmp(t + 1, "aolw") == 0)
+		*kind = VMO_CLONE_AOLW;
+	else if (strcmp(t + 1, "modified") == 0)
+		*kind = VMO_CLONE_MODIFIED;
+	else
+		return -1;
+	*t = '\0';
+	return 0;
+}
+
+/* The log line of a refused clone: which of the EOPNOTSUPP cases it is. */
+static int
+ns_clone_refused(fuse_req_t req, struct vnode *d, const char *name,
+    enum vmo_clone_kind kind)
+{
+	if (vmo_is_discardable(d->vmo))
+		return vfs_reject(req, "mkdir", name, EOPNOTSUPP, "a "
+		    "discardable VMO has no clones or slices");
+	if (kind == VMO_CLONE_AOLW)
+		return vfs_reject(req, "mkdir", name, EOPNOTSUPP, "~aolw needs "
+		    "a VMO that no store backs (a RAM mount): a backed VMO's "
+		    "clones are snapshots");
+	return vfs_reject(req, "mkdir", name, EOPNOTSUPP, "this VMO reads "
+	    "through a live VMO (it or a VMO it was cloned from is an ~aolw "
+	    "clone): a snapshot of it would need a copy of every page; "
+	    "clone it ~aolw, or remove that VMO first");
+}
+
+/*
  * (N) Make the VMO for mkdir NAME in directory (d, k): split "C@RANGE",
  * check the name, and create/clone/slice.  Returns 0 with *out (a VMO
  * reference) and the bare name in cname, or an errno.
@@ -379,6 +444,7 @@ ns_make_vmo(fuse_req_t req, struct vnode *d, enum vkind k, const char *name,
 	uint64_t off = 0, len = VMO_WHOLE, csize = 0;
 	size_t n = at ? (size_t)(at - name) : strlen(name);
 	unsigned cflags = VMO_RESIZABLE;
+	enum vmo_clone_kind ckind = VMO_CLONE_SNAPSHOT;
 	bool opts = false;
 	int r;
 
@@ -389,6 +455,16 @@ ns_make_vmo(fuse_req_t req, struct vnode *d, enum vkind k, const char *name,
 	cname[n] = '\0';
 	if (k == VK_DIR)
 		opts = ns_create_opts(cname, &cflags, &csize);
+	if (k == VK_DIR && !opts && ns_opt_words(cname))
+		return vfs_reject(req, "mkdir", name, EINVAL, "~aolw and "
+		    "~modified are clone kinds (NAME/clones/C~aolw), not options "
+		    "of a new VMO (~discardable, ~fixed=SIZE)");
+	if (k == VK_CLONES && ns_clone_opts(cname, &ckind) != 0)
+		return vfs_reject(req, "mkdir", name, EINVAL, "a clone takes one "
+		    "kind: C~aolw or C~modified (C alone: a snapshot)");
+	if (k == VK_SLICES && ns_opt_words(cname))
+		return vfs_reject(req, "mkdir", name, EINVAL, "a slice takes no "
+		    "~options (it shares its parent's pages)");
 	if (!ns_name_ok(cname))
 		return vfs_reject(req, "mkdir", name, EINVAL, "\".\" and "
 		    "\"..\" are not VMO names");
@@ -415,7 +491,9 @@ ns_make_vmo(fuse_req_t req, struct vnode *d, enum vkind k, const char *name,
 			return vfs_reject(req, "mkdir", name, EINVAL, "a clone's "
 			    "OFFSET is a multiple of the page size (%u)",
 			    VFS_PAGE);
-		r = vmo_clone(d->vmo, off, len, out);
+		r = vmo_clone_as(d->vmo, ckind, off, len, out);
+		if (r == -EOPNOTSUPP)
+			return ns_clone_refused(req, d, name, ckind);
 	} else {
 		if (!at || len == 0 || off % VFS_PAGE)
 			return vfs_reject(req, "mkdir", name, EINVAL, !at ?
@@ -528,6 +606,11 @@ ns_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 	if (k == VK_SLICES && ns_group_join(d, v, slen) != 0) {
 		vnode_maybe_free(v);	/* unlinked, unreferenced: drops vmo */
 		goto out_err;
+	}
+	if (k == VK_CLONES && vmo_clone_kind(vmo) == VMO_CLONE_AOLW) {
+		/* d's changes must reach v's page cache (notify.c) */
+		v->aolw = true;
+		__atomic_store_n(&d->has_aolw, true, __ATOMIC_RELEASE);
 	}
 	vnode_link(d, k, v);
 	flags = strcmp(cname, name) != 0 ? VR_VOLATILE : 0;

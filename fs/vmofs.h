@@ -125,6 +125,8 @@ struct vnode {
 	unsigned	 nopen;			/* (N) open data file handles */
 	struct vmeta	 meta[VK_NKINDS];	/* (N) */
 	struct vgroup	*group;			/* (N) alias group, or NULL */
+	bool		 aolw;			/* (c) an at-least-on-write clone: reads its parent live */
+	bool		 has_aolw;		/* (N; atomic read) ever had an aolw clone (sticky) */
 	uint64_t	 slice_off;		/* (c) window offset in the group root (slices) */
 	uint64_t	 slice_len;		/* (c) window length (slices) */
 	TAILQ_ENTRY(vnode) glink;		/* (N) in group->list */

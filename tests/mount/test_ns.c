@@ -1,7 +1,8 @@
 /*
  * test_ns.c - SPEC 1-2 through real syscalls and tools: mount options,
  * the VMO-as-directory namespace, clone/slice ranges, removal, rename,
- * creation refused, modes and owners, unlinked open files, statfs.
+ * creation refused, modes and owners, unlinked open files, statfs, clone
+ * kinds (~aolw, ~modified).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -747,6 +748,153 @@ test_forget_exact(void **state)
 		    (unsigned long long)mid);
 }
 
+/*
+ * Clone kinds (docs/semantics.md): C~aolw reads its parent live until it
+ * writes a page, and never sees the parent's writes to that page after;
+ * C~modified is a snapshot on a RAM mount; C alone is a snapshot as ever.
+ * Invariant guarded: the page cache of an aolw clone follows its parent's
+ * writes (notify.c), and st_blocks / user.vmo.private count the parent's
+ * pages to the parent while a clone shares them.
+ */
+static void
+test_clone_kinds(void **state)
+{
+	char a[3 * 4096], b[3 * 4096], c[4096], got[3 * 4096];
+	struct stat st;
+
+	(void)state;
+	ml_mkdir(P("ck"));
+	ml_fill(a, sizeof(a), 11);
+	ml_fill(b, sizeof(b), 12);
+	ml_fill(c, sizeof(c), 13);
+	assert_int_equal(ml_write_at(P("ck/data"), a, sizeof(a), 0), 0);
+	ml_mkdir(P("ck/clones/live~aolw"));
+	assert_string_equal(ml_getx(P("ck/clones/live/data"), "user.vmo.kind"), "clone");
+	/* read first, so the kernel caches the clone's pages */
+	assert_int_equal(ml_read_at(P("ck/clones/live/data"), got, sizeof(got), 0), sizeof(got));
+	assert_memory_equal(got, a, sizeof(got));
+	/* the pages stay the parent's (st_blocks), seen by two (scaled) */
+	assert_int_equal(stat(P("ck/data"), &st), 0);
+	assert_int_equal(st.st_blocks, 3 * 8);
+	assert_int_equal(ml_getx_u64(P("ck/data"), "user.vmo.committed"), 3 * 4096);
+	assert_int_equal(ml_getx_u64(P("ck/data"), "user.vmo.private"), 0);
+	assert_int_equal(ml_getx_u64(P("ck/data"), "user.vmo.scaled"), 3 * 4096 / 2);
+	assert_int_equal(ml_getx_u64(P("ck/clones/live/data"), "user.vmo.committed"), 3 * 4096);
+	assert_int_equal(ml_getx_u64(P("ck/clones/live/data"), "user.vmo.private"), 0);
+	assert_int_equal(ml_getx_u64(P("ck/clones/live/data"), "user.vmo.scaled"), 3 * 4096 / 2);
+	assert_int_equal(stat(P("ck/clones/live/data"), &st), 0);
+	assert_int_equal(st.st_blocks, 0);
+	ml_mkdir(P("ck/clones/mod~modified"));
+	ml_mkdir(P("ck/clones/snap"));
+	assert_string_equal(listing(P("ck/clones")), "live mod snap");
+	/* the parent writes page 0: the aolw clone sees it, the others not */
+	assert_int_equal(ml_write_at(P("ck/data"), b, 4096, 0), 0);
+	assert_int_equal(ml_read_at(P("ck/clones/live/data"), got, sizeof(got), 0), sizeof(got));
+	assert_memory_equal(got, b, 4096);
+	assert_memory_equal(got + 4096, a + 4096, 2 * 4096);
+	assert_int_equal(ml_read_at(P("ck/clones/mod/data"), got, sizeof(got), 0), sizeof(got));
+	assert_memory_equal(got, a, sizeof(got));
+	assert_int_equal(ml_read_at(P("ck/clones/snap/data"), got, sizeof(got), 0), sizeof(got));
+	assert_memory_equal(got, a, sizeof(got));
+	/* the clone writes page 1, then the parent does: the clone keeps its own */
+	assert_int_equal(ml_write_at(P("ck/clones/live/data"), c, 4096, 4096), 0);
+	assert_int_equal(ml_write_at(P("ck/data"), b + 4096, 2 * 4096, 4096), 0);
+	assert_int_equal(ml_read_at(P("ck/clones/live/data"), got, sizeof(got), 0), sizeof(got));
+	assert_memory_equal(got, b, 4096);
+	assert_memory_equal(got + 4096, c, 4096);
+	assert_memory_equal(got + 2 * 4096, b + 2 * 4096, 4096);
+	assert_int_equal(ml_read_at(P("ck/data"), got, sizeof(got), 0), sizeof(got));
+	assert_memory_equal(got, b, sizeof(got));
+	assert_int_equal(stat(P("ck/clones/live/data"), &st), 0);
+	assert_int_equal(st.st_blocks, 8);
+	assert_int_equal(ml_getx_u64(P("ck/clones/live/data"), "user.vmo.private"), 4096);
+	/* a decommit of the parent is a write of zeros to the clone */
+	assert_int_equal(ml_setx(P("ck/data"), "user.vmo.decommit", "8K+4K"), 0);
+	assert_int_equal(ml_read_at(P("ck/clones/live/data"), got, sizeof(got), 0), sizeof(got));
+	for (size_t i = 0; i < 4096; i++)
+		assert_int_equal(got[2 * 4096 + i], 0);
+	/* a snapshot of an aolw clone is refused; an aolw clone of it is not */
+	assert_int_equal(mkdir_err(P("ck/clones/live/clones/s")), EOPNOTSUPP);
+	assert_int_equal(mkdir_err(P("ck/clones/live/clones/m~modified")), EOPNOTSUPP);
+	ml_mkdir(P("ck/clones/live/clones/l2~aolw"));
+	assert_int_equal(ml_write_at(P("ck/data"), a, 4096, 0), 0);
+	assert_int_equal(ml_read_at(P("ck/clones/live/clones/l2/data"), got, 4096, 0), 4096);
+	assert_memory_equal(got, a, 4096);
+	/* a snapshot of the parent freezes it, its aolw clones stay live */
+	ml_mkdir(P("ck/clones/snap2"));
+	assert_int_equal(ml_write_at(P("ck/data"), b, 4096, 0), 0);
+	assert_int_equal(ml_read_at(P("ck/clones/live/data"), got, 4096, 0), 4096);
+	assert_memory_equal(got, b, 4096);
+	assert_int_equal(ml_read_at(P("ck/clones/snap2/data"), got, 4096, 0), 4096);
+	assert_memory_equal(got, a, 4096);
+	/* bad kinds: EINVAL; an option word anywhere else too */
+	assert_int_equal(mkdir_err(P("ck/clones/x~aolw,modified")), EINVAL);
+	assert_int_equal(mkdir_err(P("ck/clones/x~discardable")), EINVAL);
+	assert_int_equal(mkdir_err(P("ck/slices/x~aolw@0+4K")), EINVAL);
+	assert_int_equal(mkdir_err(P("top~aolw")), EINVAL);
+	/* another '~' is part of the name, as it always was */
+	ml_mkdir(P("ck/clones/x~y"));
+	assert_int_equal(stat(P("ck/clones/x~y/data"), &st), 0);
+	assert_int_equal(st.st_size, sizeof(a));
+	/* a ranged aolw clone with a partial last page: past its end zero,
+	 * even after the parent writes there */
+	ml_mkdir(P("ck/clones/part~aolw@4K+100"));
+	assert_int_equal(ml_write_at(P("ck/data"), c, 4096, 4096), 0);
+	assert_int_equal(truncate(P("ck/clones/part/data"), 4096), 0);
+	assert_int_equal(ml_read_at(P("ck/clones/part/data"), got, 4096, 0), 4096);
+	for (size_t i = 100; i < 4096; i++)
+		assert_int_equal(got[i], 0);
+	/* rmdir order: the parent goes last (ENOTEMPTY before), then the
+	 * aolw clone outlives it while open, with what it saw */
+	assert_int_equal(rmdir(P("ck")), -1);
+	assert_int_equal(errno, ENOTEMPTY);
+	assert_int_equal(ml_sh("rm -r '%s' '%s' '%s' '%s' '%s'", P("ck/clones/mod"),
+	    P("ck/clones/snap"), P("ck/clones/snap2"), P("ck/clones/x~y"),
+	    P("ck/clones/part")), 0);
+	{
+		int fd = open(P("ck/clones/live/clones/l2/data"), O_RDONLY);
+		char want[4096];
+
+		assert_true(fd >= 0);
+		assert_int_equal(ml_read_at(P("ck/clones/live/data"), want, 4096, 0), 4096);
+		assert_int_equal(rmdir(P("ck/clones/live/clones/l2")), 0);
+		assert_int_equal(rmdir(P("ck/clones/live")), 0);
+		assert_int_equal(rmdir(P("ck")), 0);
+		assert_int_equal(pread(fd, got, 4096, 0), 4096);
+		assert_memory_equal(got, want, 4096);
+		assert_int_equal(close(fd), 0);
+	}
+}
+
+/* ~aolw on a backed mount: refused (EOPNOTSUPP); ~modified is a snapshot. */
+static void
+test_clone_kinds_backed(void **state)
+{
+	struct ml_mount bm;
+	char dir[256], a[4096], b[4096], got[4096];
+	int r1, r2, r3;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/vmofs-ck.XXXXXX");
+	assert_int_equal(ml_mount_backed(&bm, dir, "size=64M"), 0);
+	ml_fill(a, sizeof(a), 21);
+	ml_fill(b, sizeof(b), 22);
+	ml_mkdir(ml_path(&bm, "f"));
+	r1 = ml_write_at(ml_path(&bm, "f/data"), a, sizeof(a), 0);
+	r2 = mkdir_err(ml_path(&bm, "f/clones/l~aolw"));
+	r3 = mkdir_err(ml_path(&bm, "f/clones/m~modified"));
+	if (r1 == 0 && r3 == 0)
+		r1 = ml_write_at(ml_path(&bm, "f/data"), b, sizeof(b), 0);
+	if (r1 == 0 && r3 == 0 && ml_read_at(ml_path(&bm, "f/clones/m/data"),
+	    got, sizeof(got), 0) != sizeof(got))
+		r1 = -1;
+	assert_int_equal(ml_umount_backed(&bm, dir), 0);
+	assert_int_equal(r1, 0);
+	assert_int_equal(r2, EOPNOTSUPP);
+	assert_int_equal(r3, 0);
+	assert_memory_equal(got, a, sizeof(got));
+}
+
 int
 main(void)
 {
@@ -768,6 +916,8 @@ main(void)
 		cmocka_unit_test(test_forget_exact),
 		cmocka_unit_test(test_bad_options),
 		cmocka_unit_test(test_source_form_and_daemon),
+		cmocka_unit_test(test_clone_kinds),
+		cmocka_unit_test(test_clone_kinds_backed),
 	};
 
 	ml_watchdog(120);
