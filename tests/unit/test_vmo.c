@@ -849,6 +849,147 @@ test_fault_absorb(void **state)
 	vm_destroy(vm);
 }
 
+/*
+ * At-least-on-write clones (vmo_clone_as VMO_CLONE_AOLW).  Invariant
+ * guarded: the clone reads its parent live until it owns a page, never
+ * after; a snapshot of the parent leaves it live; a shrink of the parent
+ * cuts its view for good; when the parent dies first (pinned pages and
+ * all) the clone keeps what it saw; the trees stay valid and attribution
+ * adds up at every step (vt_check_vmos).
+ */
+static void
+test_clone_aolw(void **state)
+{
+	struct vm *vm = vt_vm(512);
+	struct vmo *a, *c, *s, *s2 = NULL, *all[4];
+
+	(void)state;
+	a = vt_vmo(vm, 0);
+	vt_fill(a, 0, 4 * P, 1);
+	assert_int_equal(vmo_pin(a, 3 * P, P), 0);
+	assert_int_equal(vmo_clone_as(a, VMO_CLONE_AOLW, 0, VMO_WHOLE, &c), 0);
+	assert_int_equal(vmo_clone_kind(c), VMO_CLONE_AOLW);
+	assert_true(vmo_reads_live(c) && !vmo_reads_live(a));
+	vt_expect(c, 0, 4 * P, 1);
+	vt_fill(a, 0, P, 2);			/* the parent writes: seen */
+	vt_expect(c, 0, P, 2);
+	vt_fill(c, P, P, 3);			/* the clone writes, then the parent */
+	vt_fill(a, P, P, 4);
+	vt_expect(c, P, P, 3);
+	vt_expect(a, P, P, 4);
+	all[0] = a;
+	all[1] = c;
+	vt_check_vmos(vm, all, 2);
+	/* A snapshot of the parent: frozen; the aolw clone stays live. */
+	assert_int_equal(vmo_clone(a, 0, VMO_WHOLE, &s), 0);
+	vt_fill(a, 2 * P, P, 5);
+	vt_expect(c, 2 * P, P, 5);
+	vt_expect(s, 2 * P, P, 1);
+	vt_expect(s, 0, P, 2);
+	all[2] = s;
+	vt_check_vmos(vm, all, 3);
+	/* No snapshot of what reads a live VMO. */
+	assert_int_equal(vmo_clone(c, 0, VMO_WHOLE, &s2), -EOPNOTSUPP);
+	assert_int_equal(vmo_clone_as(c, VMO_CLONE_MODIFIED, 0, VMO_WHOLE, &s2), -EOPNOTSUPP);
+	/* A shrink cuts the clone's view: growing again shows it zero. */
+	assert_int_equal(vmo_unpin(a, 3 * P, P), 0);
+	assert_int_equal(vmo_resize(a, P), 0);
+	assert_int_equal(vmo_resize(a, 4 * P), 0);
+	vt_fill(a, 2 * P, P, 6);
+	vt_expect(c, 2 * P, 2 * P, -1);
+	vt_expect(c, 0, P, 2);
+	vt_expect(c, P, P, 3);
+	vt_check_vmos(vm, all, 3);
+	/* The parent dies first, pinned: the clone keeps what it saw. */
+	assert_int_equal(vmo_pin(a, 0, P), 0);
+	vmo_unref(a);
+	vt_expect(c, 0, P, 2);
+	vt_expect(c, P, P, 3);
+	assert_false(vmo_reads_live(c));
+	assert_int_equal(vmo_clone(c, 0, VMO_WHOLE, &s2), 0);
+	vt_fill(c, 0, P, 7);
+	vt_expect(s2, 0, P, 2);
+	all[0] = s2;
+	vt_check_vmos(vm, all, 3);
+	vmo_unref(c);
+	vmo_unref(s);
+	vt_expect(s2, 0, P, 2);
+	vt_expect(s2, P, P, 3);
+	vmo_test_check(s2);
+	vmo_unref(s2);
+	assert_int_equal(vm_test_used_pages(vm), 0);
+	vm_destroy(vm);
+}
+
+/* An aolw clone that fails to allocate (its node, its partial last page)
+ * changes nothing; an aolw clone of an aolw clone of a slice works. */
+static void
+test_clone_aolw_fault(void **state)
+{
+	static unsigned char ref[8 * P];
+	struct vm *vm = vt_vm(512);
+	struct vmo *a, *sl, *c = NULL, *d = NULL;
+	uint64_t n, used;
+	int err;
+
+	(void)state;
+	a = vt_vmo(vm, 0);
+	vt_fill(a, 0, 8 * P, 8);
+	assert_int_equal(vmo_read(a, ref, 0, 8 * P), 8 * P);
+	for (n = 1;; n++) {
+		uint64_t failed;
+
+		used = vm_test_used_pages(vm);
+		fault_set(n, 0);
+		err = vmo_clone_as(a, VMO_CLONE_AOLW, P, 2 * P + 100, &c);
+		failed = fault_failures();	/* fault_clear resets it */
+		fault_clear();
+		if (failed == 0 || err == 0)
+			break;
+		assert_true(err == -ENOSPC || err == -ENOMEM);
+		assert_int_equal(vm_test_used_pages(vm), used);
+		check_unchanged(a, ref, 8 * P);
+	}
+	assert_int_equal(err, 0);
+	assert_true(n > 2);			/* the node, the last page at least */
+	assert_int_equal(vmo_size(c), 2 * P + 100);
+	/* Seen but in its partial last page, its own since creation. */
+	vt_fill(a, P, 3 * P, 9);
+	vt_same(c, 0, a, P, 2 * P);
+	{
+		unsigned char b[P];
+
+		assert_int_equal(vmo_read(c, b, 2 * P, 100), 100);
+		assert_memory_equal(b, ref + 3 * P, 100);
+
+		assert_int_equal(vmo_resize(c, 3 * P), 0);
+		assert_int_equal(vmo_read(c, b, 2 * P + 100, P - 100), P - 100);
+		for (n = 0; n < P - 100; n++)
+			assert_int_equal(b[n], 0);
+	}
+	assert_int_equal(vmo_slice(a, 4 * P, 4 * P, &sl), 0);
+	assert_int_equal(vmo_clone_as(sl, VMO_CLONE_AOLW, 0, VMO_WHOLE, &d), 0);
+	vmo_unref(c);
+	assert_int_equal(vmo_clone_as(d, VMO_CLONE_AOLW, P, P, &c), 0);
+	vt_fill(sl, P, P, 10);			/* through the slice: both see it */
+	{
+		unsigned char x[P], y[P];
+
+		assert_int_equal(vmo_read(c, x, 0, P), P);
+		assert_int_equal(vmo_read(a, y, 5 * P, P), P);
+		assert_memory_equal(x, y, P);
+		assert_int_equal(vmo_read(d, x, P, P), P);
+		assert_memory_equal(x, y, P);
+	}
+	vmo_unref(sl);
+	vmo_unref(a);
+	vmo_unref(d);
+	vmo_test_check(c);
+	vmo_unref(c);
+	assert_int_equal(vm_test_used_pages(vm), 0);
+	vm_destroy(vm);
+}
+
 int
 main(void)
 {
@@ -873,6 +1014,8 @@ main(void)
 		cmocka_unit_test(test_enospc),
 		cmocka_unit_test(test_fault_each),
 		cmocka_unit_test(test_fault_absorb),
+		cmocka_unit_test(test_clone_aolw),
+		cmocka_unit_test(test_clone_aolw_fault),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
