@@ -12,7 +12,7 @@
 
 _vmoctl_commands="info tree list stats clone slice commit decommit zero pin
 unpin prefetch dontneed alwaysneed lock trylock unlock help"
-_vmoctl_options="--json --bytes --help --version -j -b -H -h -V"
+_vmoctl_options="--json --bytes --aolw --modified --help --version -j -b -H -h -V"
 
 # _vmoctl_mounts: the vmofs mount points (from /proc/mounts).
 _vmoctl_mounts() {

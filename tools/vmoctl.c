@@ -6,7 +6,8 @@
  * command's synopsis, argument count, accepted options and help text.
  *
  * The changing commands are thin:
- *   clone SRC NAME [RANGE]   mkdir SRC/clones/NAME[@RANGE]
+ *   clone SRC NAME [RANGE]   mkdir SRC/clones/NAME[~KIND][@RANGE]
+ *                            (--aolw, --modified: KIND)
  *   slice SRC NAME RANGE     mkdir SRC/slices/NAME@RANGE
  *   ACTION PATH [RANGE]      setxattr PATH/data user.vmo.ACTION = RANGE|"all"
  * RANGE and NAME are checked here first so a typo gets a precise message
@@ -31,6 +32,7 @@
 enum {
 	F_JSON = 1 << 0,	/* accepts --json */
 	F_BYTES = 1 << 1,	/* accepts --bytes */
+	F_KIND = 1 << 2,	/* accepts --aolw / --modified */
 };
 
 struct ctl_command {
@@ -130,7 +132,6 @@ static int run_child(const struct ctl_command *c, int argc, char **argv,
 	struct ctl_vmo v;
 	int rc = CTL_OK;
 
-	(void)o;
 	if (!name_ok(argv[1]))
 		return CTL_USAGE;
 	if (range && !child_range_ok(range, is_clone, &whole))
@@ -138,14 +139,21 @@ static int run_child(const struct ctl_command *c, int argc, char **argv,
 	if (!ctl_vmo_resolve(argv[0], &v))
 		return CTL_FAIL;
 	sub = ctl_path_join(v.dir, is_clone ? "clones" : "slices");
-	if (whole)
-		target = ctl_path_join(sub, argv[1]);
-	else
-		target = ctl_xasprintf("%s/%s@%s", sub, argv[1], range);
+	target = ctl_xasprintf("%s/%s%s%s%s%s", sub, argv[1],
+			       o->kind ? "~" : "", o->kind ? o->kind : "",
+			       whole ? "" : "@", whole ? "" : range);
 	if (mkdir(target, 0777) < 0) {
 		int err = errno;
 
-		if (err == EINVAL && range)
+		if (err == EOPNOTSUPP && o->kind && !strcmp(o->kind, "aolw"))
+			ctl_errx("%s: %s (--aolw needs a RAM mount, and a VMO "
+				 "that is not discardable)", target,
+				 strerror(err));
+		else if (err == EOPNOTSUPP)
+			ctl_errx("%s: %s (a discardable VMO has no clones; an "
+				 "--aolw clone of a live VMO takes --aolw clones "
+				 "only)", target, strerror(err));
+		else if (err == EINVAL && range)
 			ctl_errx("%s: %s (is RANGE %s inside %s?)", target,
 				 strerror(err), range, argv[0]);
 		else
@@ -328,13 +336,18 @@ static const struct ctl_command commands[] = {
 	  "are followed by their size in K/M/G, amounts of bytes shown in\n"
 	  "K/M/G with the exact count after; --bytes prints every value as\n"
 	  "the attribute has it.\n" },
-	{ "clone", "SRC NAME [RANGE]", 2, 3, 0, run_child,
+	{ "clone", "SRC NAME [RANGE]", 2, 3, F_KIND, run_child,
 	  "make a copy-on-write snapshot SRC/clones/NAME",
 	  "Make NAME, a copy-on-write clone of SRC, as SRC/clones/NAME: it "
 	  "sees\nSRC's bytes as they are now; later writes on either side "
 	  "stay\nprivate.  With RANGE, the clone covers only that window of "
 	  "SRC\n(OFFSET page aligned).\n\n"
-	  "Same as: mkdir SRC/clones/NAME[@RANGE]\n\n"
+	  "  --aolw      snapshot at least on write: NAME sees SRC's later "
+	  "writes\n              to every page it has not written itself, "
+	  "and none after\n              it has (RAM mounts only)\n"
+	  "  --modified  snapshot of what SRC modified (on vmofs: a "
+	  "snapshot)\n\n"
+	  "Same as: mkdir SRC/clones/NAME[~aolw|~modified][@RANGE]\n\n"
 	  "SRC is a VMO directory or its data file.\n" RANGE_HELP },
 	{ "slice", "SRC NAME RANGE", 3, 3, 0, run_child,
 	  "make SRC/slices/NAME, a window onto SRC's pages",
@@ -410,6 +423,9 @@ static void usage_all(FILE *f)
 		"  -b, -H, --bytes\n"
 		"                 exact counts, not K/M/G (info, tree, list, "
 		"stats)\n"
+		"  --aolw, --modified\n"
+		"                 the clone's kind (clone; default a "
+		"snapshot)\n"
 		"  -h, --help     this help; 'vmoctl COMMAND --help' for one "
 		"command\n"
 		"  -V, --version  print the version and exit\n\n"
@@ -419,9 +435,11 @@ static void usage_all(FILE *f)
 
 static void usage_one(FILE *f, const struct ctl_command *c)
 {
-	fprintf(f, "Usage: vmoctl %s%s%s %s\n\n%s", c->name,
+	fprintf(f, "Usage: vmoctl %s%s%s%s %s\n\n%s", c->name,
 		(c->flags & F_JSON) ? " [--json]" : "",
-		(c->flags & F_BYTES) ? " [--bytes]" : "", c->args, c->help);
+		(c->flags & F_BYTES) ? " [--bytes]" : "",
+		(c->flags & F_KIND) ? " [--aolw|--modified]" : "", c->args,
+		c->help);
 }
 
 /* A usage error: message, hint, exit status 2. */
@@ -443,6 +461,7 @@ static int usage_error(const struct ctl_command *c, const char *fmt,
 struct ctl_args {
 	struct ctl_opts o;
 	bool help, version;
+	bool two_kinds;		/* both --aolw and --modified */
 	const char *bad;	/* the first unknown option */
 	char **pos;		/* positional arguments: COMMAND ARGS... */
 	int npos;
@@ -465,7 +484,11 @@ static void parse_args(int argc, char **argv, struct ctl_args *a)
 		else if (!strcmp(s, "-b") || !strcmp(s, "-H") ||
 			 !strcmp(s, "--bytes"))
 			a->o.bytes = true;
-		else if (!strcmp(s, "-h") || !strcmp(s, "--help"))
+		else if (!strcmp(s, "--aolw") || !strcmp(s, "--modified")) {
+			if (a->o.kind && strcmp(a->o.kind, s + 2))
+				a->two_kinds = true;
+			a->o.kind = s + 2;
+		} else if (!strcmp(s, "-h") || !strcmp(s, "--help"))
 			a->help = true;
 		else if (!strcmp(s, "-V") || !strcmp(s, "--version"))
 			a->version = true;
@@ -490,6 +513,11 @@ static int check_args(const struct ctl_command *c, const struct ctl_args *a)
 	if (a->o.bytes && !(c->flags & F_BYTES))
 		return usage_error(c, "%s", "--bytes applies to info, tree, "
 				   "list and stats only");
+	if (a->o.kind && !(c->flags & F_KIND))
+		return usage_error(c, "--%s applies to clone only", a->o.kind);
+	if (a->two_kinds)
+		return usage_error(c, "%s", "--aolw and --modified: one kind "
+				   "per clone");
 	if (nargs < c->min_args)
 		return usage_error(c, "%s", "missing argument");
 	if (nargs > c->max_args)

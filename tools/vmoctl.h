@@ -41,6 +41,7 @@ enum { CTL_OK = 0, CTL_FAIL = 1, CTL_USAGE = 2 };
 struct ctl_opts {
 	bool json;	/* --json: machine-readable output (read commands) */
 	bool bytes;	/* -b, -H, --bytes: exact counts instead of K/M/G */
+	const char *kind;	/* clone: --aolw "aolw", --modified "modified", else NULL */
 };
 
 /* The command being run, for error messages ("vmoctl: CMD: ..."). */

@@ -49,6 +49,10 @@ test_usage_errors() {
 	usage_error 2 "--json applies to info, tree, list and stats" clone --json /x c
 	usage_error 2 "--bytes applies to info, tree, list and stats" clone --bytes /x c
 	usage_error 2 "--bytes applies to info, tree, list and stats" commit -H /x
+	usage_error 2 "--aolw applies to clone only" slice --aolw /x s 0+4K
+	usage_error 2 "--modified applies to clone only" info --modified /x
+	usage_error 2 "--aolw and --modified: one kind per clone" \
+		clone --aolw --modified /x c
 	usage_error 2 "invalid RANGE '1+'" commit /x 1+
 	usage_error 2 "invalid RANGE '0+1Q'" commit /x 0+1Q
 	usage_error 2 "invalid RANGE '0x+1'" zero /x 0x+1
@@ -151,6 +155,24 @@ test_clone_and_slice() {
 	vt_eq 1 "$VT_RC"
 	vt_fails "not a VMO directory" "$VC" clone "$MNT" x
 	vt_eq 1 "$VT_RC"
+}
+
+# vmoctl clone --aolw / --modified: mkdir clones/NAME~aolw / ~modified.
+test_clone_kinds() {
+	vt_mount -o size=64M
+	mkdir "$MNT/a"
+	head -c 16384 /dev/urandom >"$MNT/a/data"
+	vt_run "$VC" clone --aolw "$MNT/a" live
+	vt_run "$VC" clone "$MNT/a" --modified mod 0+8K
+	vt_eq "live mod" "$(ls "$MNT/a/clones" | sort | tr '\n' ' ' | sed 's/ $//')" "clone names without the kind"
+	cp "$MNT/a/data" "$VT_WORK/before"
+	printf 'parent-writes' | dd of="$MNT/a/data" conv=notrunc status=none
+	vt_eq parent-writes "$(head -c 13 "$MNT/a/clones/live/data")" "aolw clone sees the parent's write"
+	cmp -n 8192 "$VT_WORK/before" "$MNT/a/clones/mod/data"
+	vt_fails "Operation not supported" "$VC" clone "$MNT/a/clones/live" s
+	vt_eq 1 "$VT_RC"
+	vt_run "$VC" clone --aolw "$MNT/a/clones/live" l2
+	vt_eq clone "$(vt_xattr "$MNT/a/clones/live/clones/l2/data" user.vmo.kind)"
 }
 
 test_range_actions() {
@@ -518,6 +540,6 @@ test_stats() {
 }
 
 vt_main test_usage_and_version test_usage_errors test_info_matches_xattrs \
-	test_clone_and_slice test_range_actions test_tree test_tree_vmo_root_once \
+	test_clone_and_slice test_clone_kinds test_range_actions test_tree test_tree_vmo_root_once \
 	test_slice_help_default test_list test_json_keys test_progress_chunks \
 	test_bash_completion test_make_install test_scaled_adds_up test_stats
