@@ -35,6 +35,15 @@
  * repeated clones of an untouched VMO stay one level deep ("attach as high
  * as they can").
  *
+ * At-least-on-write clones (cow_clone_aolw) are the one case of a visible
+ * node with children: the clone hangs below the live VMO's own node, so
+ * its lookups read that node's pages as the VMO writes them, until it
+ * has a slot of its own.  cow_viewers counts them through their parent,
+ * and the writer's subtree is what "sole viewer" excludes; a snapshot of
+ * the VMO moves them onto its new leaf; the VMO's end leaves its node
+ * hidden for them (cow_hide); a snapshot of a node that reads a live one
+ * is refused (cow_live_above).
+ *
  * Pinned pages never live in hidden nodes: a clone of a VMO with pinned
  * pages copies them into the hidden node and keeps the pinned originals in
  * the VMO's new leaf, so a pin is always on a page its VMO owns.
