@@ -506,12 +506,13 @@ op_mktop(struct worker *w)
 	publish(v);
 }
 
-/* mkdir V/clones/C[@RANGE]. */
+/* mkdir V/clones/C[~modified][@RANGE]. */
 static void
 op_clone(struct worker *w, bool ranged)
 {
 	struct mvmo *v, *c;
 	char name[40], rs[64], dir[1200];
+	const char *kind;
 	uint64_t vs, off = 0, len;
 	bool pinned_src;
 	int e;
@@ -535,11 +536,15 @@ op_clone(struct worker *w, bool ranged)
 	    (uint64_t)atomic_load(&clone_bytes) + len > PH->limit / 4))
 		goto out;
 	snprintf(name, sizeof(name), "c%d.%u", w->id, w->seq++);
+	/* ~modified is a snapshot on vmofs (docs/semantics.md, "Clone
+	 * kinds"): the same model, through the kind's name */
+	kind = chance(w, 20) ? "~modified" : "";
 	if (ranged) {
 		fmt_range(w, rs, sizeof(rs), off, len);
-		snprintf(dir, sizeof(dir), "%s/%s/clones/%s@%s", MNT, w->path, name, rs);
+		snprintf(dir, sizeof(dir), "%s/%s/clones/%s%s@%s", MNT, w->path, name,
+		    kind, rs);
 	} else {
-		snprintf(dir, sizeof(dir), "%s/%s/clones/%s", MNT, w->path, name);
+		snprintf(dir, sizeof(dir), "%s/%s/clones/%s%s", MNT, w->path, name, kind);
 	}
 	pthread_mutex_lock(&tab_lock);
 	c = mv_new(MK_CLONE, v, name);
