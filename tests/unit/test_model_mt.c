@@ -658,12 +658,178 @@ test_model_mt_reclaim(void **state)
 	run_model(true);
 }
 
+/*
+ * At-least-on-write clones under concurrency.  Invariant guarded: while
+ * one thread rewrites whole pages of R (each page one byte value, a
+ * generation that only grows), others take ~aolw clones of R and
+ * snapshots of R (which move the aolw clones onto R's new leaf), read
+ * them, write pages of their own and destroy them, and ask for
+ * attribution: every page an aolw clone reads is whole (one value: no
+ * torn view of a page R was moving) and never older than what R held when
+ * the clone was made, its own pages keep what it wrote, a snapshot keeps
+ * what it saw, and the tree stays valid.  At the end R dies first and
+ * the clones still alive keep what they last read.
+ */
+#define AO_PAGES	32
+#define AO_THREADS	3
+
+struct ao_ctx {
+	struct vm	*vm;
+	struct vmo	*r;
+	_Atomic unsigned char gen;	/* R's newest value, every page */
+	_Atomic bool	stop;
+	long		steps;
+	uint64_t	seed;
+};
+
+static bool
+ao_page_is(const unsigned char *pg, unsigned char *val)
+{
+	size_t k;
+
+	for (k = 1; k < P; k++)
+		if (pg[k] != pg[0])
+			return false;
+	*val = pg[0];
+	return true;
+}
+
+static void *
+ao_writer(void *arg)
+{
+	struct ao_ctx *ac = arg;
+	static unsigned char buf[P];
+	uint64_t rng = ac->seed * 2654435761u + 7;
+	int first;
+
+	while (!atomic_load(&ac->stop)) {
+		unsigned char g = atomic_load(&ac->gen);
+
+		/* one page at a time, newest value first: a page never goes back */
+		if (g == 250)
+			break;
+		g++;
+		atomic_store(&ac->gen, g);
+		memset(buf, g, P);
+		first = (int)vt_rnd(&rng, AO_PAGES);	/* a round starts anywhere */
+		for (int i = 0; i < AO_PAGES; i++)
+			assert_int_equal(vmo_write(ac->r, buf,
+			    (uint64_t)((first + i) % AO_PAGES) * P, P), P);
+	}
+	return NULL;
+}
+
+struct ao_thr {
+	struct ao_ctx	*ac;
+	int		id;
+	struct vmo	*keep;		/* an aolw clone left alive at the end */
+	unsigned char	seen[AO_PAGES];	/* keep's pages as last read */
+};
+
+static void *
+ao_reader(void *arg)
+{
+	struct ao_thr *t = arg;
+	struct ao_ctx *ac = t->ac;
+	static __thread unsigned char buf[AO_PAGES * P];
+	uint64_t rng = (ac->seed + (uint64_t)t->id) * 2654435761u + 1;
+
+	for (long n = 0; n < ac->steps; n++) {
+		struct vmo *c = NULL, *s = NULL;
+		/* gen g is set before R's pages get g: all hold g - 1 at least */
+		unsigned char floor = (unsigned char)(atomic_load(&ac->gen) - 1), v;
+		unsigned char own = (unsigned char)(251 + t->id);
+		struct vmo_attr a;
+		int mine = (int)vt_rnd(&rng, AO_PAGES);
+
+		assert_int_equal(vmo_clone_as(ac->r, VMO_CLONE_AOLW, 0, VMO_WHOLE, &c), 0);
+		if (vt_rnd(&rng, 3) == 0)
+			assert_int_equal(vmo_clone(ac->r, 0, VMO_WHOLE, &s), 0);
+		memset(buf, own, P);
+		assert_int_equal(vmo_write(c, buf, (uint64_t)mine * P, P), P);
+		assert_int_equal(vmo_read(c, buf, 0, sizeof(buf)), (ssize_t)sizeof(buf));
+		for (int i = 0; i < AO_PAGES; i++) {
+			if (!ao_page_is(buf + (size_t)i * P, &v))
+				fail_msg("thread %d step %ld: page %d of an aolw clone torn", t->id, n, i);
+			if (i == mine)
+				assert_int_equal(v, own);
+			else if (v < floor)
+				fail_msg("thread %d: page %d reads %u, older than %u", t->id, i, v, floor);
+		}
+		assert_int_equal(vmo_get_attr(c, &a), 0);
+		assert_true(a.committed <= AO_PAGES * P && a.private_bytes >= P);
+		if (s != NULL) {
+			assert_int_equal(vmo_clone_as(c, VMO_CLONE_SNAPSHOT, 0, VMO_WHOLE, &s), -EOPNOTSUPP);
+			vmo_unref(s);
+		}
+		if (t->keep == NULL && n == ac->steps / 2) {
+			t->keep = c;
+			continue;
+		}
+		vmo_unref(c);
+	}
+	return NULL;
+}
+
+static void
+test_model_mt_aolw(void **state)
+{
+	const char *e = getenv("VM_MODEL_SEED");
+	struct vm_config cfg = { .limit_bytes = 4096ull * P, .ncpu = 2, .pcache_reserve = 8 };
+	struct ao_ctx ac = { .steps = 300 };
+	struct ao_thr th[AO_THREADS];
+	pthread_t w, rt[AO_THREADS];
+	static unsigned char buf[AO_PAGES * P];
+	int i;
+
+	(void)state;
+	ac.seed = e ? strtoull(e, NULL, 0) : (uint64_t)time(NULL);
+	print_message("VM_MODEL_SEED=%llu\n", (unsigned long long)ac.seed);
+	assert_int_equal(vm_create(&cfg, &ac.vm), 0);
+	ac.r = vt_vmo(ac.vm, AO_PAGES * P);
+	memset(buf, 1, sizeof(buf));
+	assert_int_equal(vmo_write(ac.r, buf, 0, sizeof(buf)), (ssize_t)sizeof(buf));
+	atomic_store(&ac.gen, 1);
+	assert_int_equal(pthread_create(&w, NULL, ao_writer, &ac), 0);
+	for (i = 0; i < AO_THREADS; i++) {
+		th[i] = (struct ao_thr){ .ac = &ac, .id = i };
+		assert_int_equal(pthread_create(&rt[i], NULL, ao_reader, &th[i]), 0);
+	}
+	for (i = 0; i < AO_THREADS; i++)
+		pthread_join(rt[i], NULL);
+	atomic_store(&ac.stop, true);
+	pthread_join(w, NULL);
+	print_message("R rewritten %u times\n", (unsigned)atomic_load(&ac.gen) - 1);
+	/* R dies first: each kept clone keeps what it reads now. */
+	for (i = 0; i < AO_THREADS; i++) {
+		vmo_test_check(th[i].keep);
+		assert_int_equal(vmo_read(th[i].keep, buf, 0, sizeof(buf)), (ssize_t)sizeof(buf));
+		for (int k = 0; k < AO_PAGES; k++)
+			assert_true(ao_page_is(buf + (size_t)k * P, &th[i].seen[k]));
+	}
+	vmo_unref(ac.r);
+	for (i = 0; i < AO_THREADS; i++) {
+		unsigned char v;
+
+		assert_int_equal(vmo_read(th[i].keep, buf, 0, sizeof(buf)), (ssize_t)sizeof(buf));
+		for (int k = 0; k < AO_PAGES; k++) {
+			assert_true(ao_page_is(buf + (size_t)k * P, &v));
+			assert_int_equal(v, th[i].seen[k]);
+		}
+		vmo_test_check(th[i].keep);
+		vmo_unref(th[i].keep);
+	}
+	assert_int_equal(vm_test_used_pages(ac.vm), 0);
+	vm_destroy(ac.vm);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_model_mt),
 		cmocka_unit_test(test_model_mt_reclaim),
+		cmocka_unit_test(test_model_mt_aolw),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
