@@ -15,7 +15,9 @@
  *   struct cow_node  a node of a clone tree (Zircon VmCowPages): visible
  *                  (owned by exactly one non-slice VMO) or hidden (a frozen
  *                  snapshot shared by its children).
- *   struct vmo     the handle: anonymous root, clone, or slice.
+ *   struct vmo     the handle: anonymous root, clone, slice, or reference
+ *                  (a second handle onto another VMO: every call made on
+ *                  it is made on its target, vmo_target).
  *
  * Tags: (c) constant after creation; (H) hierarchy lock, shared to read,
  * exclusive to write; (A) atomic.
@@ -161,7 +163,8 @@ struct vmo {
 	unsigned	flags;		/* (c) VMO_RESIZABLE */
 	uint64_t	size;		/* (H) content size, bytes */
 	struct cow_node	*cow;		/* (H) leaf node; NULL for slices */
-	struct vmo	*root;		/* (c) slices: the VMO whose pages it shows (ref held) */
+	struct vmo	*root;		/* (c) slices: the VMO whose pages it shows;
+					 * references: the target (ref held) */
 	uint64_t	slice_off;	/* (c) slices: window offset in root */
 	struct vmo_list	slices;		/* (H) slices whose root is this VMO */
 	LIST_ENTRY(vmo)	slice_link;	/* (H) in root->slices */
@@ -171,11 +174,25 @@ struct vmo {
 	uint64_t	nmade;		/* (H) length of made */
 };
 
+/*
+ * The VMO a call on v acts on: v itself, or a reference's target (never a
+ * reference: a reference of a reference targets the same VMO).  The public
+ * functions of vmo.c resolve their handle with it on entry, so that the
+ * code below them never sees a reference.  Constant: no lock needed.
+ */
+static inline struct vmo *
+vmo_target(struct vmo *v)
+{
+	return v->kind == VMO_REF ? v->root : v;
+}
+
 /* The leaf node holding v's bytes and the offset of v's byte 0 there (a
- * slice's bytes are its root's).  Locked, or a kind that cannot change. */
+ * slice's bytes are its root's, a reference's its target's).  Locked, or
+ * a kind that cannot change. */
 static inline struct cow_node *
 vmo_leaf(struct vmo *v, uint64_t *base)
 {
+	v = vmo_target(v);
 	if (v->kind == VMO_SLICE) {
 		*base = v->slice_off;
 		return v->root->cow;

@@ -8,6 +8,12 @@
  *              leaf, holding no node of its own.  Every operation on a
  *              slice is done on its root's leaf at slice_off + offset, so
  *              writes are seen both ways at once.
+ *   reference  a second handle onto another VMO (its target, in root),
+ *              with its own id and children.  Every public function below
+ *              starts with v = vmo_target(v): the call is made on the
+ *              target, so pages, content size and resizes are shared by
+ *              construction and nothing needs propagating.  Attribution
+ *              is the exception: a reference is charged nothing.
  * This file turns byte ranges into page operations on cow nodes, keeps
  * content sizes, and does the bookkeeping of ids, children and slices.
  *
@@ -44,6 +50,7 @@ vmo_kind_name(enum vmo_kind kind)
 	case VMO_PAGER:	return "pager";
 	case VMO_CLONE:	return "clone";
 	case VMO_SLICE:	return "slice";
+	case VMO_REF:	return "reference";
 	}
 	return "unknown";
 }
@@ -212,8 +219,9 @@ zero_two_partials(struct vm *vm, struct cow_node *n, uint64_t s1, uint64_t e1,
 }
 
 static int
-clone_once(struct vmo *src, uint64_t off, uint64_t len, struct vmo **out)
+clone_once(struct vmo *handle, uint64_t off, uint64_t len, struct vmo **out)
 {
+	struct vmo *src = vmo_target(handle);	/* origin stays the handle */
 	struct vm *vm = src->vm;
 	struct cow_node *leaf, *c;
 	struct vmo *v;
@@ -261,7 +269,7 @@ clone_once(struct vmo *src, uint64_t off, uint64_t len, struct vmo **out)
 		err = -ENOSPC;
 		goto err_out;
 	}
-	vmo_publish(v, src);
+	vmo_publish(v, handle);
 	hier_unlock(src->h);
 	*out = v;
 	return 0;
@@ -287,9 +295,9 @@ vmo_clone(struct vmo *src, uint64_t off, uint64_t len, struct vmo **out)
 }
 
 int
-vmo_slice(struct vmo *src, uint64_t off, uint64_t len, struct vmo **out)
+vmo_slice(struct vmo *handle, uint64_t off, uint64_t len, struct vmo **out)
 {
-	struct vmo *v, *root;
+	struct vmo *src = vmo_target(handle), *v, *root;
 	int err = 0;
 
 	if ((off & VM_PAGE_MASK) != 0 || len == 0 || len > VMO_MAX_SIZE ||
@@ -311,13 +319,36 @@ vmo_slice(struct vmo *src, uint64_t off, uint64_t len, struct vmo **out)
 	v->slice_off = (src->kind == VMO_SLICE ? src->slice_off : 0) + off;
 	v->size = len;
 	LIST_INSERT_HEAD(&root->slices, v, slice_link);
-	vmo_publish(v, src);
+	vmo_publish(v, handle);
 	*out = v;
 out:
 	hier_unlock(src->h);
 	if (err != 0)
 		free(v);
 	return err;
+}
+
+int
+vmo_reference(struct vmo *handle, struct vmo **out)
+{
+	struct vmo *src, *v;
+
+	if (handle == NULL || out == NULL)
+		return -EINVAL;
+	src = vmo_target(handle);
+	if (vmo_is_discardable(src))	/* as clones: discard.c's rule */
+		return -EOPNOTSUPP;
+	v = vmo_new(src->vm, src->h, VMO_REF);
+	if (v == NULL)
+		return -ENOMEM;
+	hier_wlock(src->h);
+	vmo_ref(src);
+	v->root = src;
+	v->flags = src->flags;
+	vmo_publish(v, handle);
+	hier_unlock(src->h);
+	*out = v;
+	return 0;
 }
 
 void
@@ -342,7 +373,9 @@ vmo_destroy(struct vmo *v)
 		LIST_REMOVE(v, made_link);
 		v->origin->nmade--;
 	}
-	if (v->kind == VMO_SLICE) {
+	if (v->kind == VMO_REF) {
+		root = v->root;		/* its target: nothing else to unhook */
+	} else if (v->kind == VMO_SLICE) {
 		LIST_REMOVE(v, slice_link);
 		root = v->root;
 	} else {
@@ -373,9 +406,19 @@ uint64_t vmo_id(const struct vmo *v) { return v->id; }
 enum vmo_kind vmo_kind(const struct vmo *v) { return v->kind; }
 bool vmo_is_resizable(const struct vmo *v)
 {
+	v = vmo_target((struct vmo *)v);
 	return v->kind != VMO_SLICE && (v->flags & VMO_RESIZABLE);
 }
-uint64_t vmo_slice_offset(const struct vmo *v) { return v->kind == VMO_SLICE ? v->slice_off : 0; }
+bool vmo_is_slice(const struct vmo *v)
+{
+	return vmo_target((struct vmo *)v)->kind == VMO_SLICE;
+}
+uint64_t
+vmo_slice_offset(const struct vmo *v)
+{
+	v = vmo_target((struct vmo *)v);
+	return v->kind == VMO_SLICE ? v->slice_off : 0;
+}
 uint64_t vmo_parent_id(struct vmo *v) { return v->parent_id; }
 
 uint64_t
@@ -383,6 +426,7 @@ vmo_size(struct vmo *v)
 {
 	uint64_t s;
 
+	v = vmo_target(v);
 	hier_rlock(v->h);
 	s = v->size;
 	hier_runlock(v->h);
@@ -405,8 +449,8 @@ vmo_blocks_bytes(struct vmo *v)
 {
 	uint64_t n;
 
-	if (v->kind == VMO_SLICE)
-		return 0;
+	if (v->kind == VMO_SLICE || v->kind == VMO_REF)
+		return 0;	/* a root holds them; a reference is charged none */
 	hier_rlock(v->h);
 	n = v->cow->pages.npages * VM_PAGE_SIZE;
 	hier_runlock(v->h);
@@ -623,7 +667,7 @@ read_copy(struct vmo *v, void *buf, uint64_t off, size_t len, bool fault)
 ssize_t
 vmo_read(struct vmo *v, void *buf, uint64_t off, size_t len)
 {
-	return read_copy(v, buf, off, len, true);
+	return read_copy(vmo_target(v), buf, off, len, true);
 }
 
 struct iov_builder {
@@ -689,6 +733,7 @@ vmo_read_iov(struct vmo *v, uint64_t off, size_t len, vmo_iov_fn fn, void *ctx)
 	int ret, tries = 0;
 	bool comp;
 
+	v = vmo_target(v);
 	if (off > VMO_MAX_SIZE)
 		len = 0;
 again:
@@ -852,6 +897,7 @@ vmo_write(struct vmo *v, const void *buf, uint64_t off, size_t len)
 	size_t done = 0;
 	unsigned idle = 0;
 
+	v = vmo_target(v);
 	while (done < len) {
 		int why = 0;
 		ssize_t r = write_once(v, src + done, off + done, len - done, &why);
@@ -973,6 +1019,7 @@ vmo_write_iov(struct vmo *v, uint64_t off, size_t len,
 	size_t done = 0;
 	unsigned idle = 0;
 
+	v = vmo_target(v);
 	while (done < len) {
 		bool more;
 		ssize_t r = write_iov_once(v, off + done, len - done, fn, ctx, &more);
@@ -1049,6 +1096,7 @@ vmo_resize(struct vmo *v, uint64_t size)
 	unsigned idle = 0;
 	int err;
 
+	v = vmo_target(v);
 	while ((err = resize_once(v, size)) == -ENOSPC &&
 	    vm_room_retry(v->vm, PAGER_RUN * VM_PAGE_SIZE, false, &idle))
 		;
@@ -1179,6 +1227,7 @@ vmo_commit(struct vmo *v, uint64_t off, uint64_t len)
 	unsigned idle = 0;
 	int err;
 
+	v = vmo_target(v);
 	vm_reserve(v->vm, reserve_for(v, len));
 	hier_wlock(v->h);
 	err = range_resolve(v, off, len, &s, &e, &bo, &be);
@@ -1394,6 +1443,7 @@ vmo_pin(struct vmo *v, uint64_t off, uint64_t len)
 	unsigned idle = 0;
 	int err;
 
+	v = vmo_target(v);
 	vm_reserve(v->vm, reserve_for(v, len));
 	hier_wlock(v->h);
 	err = range_resolve(v, off, len, &s, &e, &bo, &be);
@@ -1441,6 +1491,7 @@ vmo_unpin(struct vmo *v, uint64_t off, uint64_t len)
 	uint64_t base, s, e, bo, be, pos;
 	int err;
 
+	v = vmo_target(v);
 	hier_wlock(v->h);
 	err = range_resolve(v, off, len, &s, &e, &bo, &be);
 	if (err == 0 && s == e)
@@ -1588,6 +1639,8 @@ vmo_share_range(struct vmo *dst, uint64_t doff, struct vmo *src, uint64_t soff,
 		return -EINVAL;
 	if (len == 0)
 		return 0;
+	dst = vmo_target(dst);
+	src = vmo_target(src);
 	lock_pair(dst->h, src->h);
 	/* A pager-backed side: its pages come from and go to a store
 	 * (paging in, dirty tracking, true snapshots: pager.c), which
@@ -1636,6 +1689,7 @@ vmo_hint(struct vmo *v, uint64_t off, uint64_t len, enum vmo_hint hint)
 
 	if (hint != VMO_HINT_DONTNEED && hint != VMO_HINT_ALWAYSNEED)
 		return -EINVAL;
+	v = vmo_target(v);
 	hier_rlock(v->h);
 	err = range_resolve(v, off, len, &s, &e, &bo, &be);
 	paged = v->h->pops != NULL;
@@ -1705,6 +1759,7 @@ range_retry(struct vmo *v, uint64_t off, uint64_t len,
 	unsigned idle = 0;
 	int err;
 
+	v = vmo_target(v);
 	while ((err = op(v, off, len)) == -ENOSPC && vm_room_retry(v->vm,
 	    len > 1024 * VM_PAGE_SIZE ? 1024 * VM_PAGE_SIZE : len, false, &idle))
 		;
@@ -1771,6 +1826,7 @@ vmo_seek(struct vmo *v, uint64_t off, int whence, uint64_t *result)
 
 	if (whence != SEEK_DATA && whence != SEEK_HOLE)
 		return -EINVAL;
+	v = vmo_target(v);
 	hier_rlock(v->h);
 	if (off >= v->size) {
 		err = -ENXIO;
@@ -2014,6 +2070,8 @@ vmo_get_attr(struct vmo *v, struct vmo_attr *a)
 	uint64_t base, start, end;
 
 	memset(a, 0, sizeof(*a));
+	if (v->kind == VMO_REF)
+		return 0;	/* charged to its target only (Zircon's rule) */
 	hier_rlock(v->h);
 	ac.leaf = vmo_leaf(v, &base);
 	start = base;

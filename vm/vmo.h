@@ -103,7 +103,7 @@ struct vm_stats {
 };
 void vm_get_stats(struct vm *vm, struct vm_stats *st);
 
-enum vmo_kind { VMO_ANON = 0, VMO_PAGER, VMO_CLONE, VMO_SLICE };
+enum vmo_kind { VMO_ANON = 0, VMO_PAGER, VMO_CLONE, VMO_SLICE, VMO_REF };
 const char *vmo_kind_name(enum vmo_kind kind);	/* "anonymous", ... */
 
 #define VMO_RESIZABLE	0x1u
@@ -136,6 +136,23 @@ int vmo_clone(struct vmo *src, uint64_t off, uint64_t len, struct vmo **out);
  */
 int vmo_slice(struct vmo *src, uint64_t off, uint64_t len, struct vmo **out);
 
+/*
+ * Reference (Zircon's ZX_VMO_CHILD_REFERENCE): a second VMO onto all of
+ * src's pages and its content size, in both directions -- an extra open
+ * file of src, with its own id.  Every call made on the reference acts on
+ * src: reads, writes, resizes (a reference follows src's size, unlike a
+ * slice), range operations, clones and slices (of src's bytes; they count
+ * as the reference's children).  The reference holds a reference on src,
+ * so src's pages live while it does.  Its kind is VMO_REF; resizable as
+ * src is.  A reference of a reference refers to the same VMO; one of a
+ * slice shows the slice's window.  Attribution: none (vmo_get_attr all
+ * zero, vmo_blocks_bytes 0): the pages are charged once, to src, whose
+ * own numbers do not change (Zircon: "a reference never has memory
+ * attributed to it").  0, -EOPNOTSUPP (src is discardable: no children,
+ * as for clones), -ENOMEM.
+ */
+int vmo_reference(struct vmo *src, struct vmo **out);
+
 void vmo_ref(struct vmo *vmo);
 void vmo_unref(struct vmo *vmo);
 
@@ -144,8 +161,11 @@ uint64_t vmo_id(const struct vmo *vmo);		/* unique, never reused */
 enum vmo_kind vmo_kind(const struct vmo *vmo);
 uint64_t vmo_size(struct vmo *vmo);		/* content size in bytes */
 bool vmo_is_resizable(const struct vmo *vmo);
-/* For a slice: the root VMO's id and the window offset; else 0/0. */
+/* For a slice: the window offset in its root; else 0.  (For a reference:
+ * its target's.) */
 uint64_t vmo_slice_offset(const struct vmo *vmo);
+/* A slice, or a reference of one: a fixed window onto another VMO. */
+bool vmo_is_slice(const struct vmo *vmo);
 
 /*
  * Byte-granular read of [off, off+len), clipped to the content size.
