@@ -5,7 +5,8 @@
  *                        discardable, fixed=SIZE -- ns_create_opts)
  *   NAME/clones/C[@R]    mkdir: vmo_clone of NAME (window R, else whole)
  *   NAME/slices/S@R      mkdir: vmo_slice of NAME (R required)
- *   NAME/{data,info,clones,slices}   fixed; exist as long as NAME does
+ *   NAME/refs/R          mkdir: vmo_reference of NAME (no range: all of it)
+ *   NAME/{data,info,clones,slices,refs}   fixed; exist as long as NAME does
  *
  * rmdir of a VMO with linked children is ENOTEMPTY.  The fixed entries
  * can be removed, as on any filesystem, so that `rm -r` works and every
@@ -14,11 +15,11 @@
  * the create succeeds, looped for ever):
  *
  *   unlink NAME/data, NAME/info       the name goes (v->removed); the VMO
- *   rmdir NAME/clones, NAME/slices    stays with its directory, and its
+ *   rmdir NAME/clones, slices, refs   stays with its directory, and its
  *                                     bytes until data is created again
  *   create/mknod NAME/data, info      the name comes back as a new file:
- *   mkdir NAME/clones, NAME/slices    data emptied (a slice keeps its
- *                                     fixed window), clones/ slices/ empty
+ *   mkdir NAME/clones, slices, refs   data emptied (a slice keeps its
+ *                                     fixed window), the directories empty
  *
  * Any other creation (files, links, device nodes, other directories) is
  * EPERM.  Rename moves a VMO within one directory only.
@@ -43,7 +44,7 @@
 
 static const char *const fixed_names[VK_NKINDS] = {
 	[VK_DATA] = "data", [VK_INFO] = "info",
-	[VK_CLONES] = "clones", [VK_SLICES] = "slices",
+	[VK_CLONES] = "clones", [VK_SLICES] = "slices", [VK_REFS] = "refs",
 };
 
 /* (N) Resolve ino to its vnode and kind; NULL if unknown. */
@@ -74,17 +75,15 @@ ns_fixed_kind(const char *name)
 
 /*
  * (N) The child list a directory inode holds: 0 (root's top level or
- * clones/), 1 (slices/), or -1 (not a VMO-holding directory).
+ * clones/), 1 (slices/), 2 (refs/), or -1 (not a VMO-holding directory).
  */
 static int
 ns_list_of(struct vnode *d, enum vkind k)
 {
 	if (k == VK_DIR && d == vfs.root)
 		return 0;
-	if (k == VK_CLONES)
-		return 0;
-	if (k == VK_SLICES)
-		return 1;
+	if (k == VK_CLONES || k == VK_SLICES || k == VK_REFS)
+		return vnode_list(k);
 	return -1;
 }
 
@@ -202,8 +201,9 @@ ns_truncate(fuse_req_t req, struct vnode *v, uint64_t size)
 		return ENOENT;
 	old = vmo_size(vmo);
 	/* A slice's size is fixed; to its own size is no change at all (a
-	 * restore truncates to the size it writes). */
-	r = old == size && vmo_kind(vmo) == VMO_SLICE ? 0 : vmo_resize(vmo, size);
+	 * restore truncates to the size it writes).  So for a reference of
+	 * one. */
+	r = old == size && vmo_is_slice(vmo) ? 0 : vmo_resize(vmo, size);
 	vmo_unref(vmo);
 	if (vfs_resize_why(r))
 		vnode_reject(req, "truncate", v, -r, "to %llu bytes: %s",
@@ -309,7 +309,12 @@ ns_name_ok(const char *name)
 	    strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
 }
 
-/* (N) Put slice s of src into src's alias group (made on first use). */
+/*
+ * (N) Put slice or reference s of src into src's alias group (made on
+ * first use).  A slice's window is len bytes at its offset in the root; a
+ * reference (len 0) stands where src does: the whole root, or src's
+ * window when src is a slice or a reference of one.
+ */
 static int
 ns_group_join(struct vnode *src, struct vnode *s, uint64_t len)
 {
@@ -325,7 +330,7 @@ ns_group_join(struct vnode *src, struct vnode *s, uint64_t len)
 		__atomic_store_n(&src->group, g, __ATOMIC_RELEASE);
 	}
 	s->slice_off = vmo_slice_offset(s->vmo);
-	s->slice_len = len;
+	s->slice_len = len ? len : src->slice_len;
 	TAILQ_INSERT_TAIL(&g->list, s, glink);
 	g->members++;
 	__atomic_store_n(&s->group, g, __ATOMIC_RELEASE);
@@ -400,11 +405,15 @@ ns_make_vmo(fuse_req_t req, struct vnode *d, enum vkind k, const char *name,
 		return vfs_reject(req, "mkdir", name, EINVAL, "a VMO name has "
 		    "no '@' (a RANGE is for clones/NAME@RANGE and "
 		    "slices/NAME@RANGE)");
+	if (at && k == VK_REFS)
+		return vfs_reject(req, "mkdir", name, EINVAL, "a reference "
+		    "shares the whole VMO: no RANGE (refs/NAME; a window is "
+		    "slices/NAME@RANGE)");
 	if (at && vfs_parse_range(at + 1, &off, &len) != 0)
 		return vfs_reject(req, "mkdir", name, EINVAL, "not NAME@OFFSET+"
 		    "LENGTH, each NUM decimal or 0x hex with an optional "
 		    "K/M/G suffix");
-	if (vnode_kid(d, k == VK_SLICES, cname))
+	if (vnode_kid(d, ns_list_of(d, k), cname))
 		return EEXIST;
 	if (k == VK_DIR && vfs.backing_fd >= 0) {
 		return backing_create(cname, mode, out, store);
@@ -416,6 +425,8 @@ ns_make_vmo(fuse_req_t req, struct vnode *d, enum vkind k, const char *name,
 			    "OFFSET is a multiple of the page size (%u)",
 			    VFS_PAGE);
 		r = vmo_clone(d->vmo, off, len, out);
+	} else if (k == VK_REFS) {
+		r = vmo_reference(d->vmo, out);
 	} else {
 		if (!at || len == 0 || off % VFS_PAGE)
 			return vfs_reject(req, "mkdir", name, EINVAL, !at ?
@@ -427,7 +438,7 @@ ns_make_vmo(fuse_req_t req, struct vnode *d, enum vkind k, const char *name,
 	}
 	if (r == -EOPNOTSUPP)
 		return vfs_reject(req, "mkdir", name, EOPNOTSUPP, "a "
-		    "discardable VMO has no clones or slices");
+		    "discardable VMO has no clones, slices or references");
 	if (r == -EINVAL || r == -EFBIG)
 		return vfs_reject(req, "mkdir", name, -r, k == VK_SLICES ?
 		    "the range is not within the parent's size (rounded up "
@@ -452,7 +463,7 @@ ns_restore_fixed(fuse_req_t req, struct vnode *d, enum vkind fk, mode_t mode)
 
 	if (vnode_shows(d, fk))
 		return EEXIST;
-	if (fk == VK_DATA && vmo_kind(d->vmo) != VMO_SLICE) {
+	if (fk == VK_DATA && !vmo_is_slice(d->vmo)) {
 		vmo = vnode_vmo_get(d);
 		vfs_unlock();		/* d stays: the kernel holds its directory */
 		old = vmo_size(vmo);
@@ -499,12 +510,12 @@ ns_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 		err = EPERM;
 		if (fk && vnode_shows(d, fk))
 			err = EEXIST;
-		else if (fk == VK_CLONES || fk == VK_SLICES)
+		else if (fk == VK_CLONES || fk == VK_SLICES || fk == VK_REFS)
 			err = ns_restore_fixed(req, d, fk, mode);
 		else
 			vfs_reject(req, "mkdir", name, EPERM, "a VMO directory "
-			    "holds only data, info, clones/ and slices/; make "
-			    "VMOs at the top, in clones/ or in slices/");
+			    "holds only data, info, clones/, slices/ and refs/; "
+			    "make VMOs at the top, in clones/, slices/ or refs/");
 		if (err == 0) {
 			vnode_reply_entry(req, d, fk, 0);
 			vfs_unlock();
@@ -525,7 +536,7 @@ ns_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 		goto out_err;
 	}
 	v->store = store;
-	if (k == VK_SLICES && ns_group_join(d, v, slen) != 0) {
+	if ((k == VK_SLICES || k == VK_REFS) && ns_group_join(d, v, slen) != 0) {
 		vnode_maybe_free(v);	/* unlinked, unreferenced: drops vmo */
 		goto out_err;
 	}
@@ -562,16 +573,16 @@ ns_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (i < 0) {
 		if (k != VK_DIR)
 			goto out_err;
-		/* clones/ slices/ of a VMO: removed when empty (mkdir again) */
+		/* clones/ slices/ refs/ of a VMO: removed when empty (mkdir again) */
 		fk = ns_fixed_kind(name);
 		if (!fk || !vnode_shows(d, fk))
 			err = ENOENT;
 		else if (fk == VK_DATA || fk == VK_INFO)
 			err = vfs_reject(req, "rmdir", name, ENOTDIR, "data and "
 			    "info are files (unlink them)");
-		else if (d->nkids[fk == VK_SLICES])
+		else if (d->nkids[vnode_list(fk)])
 			err = vfs_reject(req, "rmdir", name, ENOTEMPTY, "%s/ "
-			    "still holds %u VMOs", name, d->nkids[fk == VK_SLICES]);
+			    "still holds %u VMOs", name, d->nkids[vnode_list(fk)]);
 		else {
 			d->removed |= 1u << fk;
 			vnode_touch(&d->meta[VK_DIR], true);
@@ -583,10 +594,10 @@ ns_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	c = vnode_kid(d, i, name);
 	if (!c)
 		goto out_err;
-	if (c->nkids[0] || c->nkids[1]) {
+	if (c->nkids[0] || c->nkids[1] || c->nkids[2]) {
 		err = vfs_reject(req, "rmdir", name, ENOTEMPTY, "the VMO still "
-		    "has %u clones and %u slices (rm -r removes them first)",
-		    c->nkids[0], c->nkids[1]);
+		    "has %u clones, %u slices and %u references (rm -r removes "
+		    "them first)", c->nkids[0], c->nkids[1], c->nkids[2]);
 		goto out_err;
 	}
 	if (c->store) {
@@ -642,8 +653,8 @@ ns_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		vnode_touch(&d->meta[fk], false);
 		err = 0;
 	} else {
-		err = vfs_reject(req, "unlink", name, EISDIR, "clones/ and "
-		    "slices/ are directories (rmdir when empty)");
+		err = vfs_reject(req, "unlink", name, EISDIR, "clones/, "
+		    "slices/ and refs/ are directories (rmdir when empty)");
 	}
 out_err:
 	vfs_unlock();
@@ -666,8 +677,8 @@ ns_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	i = ns_list_of(d, k);
 	if (i < 0 || parent != newparent) {
 		err = vfs_reject(req, "rename", name, EPERM, i < 0 ? "only a "
-		    "VMO is renamed (data, info, clones/ and slices/ keep "
-		    "their names)" : "a VMO stays in its directory (to \"%s\" "
+		    "VMO is renamed (data, info, clones/, slices/ and refs/ "
+		    "keep their names)" : "a VMO stays in its directory (to \"%s\" "
 		    "in another)", newname);
 		goto out_err;
 	}
@@ -844,8 +855,8 @@ out_err:
  * what it is, so a later READDIR resumes from the offset alone:
  *
  *   0 "."   1 ".."                  every directory
- *   2..5    data info clones slices  a VMO directory: the cookie is the kind
- *   id + 2  a child VMO              root, clones/, slices/
+ *   2..6    data info clones slices refs  a VMO directory: the kind
+ *   id + 2  a child VMO              root, clones/, slices/, refs/
  *
  * Children sit in their list in ascending id (vnode_link keeps the order),
  * so an entry present throughout a listing is listed exactly once, whatever
@@ -1133,8 +1144,8 @@ ns_statfs(fuse_req_t req, fuse_ino_t ino)
 	sv.f_blocks = st.limit_pages;
 	sv.f_bfree = st.free_pages;
 	sv.f_bavail = st.free_pages;
-	/* Inodes: five per VMO, never short of them beyond the page limit. */
-	sv.f_files = nv * 5 + st.free_pages;
+	/* Inodes: six per VMO, never short of them beyond the page limit. */
+	sv.f_files = nv * 6 + st.free_pages;
 	sv.f_ffree = st.free_pages;
 	sv.f_favail = st.free_pages;
 	sv.f_namemax = 255;

@@ -8,6 +8,7 @@
  * The changing commands are thin:
  *   clone SRC NAME [RANGE]   mkdir SRC/clones/NAME[@RANGE]
  *   slice SRC NAME RANGE     mkdir SRC/slices/NAME@RANGE
+ *   ref SRC NAME             mkdir SRC/refs/NAME
  *   ACTION PATH [RANGE]      setxattr PATH/data user.vmo.ACTION = RANGE|"all"
  * RANGE and NAME are checked here first so a typo gets a precise message
  * (exit 2); the daemon checks them again and is the authority.
@@ -76,7 +77,7 @@ static int run_list(const struct ctl_command *c, int argc, char **argv,
 }
 
 /* ------------------------------------------------------------------ */
-/* clone and slice                                                     */
+/* clone, slice and ref                                                */
 
 /* A child name must be one plain path component without '@'. */
 static bool name_ok(const char *name)
@@ -120,11 +121,12 @@ static bool child_range_ok(const char *s, bool allow_all, bool *whole)
 	return true;
 }
 
-/* clone SRC NAME [RANGE] and slice SRC NAME RANGE. */
+/* clone SRC NAME [RANGE], slice SRC NAME RANGE and ref SRC NAME. */
 static int run_child(const struct ctl_command *c, int argc, char **argv,
 		     const struct ctl_opts *o)
 {
 	bool is_clone = strcmp(c->name, "clone") == 0, whole = true;
+	bool is_ref = strcmp(c->name, "ref") == 0;
 	const char *range = argc > 2 ? argv[2] : NULL;
 	char *sub, *target;
 	struct ctl_vmo v;
@@ -137,7 +139,8 @@ static int run_child(const struct ctl_command *c, int argc, char **argv,
 		return CTL_USAGE;
 	if (!ctl_vmo_resolve(argv[0], &v))
 		return CTL_FAIL;
-	sub = ctl_path_join(v.dir, is_clone ? "clones" : "slices");
+	sub = ctl_path_join(v.dir, is_clone ? "clones" : is_ref ? "refs" :
+			    "slices");
 	if (whole)
 		target = ctl_path_join(sub, argv[1]);
 	else
@@ -306,13 +309,13 @@ static const struct ctl_command commands[] = {
 	  "prints\nexact counts only.\n\n" PATH_HELP },
 	{ "tree", "MOUNT", 1, 1, F_JSON | F_BYTES, run_tree,
 	  "show the clone and slice tree, memory per VMO",
-	  "Walk every VMO of MOUNT and, recursively, its clones/ and "
-	  "slices/;\nprint one line per VMO: name, kind, size, committed, "
+	  "Walk every VMO of MOUNT and, recursively, its clones/, slices/ "
+	  "and refs/;\nprint one line per VMO: name, kind, size, committed, "
 	  "private and\nscaled bytes (K/M/G; exact with --bytes).  MOUNT may "
 	  "also be a VMO\ndirectory: the first line is then that VMO, and "
-	  "its clones and\nslices hang from it.  With --json: {\"path\", "
-	  "\"vmos\": [...]}, each VMO\nan object with its info keys and "
-	  "\"clones\" and \"slices\" arrays.\n" },
+	  "its clones, slices\nand references hang from it.  With --json: "
+	  "{\"path\", \"vmos\": [...]},\neach VMO an object with its info "
+	  "keys and \"clones\", \"slices\" and\n\"refs\" arrays.\n" },
 	{ "list", "MOUNT", 1, 1, F_JSON | F_BYTES, run_list,
 	  "list every VMO: path, kind, memory, children",
 	  "Walk every VMO of MOUNT as tree does and print one aligned row per\n"
@@ -345,6 +348,16 @@ static const struct ctl_command commands[] = {
 	  "SRC is a VMO directory or its data file.\n" RANGE_SYNTAX ".\n"
 	  "A slice needs a RANGE: it has no default, and \"all\" is "
 	  "refused.\n" },
+	{ "ref", "SRC NAME", 2, 2, 0, run_child,
+	  "make SRC/refs/NAME, a second VMO onto all of SRC",
+	  "Make NAME, a reference to SRC, as SRC/refs/NAME: it shares all "
+	  "of\nSRC's pages and its size, so a write, truncate or growth "
+	  "through\neither is seen by the other, like another open file of "
+	  "SRC.  Unlike\na slice it follows SRC's size.  It is charged no "
+	  "memory (SRC is), and\nwhile its data is open it keeps SRC's pages "
+	  "alive.  No RANGE: a window\nis a slice.\n\n"
+	  "Same as: mkdir SRC/refs/NAME\n\n"
+	  "SRC is a VMO directory or its data file.\n" },
 	ACTION("commit", "allocate the pages of RANGE now",
 	       "Allocate every page of RANGE now (on a clone: private copies).",
 	       CHUNKED),
