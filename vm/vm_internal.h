@@ -80,6 +80,8 @@ struct vm {
 	uint64_t	dseq;		/* (dlock) unlock sequence: dq is sorted by it */
 	_Atomic uint64_t discarded_vmos;/* (A) discardable VMOs dropped whole */
 	_Atomic uint64_t discarded_pages;/* (A) pages those discards freed */
+	_Atomic uint64_t ncontig;	/* (A) live contiguous VMOs */
+	_Atomic uint64_t loan_migrations;/* (A) borrowed pages moved for a lender */
 	_Atomic uint64_t reclaim_direct;/* (A) vm_reserve calls that reclaimed */
 	_Atomic uint64_t reclaim_bg;	/* (A) background reclaim passes */
 	/* The reclaimer thread (vm_reclaimer_start). */
@@ -124,6 +126,12 @@ struct hier {
 	TAILQ_ENTRY(hier) dlink;	/* (vm->dlock) in vm->dq */
 	uint64_t	dseq;		/* (vm->dlock) its unlock's place in dq */
 	bool		dlisted;	/* (vm->dlock) on vm->dq */
+	/*
+	 * A contiguous VMO's hierarchy (contig.c): the VMO and its slices.
+	 * Its page at offset i * P is always cbase + i, in its slot or lent.
+	 */
+	struct vm_page	*cbase;		/* (c) first page of the run; NULL if not */
+	uint64_t	cpages;		/* (c) pages in the run */
 };
 
 /* Zircon's DiscardableState; a hierarchy that is not discardable is NONE. */
@@ -218,6 +226,7 @@ static inline void hier_unlock(struct hier *h)
 
 /* vm.c: page allocation for objects. */
 int vm_page_alloc(struct vm *vm, struct vm_page **out);
+int vm_page_alloc_movable(struct vm *vm, struct vm_page **out);
 void vm_page_free(struct vm *vm, struct vm_page *p);
 void vm_page_unref(struct vm *vm, struct vm_page *p);
 void *vm_page_addr(struct vm *vm, struct vm_page *p);
@@ -272,6 +281,14 @@ void vm_reserve(struct vm *vm, uint64_t pages);
  * try again (vmo.c, issue #16).  idle starts at 0; progress: the caller
  * got on since its last call. */
 bool vm_room_retry(struct vm *vm, size_t want, bool progress, unsigned *idle);
+
+/* contig.c: contiguous VMOs and page loaning. */
+int contig_fill(struct vmo *v, uint64_t start, uint64_t end);
+int contig_decommit(struct vmo *v, uint64_t start, uint64_t end);
+void contig_destroy(struct vmo *v);
+int contig_unloan(struct vm *vm, struct cow_node *n, uint64_t off,
+    struct vm_page **pp);
+static inline bool hier_is_contig(const struct hier *h) { return h->cbase != NULL; }
 
 /* discard.c: discardable VMOs. */
 void discard_init(struct vm *vm);

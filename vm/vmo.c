@@ -230,7 +230,9 @@ clone_once(struct vmo *handle, uint64_t off, uint64_t len, struct vmo **out)
 
 	if ((off & VM_PAGE_MASK) != 0 || off > VMO_MAX_SIZE || out == NULL)
 		return -EINVAL;
-	if (vmo_is_discardable(src))	/* as Zircon: no children (discard.c) */
+	/* As Zircon: a discardable VMO has no children (discard.c), a
+	 * contiguous one no clones (contig.c). */
+	if (vmo_is_discardable(src) || hier_is_contig(src->h))
 		return -EOPNOTSUPP;
 	if (len != VMO_WHOLE && (len > VMO_MAX_SIZE || off + len > 2 * VMO_MAX_SIZE))
 		return len > VMO_MAX_SIZE ? -EFBIG : -EINVAL;
@@ -336,7 +338,8 @@ vmo_reference(struct vmo *handle, struct vmo **out)
 	if (handle == NULL || out == NULL)
 		return -EINVAL;
 	src = vmo_target(handle);
-	if (vmo_is_discardable(src))	/* as clones: discard.c's rule */
+	/* As clones; Zircon: no references of a contiguous VMO (slices). */
+	if (vmo_is_discardable(src) || hier_is_contig(src->h))
 		return -EOPNOTSUPP;
 	v = vmo_new(src->vm, src->h, VMO_REF);
 	if (v == NULL)
@@ -381,6 +384,8 @@ vmo_destroy(struct vmo *v)
 	} else {
 		assert(LIST_EMPTY(&v->slices) && "slices hold a ref on their root");
 		discard_forget(h);
+		if (hier_is_contig(h))
+			contig_destroy(v);
 		/* Clones keep what they see; on failure their unread pages
 		 * are lost with the store (logged by the caller's detach). */
 		(void)pager_detach_locked(v, true);
@@ -865,6 +870,8 @@ write_once(struct vmo *v, const char *src, uint64_t off, size_t len, int *why)
 	vm_reserve(v->vm, write_need(v, len));
 	hier_wlock(v->h);
 	err = clip_write(v, off, &len);
+	if (err == 0 && hier_is_contig(v->h))
+		err = contig_fill(v, off, off + len);	/* its own pages back */
 	if (err != 0) {
 		hier_unlock(v->h);
 		return err;
@@ -959,6 +966,8 @@ write_iov_once(struct vmo *v, uint64_t off, size_t len,
 	vm_reserve(v->vm, write_need(v, len));
 	hier_wlock(v->h);
 	ret = clip_write(v, off, &len);
+	if (ret == 0 && hier_is_contig(v->h))
+		ret = contig_fill(v, off, off + len);	/* its own pages back */
 	if (ret != 0)
 		goto out;
 	if (len / VM_PAGE_SIZE + 2 > sizeof(stack_iov) / sizeof(stack_iov[0])) {
@@ -1231,6 +1240,8 @@ vmo_commit(struct vmo *v, uint64_t off, uint64_t len)
 	vm_reserve(v->vm, reserve_for(v, len));
 	hier_wlock(v->h);
 	err = range_resolve(v, off, len, &s, &e, &bo, &be);
+	if (err == 0 && hier_is_contig(v->h))
+		err = contig_fill(v, s, e);	/* its own pages back */
 	leaf = vmo_leaf(v, &base);
 	for (pos = s; err == 0 && pos < e; ) {
 		err = cow_get_writable(v->vm, leaf, base + pos, COW_FILL, &p, NULL);
@@ -1334,6 +1345,10 @@ decommit_once(struct vmo *v, uint64_t off, uint64_t len)
 		err = -EINVAL;
 	if (err != 0 || s == e)
 		goto out;
+	if (hier_is_contig(v->h)) {	/* its pages are lent (contig.c) */
+		err = contig_decommit(v, s, e);
+		goto out;
+	}
 	leaf = vmo_leaf(v, &base);
 	if (cow_any_pinned(leaf, base + s, base + e)) {
 		err = -EBUSY;
@@ -1449,11 +1464,16 @@ vmo_pin(struct vmo *v, uint64_t off, uint64_t len)
 	err = range_resolve(v, off, len, &s, &e, &bo, &be);
 	if (err == 0 && s == e)
 		err = -EINVAL;		/* nothing to hold (Zircon: the same) */
+	if (err == 0 && hier_is_contig(v->h))
+		err = contig_fill(v, s, e);
 	if (err != 0)
 		goto out;
 	leaf = vmo_leaf(v, &base);
 	for (pos = s; pos < e; pos += VM_PAGE_SIZE) {
 		err = cow_get_writable(v->vm, leaf, base + pos, COW_FILL, &p, NULL);
+		/* A borrowed page must stay movable: pin a copy instead. */
+		if (err == 0 && p->pin_count == 0 && pmm_page_lent(p))
+			err = contig_unloan(v->vm, leaf, base + pos, &p);
 		if (err == -ENOSPC) {
 			/* Make room (pinned pages are never reclaimed while
 			 * the lock is down), then retry. */
@@ -1502,7 +1522,8 @@ vmo_unpin(struct vmo *v, uint64_t off, uint64_t len)
 	for (pos = s; pos < e; pos += VM_PAGE_SIZE) {
 		struct vm_page *p = plist_page(plist_lookup(&leaf->pages, base + pos));
 
-		if (p == NULL || p->pin_count == 0) {
+		/* A contiguous VMO's base pin is not the caller's. */
+		if (p == NULL || p->pin_count <= (hier_is_contig(v->h) ? 1u : 0u)) {
 			err = -EINVAL;
 			goto out;
 		}
@@ -1598,8 +1619,9 @@ share_pages(struct vmo *dst, uint64_t doff, struct vmo *src, uint64_t soff,
 				break;
 			continue;
 		}
-		if (plist_page(s)->pin_count > 0) {
-			/* A pinned page stays its VMO's own: copy it instead. */
+		if (plist_page(s)->pin_count > 0 || pmm_page_lent(plist_page(s))) {
+			/* A pinned page stays its VMO's own, a borrowed one
+			 * movable (contig.c): copy it instead. */
 			struct vm_page *q;
 
 			if ((*err = cow_get_writable(dst->vm, dl, d, COW_NOFILL, &q, NULL)) != 0)
@@ -1641,6 +1663,8 @@ vmo_share_range(struct vmo *dst, uint64_t doff, struct vmo *src, uint64_t soff,
 		return 0;
 	dst = vmo_target(dst);
 	src = vmo_target(src);
+	if (hier_is_contig(dst->h) || hier_is_contig(src->h))
+		return -EXDEV;	/* its pages stay in it (contig.c): copy */
 	lock_pair(dst->h, src->h);
 	/* A pager-backed side: its pages come from and go to a store
 	 * (paging in, dirty tracking, true snapshots: pager.c), which

@@ -100,6 +100,11 @@ struct vm_stats {
 	uint64_t pq_rotations;	/* page-queue aging ticks */
 	uint64_t q_anon, q_wired, q_dontneed, q_alwaysneed;	/* pages per queue */
 	uint64_t q_pager_clean, q_pager_dirty;
+	uint64_t contig_vmos;	/* live contiguous VMOs */
+	uint64_t lent_pages;	/* their decommitted pages, on loan now */
+	uint64_t loaned_free;	/* of those, free (counted in free_pages) */
+	uint64_t borrowed;	/* loaned pages other VMOs took, ever */
+	uint64_t loan_migrations;/* borrowed pages moved away to give one back */
 };
 void vm_get_stats(struct vm *vm, struct vm_stats *st);
 
@@ -118,6 +123,22 @@ const char *vmo_kind_name(enum vmo_kind kind);	/* "anonymous", ... */
  * -ENOMEM.
  */
 int vmo_create(struct vm *vm, uint64_t size, unsigned flags, struct vmo **out);
+
+/*
+ * Contiguous VMO (Zircon's zx_vmo_create_contiguous): size bytes whose
+ * pages are one run of consecutive arena pages, committed, zeroed and
+ * pinned from the start (user.vmo.pinned = its size), fixed size, no
+ * clones or references (-EOPNOTSUPP) but slices, no shared pages
+ * (vmo_share_range -EXDEV).  vmo_decommit lends its pages: other VMOs
+ * borrow them when nothing else is free, and any later write, commit or
+ * pin of the range takes them back, moving a borrower's bytes to another
+ * page first (its data is kept).  A user pin counts above the base pin:
+ * unpin never drops the base pin (-EINVAL), decommit of a user-pinned
+ * page is -EBUSY.  vm/contig.c.  0, -EINVAL (size 0), -EFBIG, -ENOSPC (no
+ * free run that long), -ENOMEM.
+ */
+int vmo_create_contiguous(struct vm *vm, uint64_t size, struct vmo **out);
+bool vmo_is_contiguous(const struct vmo *vmo);
 
 /*
  * Snapshot clone of src's bytes [off, off+len) (len VMO_WHOLE: to src's
