@@ -10,8 +10,8 @@
 # MOUNT (vmofs mount points first), "all" for RANGE, nothing for NAME.
 # tests/shell/test_tools.sh checks these lists against `vmoctl --help`.
 
-_vmoctl_commands="info tree list stats clone slice ref commit decommit zero
-pin unpin prefetch dontneed alwaysneed lock trylock unlock help"
+_vmoctl_commands="info tree list stats clone slice ref contig commit decommit
+zero pin unpin prefetch dontneed alwaysneed lock trylock unlock help"
 _vmoctl_options="--json --bytes --help --version -j -b -H -h -V"
 
 # _vmoctl_mounts: the vmofs mount points (from /proc/mounts).
@@ -58,7 +58,7 @@ _vmoctl() {
 	case $cmd:$nargs in
 	help:0)
 		mapfile -t COMPREPLY < <(compgen -W "$_vmoctl_commands" -- "$cur") ;;
-	tree:0 | list:0 | stats:0)
+	tree:0 | list:0 | stats:0 | contig:0)
 		mapfile -t COMPREPLY < <({ _vmoctl_mounts | while IFS= read -r w; do
 			[[ $w == "$cur"* ]] && printf '%s\n' "$w"; done
 			compgen -d -- "$cur"; } | awk '!seen[$0]++')

@@ -339,13 +339,14 @@ ns_group_join(struct vnode *src, struct vnode *s, uint64_t len)
 
 /*
  * A top-level mkdir's create options (issue #17): NAME~OPT[,OPT...] with
- * OPT "discardable" (VMO_DISCARDABLE) or "fixed=SIZE" (not resizable,
- * SIZE bytes: NUM grammar).  Only a suffix that parses is taken; any
- * other '~' is part of the name.  Cuts the suffix off name (cname) and
- * returns true with *flags and *size set.
+ * OPT "discardable" (VMO_DISCARDABLE), "fixed=SIZE" (not resizable,
+ * SIZE bytes: NUM grammar) or "contig=SIZE" (vmo_create_contiguous: SIZE
+ * bytes in consecutive pages, committed and pinned; *contig set).  Only a
+ * suffix that parses is taken; any other '~' is part of the name.  Cuts
+ * the suffix off name (cname) and returns true with *flags and *size set.
  */
 static bool
-ns_create_opts(char *cname, unsigned *flags, uint64_t *size)
+ns_create_opts(char *cname, unsigned *flags, uint64_t *size, int *contig)
 {
 	char *t = strrchr(cname, '~'), buf[256], *o, *save = NULL;
 	unsigned f = VMO_RESIZABLE;
@@ -361,6 +362,9 @@ ns_create_opts(char *cname, unsigned *flags, uint64_t *size)
 		else if (strncmp(o, "fixed=", 6) == 0 &&
 		    vfs_parse_num(o + 6, &sz, &end) == 0 && *end == '\0')
 			f &= ~VMO_RESIZABLE;
+		else if (strncmp(o, "contig=", 7) == 0 &&
+		    vfs_parse_num(o + 7, &sz, &end) == 0 && *end == '\0')
+			(*contig)++;
 		else
 			return false;
 	}
@@ -385,7 +389,7 @@ ns_make_vmo(fuse_req_t req, struct vnode *d, enum vkind k, const char *name,
 	size_t n = at ? (size_t)(at - name) : strlen(name);
 	unsigned cflags = VMO_RESIZABLE;
 	bool opts = false;
-	int r;
+	int r, contig = 0;
 
 	if (n == 0 || n > 255)
 		return vfs_reject(req, "mkdir", name, EINVAL, n ? "a VMO name "
@@ -393,14 +397,18 @@ ns_make_vmo(fuse_req_t req, struct vnode *d, enum vkind k, const char *name,
 	memcpy(cname, name, n);
 	cname[n] = '\0';
 	if (k == VK_DIR)
-		opts = ns_create_opts(cname, &cflags, &csize);
+		opts = ns_create_opts(cname, &cflags, &csize, &contig);
 	if (!ns_name_ok(cname))
 		return vfs_reject(req, "mkdir", name, EINVAL, "\".\" and "
 		    "\"..\" are not VMO names");
 	if (opts && vfs.backing_fd >= 0)
 		return vfs_reject(req, "mkdir", name, EINVAL, "~discardable "
-		    "and ~fixed= need a RAM mount (a backed VMO lives in its "
-		    "file)");
+		    "~fixed= and ~contig= need a RAM mount (a backed VMO lives "
+		    "in its file)");
+	if (opts && contig && (contig > 1 || cflags != VMO_RESIZABLE))
+		return vfs_reject(req, "mkdir", name, EINVAL, "~contig=SIZE "
+		    "goes alone: a contiguous VMO is fixed-size and never "
+		    "discardable");
 	if (at && k == VK_DIR)
 		return vfs_reject(req, "mkdir", name, EINVAL, "a VMO name has "
 		    "no '@' (a RANGE is for clones/NAME@RANGE and "
@@ -417,6 +425,14 @@ ns_make_vmo(fuse_req_t req, struct vnode *d, enum vkind k, const char *name,
 		return EEXIST;
 	if (k == VK_DIR && vfs.backing_fd >= 0) {
 		return backing_create(cname, mode, out, store);
+	} else if (k == VK_DIR && contig) {
+		r = vmo_create_contiguous(vfs.vm, csize, out);
+		if (r == -EINVAL || r == -ENOSPC || r == -EFBIG)
+			return vfs_reject(req, "mkdir", name, -r, r == -EINVAL ?
+			    "a contiguous VMO has a size (~contig=SIZE, SIZE > 0)" :
+			    r == -ENOSPC ? "no run of free pages that long "
+			    "(the mount's size= limit, or fragmented)" :
+			    "larger than the largest VMO");
 	} else if (k == VK_DIR) {
 		r = vmo_create(vfs.vm, csize, cflags, out);
 	} else if (k == VK_CLONES) {
@@ -437,7 +453,9 @@ ns_make_vmo(fuse_req_t req, struct vnode *d, enum vkind k, const char *name,
 		*slen = len;
 	}
 	if (r == -EOPNOTSUPP)
-		return vfs_reject(req, "mkdir", name, EOPNOTSUPP, "a "
+		return vfs_reject(req, "mkdir", name, EOPNOTSUPP,
+		    d->vmo && vmo_is_contiguous(d->vmo) ? "a contiguous VMO has no "
+		    "clones or references (its slices share its pages)" : "a "
 		    "discardable VMO has no clones, slices or references");
 	if (r == -EINVAL || r == -EFBIG)
 		return vfs_reject(req, "mkdir", name, -r, k == VK_SLICES ?

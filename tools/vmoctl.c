@@ -9,6 +9,7 @@
  *   clone SRC NAME [RANGE]   mkdir SRC/clones/NAME[@RANGE]
  *   slice SRC NAME RANGE     mkdir SRC/slices/NAME@RANGE
  *   ref SRC NAME             mkdir SRC/refs/NAME
+ *   contig MOUNT NAME SIZE   mkdir MOUNT/NAME~contig=SIZE
  *   ACTION PATH [RANGE]      setxattr PATH/data user.vmo.ACTION = RANGE|"all"
  * RANGE and NAME are checked here first so a typo gets a precise message
  * (exit 2); the daemon checks them again and is the authority.
@@ -158,6 +159,42 @@ static int run_child(const struct ctl_command *c, int argc, char **argv,
 	free(target);
 	free(sub);
 	ctl_vmo_free(&v);
+	return rc;
+}
+
+/* contig MOUNT NAME SIZE: a contiguous VMO at the top of MOUNT. */
+static int run_contig(const struct ctl_command *c, int argc, char **argv,
+		      const struct ctl_opts *o)
+{
+	struct ctl_range r;
+	const char *why = NULL;
+	char *num, *target;
+	bool ok;
+	int rc = CTL_OK;
+
+	(void)c; (void)argc; (void)o;
+	if (!name_ok(argv[1]))
+		return CTL_USAGE;
+	num = ctl_xasprintf("0+%s", argv[2]);
+	ok = ctl_range_parse(num, &r, &why) && !r.all;
+	free(num);
+	if (!ok || r.len == 0) {
+		ctl_errx("invalid SIZE '%s': %s", argv[2], ok ? "a contiguous "
+			 "VMO has a size" : why ? why : "expected a number");
+		return CTL_USAGE;
+	}
+	target = ctl_xasprintf("%s/%s~contig=%s", argv[0], argv[1], argv[2]);
+	if (mkdir(target, 0777) < 0) {
+		int err = errno;
+
+		if (err == ENOSPC)
+			ctl_errx("%s: %s (no run of %s free in the mount)", target,
+				 strerror(err), argv[2]);
+		else
+			ctl_err(target, err);
+		rc = CTL_FAIL;
+	}
+	free(target);
 	return rc;
 }
 
@@ -358,6 +395,17 @@ static const struct ctl_command commands[] = {
 	  "alive.  No RANGE: a window\nis a slice.\n\n"
 	  "Same as: mkdir SRC/refs/NAME\n\n"
 	  "SRC is a VMO directory or its data file.\n" },
+	{ "contig", "MOUNT NAME SIZE", 3, 3, 0, run_contig,
+	  "make MOUNT/NAME, SIZE bytes in contiguous pages",
+	  "Make NAME, a contiguous VMO of SIZE bytes, at the top of MOUNT: "
+	  "its\npages are one run of the mount's memory, committed and "
+	  "pinned from\nthe start; its size is fixed; it has slices but no "
+	  "clones or\nreferences.  Pages it decommits are lent: other VMOs "
+	  "use them when\nthe mount is otherwise full, and a commit or write "
+	  "takes them back,\nmoving the borrowers' bytes to other pages "
+	  "(user.vmofs.stats:\nlent_pages, borrowed, loan_migrations).\n\n"
+	  "Same as: mkdir MOUNT/NAME~contig=SIZE\n\n"
+	  "SIZE is a NUM: decimal or 0x hex, optional K, M or G suffix.\n" },
 	ACTION("commit", "allocate the pages of RANGE now",
 	       "Allocate every page of RANGE now (on a clone: private copies).",
 	       CHUNKED),

@@ -16,8 +16,8 @@ test_usage_and_version() {
 	vt_run "$VC" --help
 	top=$VT_OUT
 	vt_contains "$top" "Usage: vmoctl"
-	for c in info tree list stats clone slice ref commit decommit zero pin \
-		unpin prefetch dontneed alwaysneed; do
+	for c in info tree list stats clone slice ref contig commit decommit \
+		zero pin unpin prefetch dontneed alwaysneed; do
 		vt_contains "$top" "  $c " "vmoctl --help lists $c"
 		vt_run "$VC" "$c" --help
 		vt_contains "$VT_OUT" "Usage: vmoctl $c" "vmoctl $c --help"
@@ -45,6 +45,9 @@ test_usage_errors() {
 	usage_error 2 "missing argument" ref /x
 	usage_error 2 "unexpected argument '0+4K'" ref /x r 0+4K
 	usage_error 2 "invalid NAME 'r@0+4K'" ref /x r@0+4K
+	usage_error 2 "missing argument" contig /x c
+	usage_error 2 "invalid SIZE '0'" contig /x c 0
+	usage_error 2 "invalid SIZE '1Q'" contig /x c 1Q
 	usage_error 2 "unexpected argument 'extra'" info /x extra
 	# lock, trylock, unlock take the whole VMO: no RANGE
 	usage_error 2 "unexpected argument '0+4K'" lock /x 0+4K
@@ -169,6 +172,17 @@ test_clone_and_slice() {
 	vt_eq 1 "$VT_RC"
 	mkdir "$MNT/d~discardable"
 	vt_fails "Operation not supported" "$VC" ref "$MNT/d" r
+	vt_eq 1 "$VT_RC"
+	# Contiguous: committed and pinned from the start; lends what it decommits.
+	vt_run "$VC" contig "$MNT" k 64K
+	vt_eq 65536 "$(vt_xattr "$MNT/k/data" user.vmo.pinned)" "contig pinned"
+	vt_eq 65536 "$(vt_size "$MNT/k/data")" "contig size"
+	vt_run "$VC" decommit "$MNT/k"
+	vt_eq 16 "$(vt_xattr "$MNT" user.vmofs.stats | sed -n 's/^lent_pages: //p')" "lent pages"
+	vt_run "$VC" commit "$MNT/k"
+	vt_eq 0 "$(vt_xattr "$MNT" user.vmofs.stats | sed -n 's/^lent_pages: //p')" "lent pages back"
+	vt_fails "Operation not supported" "$VC" clone "$MNT/k" c
+	vt_fails "No space left on device" "$VC" contig "$MNT" big 1G
 	vt_eq 1 "$VT_RC"
 }
 
@@ -442,7 +456,7 @@ test_bash_completion() {
 	want=$(printf '%s\n' "$VT_OUT" | sed -n '/^Options:/,/^$/p' | grep -Eo '(^|[ ,])--?[A-Za-z]+' | tr -d ' ,' | sort -u)
 	got=$(comp vmoctl - | sort)
 	vt_eq "$want" "$got" "options completed vs vmoctl --help"
-	vt_eq "$(printf '%s\n' clone commit)" "$(comp vmoctl -j c)" "vmoctl -j c<TAB>"
+	vt_eq "$(printf '%s\n' clone contig commit)" "$(comp vmoctl -j c)" "vmoctl -j c<TAB>"
 	vt_eq "$(printf '%s\n' slice stats)" "$(comp vmoctl help s | sort)" "vmoctl help s<TAB>"
 	vt_eq ref "$(comp vmoctl re)" "vmoctl re<TAB>"
 	vt_mount -o size=16M
