@@ -14,6 +14,8 @@
 #include "vmtest.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 /* A VM without per-CPU reserves: which page comes next is deterministic. */
@@ -359,6 +361,124 @@ test_contig_loan_with_pcache(void **state)
 	vm_destroy(vm);
 }
 
+/*
+ * Concurrency: a lender decommits and takes back its pages in a loop
+ * while borrowers write, verify, pin and drop pages of their own.  Each
+ * borrower's page i holds a byte only it writes (its model); a migration
+ * that lost or crossed a byte shows as a mismatch.  ENOSPC is allowed.
+ */
+struct borrower {
+	struct vmo	*v;
+	unsigned	 seed;
+	unsigned char	 model[24];
+	int		 bad;
+};
+
+static _Atomic int cc_stop;
+
+static void *
+borrower_main(void *arg)
+{
+	struct borrower *b = arg;
+	char buf[P], got[P];
+	unsigned x = b->seed;
+
+	while (!atomic_load(&cc_stop)) {
+		unsigned i = (x = x * 1103515245 + 12345) >> 16;
+		unsigned pg = i % 24, op = (i >> 5) % 8;
+
+		if (op < 4) {			/* write page pg */
+			unsigned char c = (unsigned char)(1 + (x >> 8) % 250);
+
+			memset(buf, c, P);
+			if (vmo_write(b->v, buf, pg * P, P) == P)
+				b->model[pg] = c;
+		} else if (op < 6) {		/* verify page pg */
+			memset(buf, b->model[pg], P);
+			if (vmo_read(b->v, got, pg * P, P) != P ||
+			    memcmp(got, buf, P) != 0)
+				b->bad++;
+		} else if (op == 6) {		/* drop it */
+			if (vmo_decommit(b->v, pg * P, P) == 0)
+				b->model[pg] = 0;
+		} else {			/* pin and unpin it */
+			if (vmo_pin(b->v, pg * P, P) == 0)
+				assert_int_equal(vmo_unpin(b->v, pg * P, P), 0);
+		}
+	}
+	return NULL;
+}
+
+static void
+test_contig_concurrent(void **state)
+{
+	struct vm *vm = vt_vm(60);	/* 16 + 2 x 24 > 60: they must borrow */
+	struct borrower b[2];
+	pthread_t t[2];
+	struct vmo *c;
+	char buf[P], got[P];
+	int i, j, rounds = 0, bad = 0;
+
+	(void)state;
+	assert_int_equal(vmo_create_contiguous(vm, 16 * P, &c), 0);
+	for (i = 0; i < 2; i++) {
+		memset(&b[i], 0, sizeof(b[i]));
+		b[i].v = vt_vmo(vm, 0);
+		assert_int_equal(vmo_resize(b[i].v, 24 * P), 0);
+		b[i].seed = 17u + (unsigned)i;
+	}
+	atomic_store(&cc_stop, 0);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, borrower_main, &b[i]), 0);
+	for (rounds = 0; rounds < 150; rounds++) {
+		unsigned char v = (unsigned char)(rounds % 250 + 1);
+		int err;
+
+		assert_int_equal(vmo_decommit(c, 0, VMO_WHOLE), 0);
+		usleep(100);
+		memset(buf, v, P);
+		for (j = 0; j < 16; j++) {
+			err = (int)vmo_write(c, buf, (uint64_t)j * P, P);
+			if (err == -ENOSPC)
+				break;
+			assert_int_equal(err, P);
+		}
+		for (i = 0; i < j; i++) {
+			assert_int_equal(vmo_read(c, got, (uint64_t)i * P, P), P);
+			if (memcmp(got, buf, P) != 0)
+				bad++;
+		}
+	}
+	atomic_store(&cc_stop, 1);
+	for (i = 0; i < 2; i++) {
+		pthread_join(t[i], NULL);
+		bad += b[i].bad;
+	}
+	assert_int_equal(bad, 0);
+	assert_true(stats(vm).borrowed > 0);
+	assert_true(stats(vm).loan_migrations > 0);
+	/* room for every borrowed page, then all of c comes back */
+	for (j = 0; j < 12; j++) {
+		assert_int_equal(vmo_decommit(b[0].v, (uint64_t)j * P, P), 0);
+		b[0].model[j] = 0;
+	}
+	assert_int_equal(vmo_commit(c, 0, VMO_WHOLE), 0);
+	assert_int_equal(vmo_test_check_contig(c), 16);
+	expect_run(c, 16);
+	for (i = 0; i < 2; i++) {
+		for (j = 0; j < 24; j++) {
+			memset(buf, b[i].model[j], P);
+			assert_int_equal(vmo_read(b[i].v, got, (uint64_t)j * P, P), P);
+			assert_memory_equal(got, buf, P);
+		}
+		vmo_test_check(b[i].v);
+		vmo_unref(b[i].v);
+	}
+	vmo_unref(c);
+	assert_int_equal(vm_test_used_pages(vm), 0);
+	vm_destroy(vm);
+}
+
 /* Each allocation failing in turn: no VMO, nothing in use. */
 static void
 test_contig_fault_each(void **state)
@@ -399,6 +519,7 @@ main(void)
 		cmocka_unit_test(test_contig_destroy_ends_loans),
 		cmocka_unit_test(test_contig_reclaim_returns_loan),
 		cmocka_unit_test(test_contig_loan_with_pcache),
+		cmocka_unit_test(test_contig_concurrent),
 		cmocka_unit_test(test_contig_fault_each),
 	};
 
