@@ -1237,11 +1237,17 @@ vmo_commit(struct vmo *v, uint64_t off, uint64_t len)
 	int err;
 
 	v = vmo_target(v);
+again:
 	vm_reserve(v->vm, reserve_for(v, len));
 	hier_wlock(v->h);
 	err = range_resolve(v, off, len, &s, &e, &bo, &be);
-	if (err == 0 && hier_is_contig(v->h))
-		err = contig_fill(v, s, e);	/* its own pages back */
+	if (err == 0 && hier_is_contig(v->h) &&
+	    (err = contig_fill(v, s, e)) == -ENOSPC) {	/* its own pages back */
+		hier_unlock(v->h);
+		if (vm_room_retry(v->vm, e - s, false, &idle))
+			goto again;
+		return err;
+	}
 	leaf = vmo_leaf(v, &base);
 	for (pos = s; err == 0 && pos < e; ) {
 		err = cow_get_writable(v->vm, leaf, base + pos, COW_FILL, &p, NULL);
@@ -1459,13 +1465,19 @@ vmo_pin(struct vmo *v, uint64_t off, uint64_t len)
 	int err;
 
 	v = vmo_target(v);
+again:
 	vm_reserve(v->vm, reserve_for(v, len));
 	hier_wlock(v->h);
 	err = range_resolve(v, off, len, &s, &e, &bo, &be);
 	if (err == 0 && s == e)
 		err = -EINVAL;		/* nothing to hold (Zircon: the same) */
-	if (err == 0 && hier_is_contig(v->h))
-		err = contig_fill(v, s, e);
+	if (err == 0 && hier_is_contig(v->h) &&
+	    (err = contig_fill(v, s, e)) == -ENOSPC) {	/* its own pages back */
+		hier_unlock(v->h);
+		if (vm_room_retry(v->vm, e - s, false, &idle))
+			goto again;
+		return err;
+	}
 	if (err != 0)
 		goto out;
 	leaf = vmo_leaf(v, &base);

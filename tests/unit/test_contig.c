@@ -219,6 +219,8 @@ test_contig_write_takes_back(void **state)
 	vt_expect(s, P, 5, -1);
 	/* no ordinary page left to move a's bytes to: ENOSPC, nothing lost */
 	assert_int_equal(vmo_write(s, buf, 0, 3), -ENOSPC);
+	assert_int_equal(vmo_commit(s, 0, P), -ENOSPC);
+	assert_int_equal(vmo_pin(s, 0, P), -ENOSPC);
 	assert_int_equal(vmo_test_check_contig(c), 3);
 	vt_expect(a, P, 13 * P, 7);
 	assert_int_equal(vmo_decommit(a, P, P), 0);
