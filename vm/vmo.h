@@ -3,8 +3,10 @@
  *
  * This is all fs/ and tools see of libvm.  A VMO is a resizable array of
  * bytes backed by pages from the VM's PMM, with copy-on-write snapshot
- * clones (hidden-node trees, as Zircon's VmCowPages) and slices (windows
- * sharing a VMO's pages).  See vm/cow.c and docs/design.md.
+ * clones (hidden-node trees, as Zircon's VmCowPages), slices (windows
+ * sharing a VMO's pages) and references (second handles onto all of a
+ * VMO).  Contiguous VMOs hold one run of arena pages and lend what they
+ * decommit (vm/contig.c).  See vm/cow.c and docs/design.md.
  *
  * Every function returns 0 (or a byte count) on success and a negative
  * errno on failure; each documents its errnos.  Common ones:
@@ -19,7 +21,7 @@
  *
  * Thread safety: all functions may be called from any thread.  Each clone
  * hierarchy has one lock; different hierarchies run in parallel.  VMO
- * handles are reference counted: vmo_create/clone/slice return one
+ * handles are reference counted: vmo_create/clone/slice/reference return one
  * reference; vmo_unref drops it and the VMO dies with the last one.
  */
 #ifndef VM_VMO_H
