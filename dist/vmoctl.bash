@@ -10,8 +10,8 @@
 # MOUNT (vmofs mount points first), "all" for RANGE, nothing for NAME.
 # tests/shell/test_tools.sh checks these lists against `vmoctl --help`.
 
-_vmoctl_commands="info tree list stats clone slice commit decommit zero pin
-unpin prefetch dontneed alwaysneed lock trylock unlock help"
+_vmoctl_commands="info tree list stats clone slice ref contig commit decommit
+zero pin unpin prefetch dontneed alwaysneed lock trylock unlock help"
 _vmoctl_options="--json --bytes --aolw --modified --help --version -j -b -H -h -V"
 
 # _vmoctl_mounts: the vmofs mount points (from /proc/mounts).
@@ -58,12 +58,12 @@ _vmoctl() {
 	case $cmd:$nargs in
 	help:0)
 		mapfile -t COMPREPLY < <(compgen -W "$_vmoctl_commands" -- "$cur") ;;
-	tree:0 | list:0 | stats:0)
+	tree:0 | list:0 | stats:0 | contig:0)
 		mapfile -t COMPREPLY < <({ _vmoctl_mounts | while IFS= read -r w; do
 			[[ $w == "$cur"* ]] && printf '%s\n' "$w"; done
 			compgen -d -- "$cur"; } | awk '!seen[$0]++')
 		compopt -o filenames 2>/dev/null ;;
-	info:0 | clone:0 | slice:0 | commit:0 | decommit:0 | zero:0 | pin:0 | \
+	info:0 | clone:0 | slice:0 | ref:0 | commit:0 | decommit:0 | zero:0 | pin:0 | \
 	unpin:0 | prefetch:0 | dontneed:0 | alwaysneed:0 | lock:0 | trylock:0 | \
 	unlock:0)
 		mapfile -t COMPREPLY < <(_vmoctl_vmos "$cur")

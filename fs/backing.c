@@ -620,23 +620,33 @@ backing_stop(void)
 	return bk_writeback(false);
 }
 
+/* (N) The vnode whose store holds v's bytes: v, or what a chain of
+ * slices and references leads up to. */
+static struct vnode *
+bk_owner(struct vnode *v)
+{
+	while (v->linked && (v->pdir == VK_SLICES || v->pdir == VK_REFS) &&
+	    v->parent)
+		v = v->parent;
+	return v;
+}
+
 /*
  * fsync of data of v: write back the backed VMO whose pages v writes (v
- * itself, or the top-level root of a slice chain).  Clones live in memory
- * only: 0.  No lock held; 0 or an errno.
+ * itself, or the top-level root of a chain of slices and references).
+ * Clones live in memory only: 0.  No lock held; 0 or an errno.
  */
 int
 backing_fsync(struct vnode *v)
 {
 	struct vmo *vmo = NULL;
-	struct vnode *u = v;
+	struct vnode *u;
 	int r;
 
 	if (vfs.backing_fd < 0)
 		return 0;
 	vfs_lock();
-	while (u->linked && u->pdir == VK_SLICES && u->parent)
-		u = u->parent;
+	u = bk_owner(v);
 	if (u->store)
 		vmo = vnode_vmo_get(u);
 	vfs_unlock();
@@ -662,6 +672,7 @@ backing_size_changed(struct vnode *v)
 	if (vfs.backing_fd < 0)
 		return;
 	vfs_lock();
+	v = bk_owner(v);	/* a reference resizes its target */
 	if (v->store)
 		v->bk_sizechg = true;
 	vfs_unlock();

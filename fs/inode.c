@@ -165,16 +165,17 @@ vnode_new(struct vmo *vmo, const char *name, mode_t dmode,
 	}
 	v->id = vfs.next_id++;
 	v->vmo = vmo;
-	RB_INIT(&v->kids[0]);
-	RB_INIT(&v->kids[1]);
-	RB_INIT(&v->names[0]);
-	RB_INIT(&v->names[1]);
+	for (int i = 0; i < VNODE_NLISTS; i++) {
+		RB_INIT(&v->kids[i]);
+		RB_INIT(&v->names[i]);
+	}
 	meta_init(&v->meta[VK_DIR], S_IFDIR | perm, uid, gid);
 	/* data takes the directory's rw bits, info its r bits. */
 	meta_init(&v->meta[VK_DATA], S_IFREG | (perm & 0666), uid, gid);
 	meta_init(&v->meta[VK_INFO], S_IFREG | (perm & 0444), uid, gid);
 	meta_init(&v->meta[VK_CLONES], S_IFDIR | (perm & 0777), uid, gid);
 	meta_init(&v->meta[VK_SLICES], S_IFDIR | (perm & 0777), uid, gid);
+	meta_init(&v->meta[VK_REFS], S_IFDIR | (perm & 0777), uid, gid);
 	RB_INSERT(vnode_tree, &vfs.table, v);
 	vfs.nvnodes++;
 	return v;
@@ -192,14 +193,14 @@ vnode_get(uint64_t id)
 
 /*
  * (N) Show v in parent's directory pdir (VK_DIR of the root, VK_CLONES,
- * VK_SLICES): in its tree by id, which readdir walks and seeks in (its
+ * VK_SLICES, VK_REFS): in its tree by id, which readdir walks and seeks in (its
  * cookies are ids, ns.c), and in its tree by name, which lookups search.
  * No other child of parent may have v's name.
  */
 void
 vnode_link(struct vnode *parent, enum vkind pdir, struct vnode *v)
 {
-	int i = pdir == VK_SLICES;
+	int i = vnode_list(pdir);
 	struct vnode *dup;
 
 	vfs_assert_locked();
@@ -225,7 +226,7 @@ void
 vnode_rename(struct vnode *v, char *name)
 {
 	struct vnode *c = vnode_container(v), *dup;
-	int i = v->pdir == VK_SLICES;
+	int i = vnode_list(v->pdir);
 
 	vfs_assert_locked();
 	assert(v->linked);
@@ -239,7 +240,8 @@ vnode_rename(struct vnode *v, char *name)
 
 /*
  * (N) The data inode whose st_blocks counts v's pages: v's, or for a slice
- * its root's (a slice's pages are its root's; its own st_blocks is 0).
+ * or a reference its root's or target's (their pages are those; their own
+ * st_blocks is 0).
  * What changes them behind the kernel: a clone of v, made and ended (the
  * pages of the owner's own node move to the hidden node above it, and
  * back), and commit, pin, prefetch and alwaysneed through xattrs.  0 if the kernel
@@ -248,7 +250,7 @@ vnode_rename(struct vnode *v, char *name)
 fuse_ino_t
 vnode_page_owner(struct vnode *v)
 {
-	while (v->pdir == VK_SLICES && v->parent)
+	while ((v->pdir == VK_SLICES || v->pdir == VK_REFS) && v->parent)
 		v = v->parent;
 	if (v->nlookup[VK_DATA] == 0 && v->nopen == 0)
 		return 0;
@@ -293,10 +295,10 @@ void
 vnode_unlink(struct vnode *v)
 {
 	struct vnode *c = vnode_container(v);
-	int i = v->pdir == VK_SLICES;
+	int i = vnode_list(v->pdir);
 
 	vfs_assert_locked();
-	assert(v->linked && !v->nkids[0] && !v->nkids[1]);
+	assert(v->linked && !v->nkids[0] && !v->nkids[1] && !v->nkids[2]);
 	RB_REMOVE(vnode_ids, &c->kids[i], v);
 	RB_REMOVE(vnode_names, &c->names[i], v);
 	c->nkids[i]--;
@@ -415,7 +417,7 @@ bool
 vnode_value_form(const char *key, const char *val, size_t len)
 {
 	static const char *const kinds[] = { "anonymous", "pager", "clone",
-		"slice" };
+		"slice", "reference" };
 	size_t i;
 
 	if (strcmp(key, "kind") == 0) {
@@ -515,11 +517,12 @@ vnode_fill_stat(struct vnode *v, enum vkind k, struct stat *st)
 			st->st_nlink = 2 + v->nkids[0];
 		else
 			st->st_nlink = v->linked ? 2 + vnode_shows(v, VK_CLONES) +
-			    vnode_shows(v, VK_SLICES) : 0;
+			    vnode_shows(v, VK_SLICES) + vnode_shows(v, VK_REFS) : 0;
 		break;
 	case VK_CLONES:
 	case VK_SLICES:
-		st->st_nlink = vnode_shows(v, k) ? 2 + v->nkids[k == VK_SLICES] : 0;
+	case VK_REFS:
+		st->st_nlink = vnode_shows(v, k) ? 2 + v->nkids[vnode_list(k)] : 0;
 		break;
 	default:
 		st->st_nlink = vnode_shows(v, k) ? 1 : 0;
@@ -614,7 +617,7 @@ vnode_destroy_tree(struct vnode *v)
 	struct vnode *c;
 	int i;
 
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < VNODE_NLISTS; i++) {
 		while ((c = RB_MIN(vnode_ids, &v->kids[i])) != NULL) {
 			vnode_destroy_tree(c);
 		}

@@ -7,7 +7,8 @@
  *                        C~aolw, C~modified: the other clone kinds
  *                        (ns_clone_opts, vmo_clone_as)
  *   NAME/slices/S@R      mkdir: vmo_slice of NAME (R required)
- *   NAME/{data,info,clones,slices}   fixed; exist as long as NAME does
+ *   NAME/refs/R          mkdir: vmo_reference of NAME (no range: all of it)
+ *   NAME/{data,info,clones,slices,refs}   fixed; exist as long as NAME does
  *
  * rmdir of a VMO with linked children is ENOTEMPTY.  The fixed entries
  * can be removed, as on any filesystem, so that `rm -r` works and every
@@ -16,11 +17,11 @@
  * the create succeeds, looped for ever):
  *
  *   unlink NAME/data, NAME/info       the name goes (v->removed); the VMO
- *   rmdir NAME/clones, NAME/slices    stays with its directory, and its
+ *   rmdir NAME/clones, slices, refs   stays with its directory, and its
  *                                     bytes until data is created again
  *   create/mknod NAME/data, info      the name comes back as a new file:
- *   mkdir NAME/clones, NAME/slices    data emptied (a slice keeps its
- *                                     fixed window), clones/ slices/ empty
+ *   mkdir NAME/clones, slices, refs   data emptied (a slice keeps its
+ *                                     fixed window), the directories empty
  *
  * Any other creation (files, links, device nodes, other directories) is
  * EPERM.  Rename moves a VMO within one directory only.
@@ -45,7 +46,7 @@
 
 static const char *const fixed_names[VK_NKINDS] = {
 	[VK_DATA] = "data", [VK_INFO] = "info",
-	[VK_CLONES] = "clones", [VK_SLICES] = "slices",
+	[VK_CLONES] = "clones", [VK_SLICES] = "slices", [VK_REFS] = "refs",
 };
 
 /* (N) Resolve ino to its vnode and kind; NULL if unknown. */
@@ -76,17 +77,15 @@ ns_fixed_kind(const char *name)
 
 /*
  * (N) The child list a directory inode holds: 0 (root's top level or
- * clones/), 1 (slices/), or -1 (not a VMO-holding directory).
+ * clones/), 1 (slices/), 2 (refs/), or -1 (not a VMO-holding directory).
  */
 static int
 ns_list_of(struct vnode *d, enum vkind k)
 {
 	if (k == VK_DIR && d == vfs.root)
 		return 0;
-	if (k == VK_CLONES)
-		return 0;
-	if (k == VK_SLICES)
-		return 1;
+	if (k == VK_CLONES || k == VK_SLICES || k == VK_REFS)
+		return vnode_list(k);
 	return -1;
 }
 
@@ -204,8 +203,9 @@ ns_truncate(fuse_req_t req, struct vnode *v, uint64_t size)
 		return ENOENT;
 	old = vmo_size(vmo);
 	/* A slice's size is fixed; to its own size is no change at all (a
-	 * restore truncates to the size it writes). */
-	r = old == size && vmo_kind(vmo) == VMO_SLICE ? 0 : vmo_resize(vmo, size);
+	 * restore truncates to the size it writes).  So for a reference of
+	 * one. */
+	r = old == size && vmo_is_slice(vmo) ? 0 : vmo_resize(vmo, size);
 	vmo_unref(vmo);
 	if (vfs_resize_why(r))
 		vnode_reject(req, "truncate", v, -r, "to %llu bytes: %s",
@@ -311,7 +311,12 @@ ns_name_ok(const char *name)
 	    strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
 }
 
-/* (N) Put slice s of src into src's alias group (made on first use). */
+/*
+ * (N) Put slice or reference s of src into src's alias group (made on
+ * first use).  A slice's window is len bytes at its offset in the root; a
+ * reference (len 0) stands where src does: the whole root, or src's
+ * window when src is a slice or a reference of one.
+ */
 static int
 ns_group_join(struct vnode *src, struct vnode *s, uint64_t len)
 {
@@ -327,7 +332,7 @@ ns_group_join(struct vnode *src, struct vnode *s, uint64_t len)
 		__atomic_store_n(&src->group, g, __ATOMIC_RELEASE);
 	}
 	s->slice_off = vmo_slice_offset(s->vmo);
-	s->slice_len = len;
+	s->slice_len = len ? len : src->slice_len;
 	TAILQ_INSERT_TAIL(&g->list, s, glink);
 	g->members++;
 	__atomic_store_n(&s->group, g, __ATOMIC_RELEASE);
@@ -336,13 +341,14 @@ ns_group_join(struct vnode *src, struct vnode *s, uint64_t len)
 
 /*
  * A top-level mkdir's create options (issue #17): NAME~OPT[,OPT...] with
- * OPT "discardable" (VMO_DISCARDABLE) or "fixed=SIZE" (not resizable,
- * SIZE bytes: NUM grammar).  Only a suffix that parses is taken; any
- * other '~' is part of the name.  Cuts the suffix off name (cname) and
- * returns true with *flags and *size set.
+ * OPT "discardable" (VMO_DISCARDABLE), "fixed=SIZE" (not resizable,
+ * SIZE bytes: NUM grammar) or "contig=SIZE" (vmo_create_contiguous: SIZE
+ * bytes in consecutive pages, committed and pinned; *contig set).  Only a
+ * suffix that parses is taken; any other '~' is part of the name.  Cuts
+ * the suffix off name (cname) and returns true with *flags and *size set.
  */
 static bool
-ns_create_opts(char *cname, unsigned *flags, uint64_t *size)
+ns_create_opts(char *cname, unsigned *flags, uint64_t *size, int *contig)
 {
 	char *t = strrchr(cname, '~'), buf[256], *o, *save = NULL;
 	unsigned f = VMO_RESIZABLE;
@@ -358,6 +364,9 @@ ns_create_opts(char *cname, unsigned *flags, uint64_t *size)
 		else if (strncmp(o, "fixed=", 6) == 0 &&
 		    vfs_parse_num(o + 6, &sz, &end) == 0 && *end == '\0')
 			f &= ~VMO_RESIZABLE;
+		else if (strncmp(o, "contig=", 7) == 0 &&
+		    vfs_parse_num(o + 7, &sz, &end) == 0 && *end == '\0')
+			(*contig)++;
 		else
 			return false;
 	}
@@ -419,7 +428,11 @@ ns_clone_refused(fuse_req_t req, struct vnode *d, const char *name,
 {
 	if (vmo_is_discardable(d->vmo))
 		return vfs_reject(req, "mkdir", name, EOPNOTSUPP, "a "
-		    "discardable VMO has no clones or slices");
+		    "discardable VMO has no clones, slices or references");
+	if (vmo_is_contiguous(d->vmo))
+		return vfs_reject(req, "mkdir", name, EOPNOTSUPP, "a "
+		    "contiguous VMO has no clones or references (its slices "
+		    "share its pages)");
 	if (kind == VMO_CLONE_AOLW)
 		return vfs_reject(req, "mkdir", name, EOPNOTSUPP, "~aolw needs "
 		    "a VMO that no store backs (a RAM mount): a backed VMO's "
@@ -446,7 +459,7 @@ ns_make_vmo(fuse_req_t req, struct vnode *d, enum vkind k, const char *name,
 	unsigned cflags = VMO_RESIZABLE;
 	enum vmo_clone_kind ckind = VMO_CLONE_SNAPSHOT;
 	bool opts = false;
-	int r;
+	int r, contig = 0;
 
 	if (n == 0 || n > 255)
 		return vfs_reject(req, "mkdir", name, EINVAL, n ? "a VMO name "
@@ -454,7 +467,7 @@ ns_make_vmo(fuse_req_t req, struct vnode *d, enum vkind k, const char *name,
 	memcpy(cname, name, n);
 	cname[n] = '\0';
 	if (k == VK_DIR)
-		opts = ns_create_opts(cname, &cflags, &csize);
+		opts = ns_create_opts(cname, &cflags, &csize, &contig);
 	if (k == VK_DIR && !opts && ns_opt_words(cname))
 		return vfs_reject(req, "mkdir", name, EINVAL, "~aolw and "
 		    "~modified are clone kinds (NAME/clones/C~aolw), not options "
@@ -462,28 +475,45 @@ ns_make_vmo(fuse_req_t req, struct vnode *d, enum vkind k, const char *name,
 	if (k == VK_CLONES && ns_clone_opts(cname, &ckind) != 0)
 		return vfs_reject(req, "mkdir", name, EINVAL, "a clone takes one "
 		    "kind: C~aolw or C~modified (C alone: a snapshot)");
-	if (k == VK_SLICES && ns_opt_words(cname))
+	if ((k == VK_SLICES || k == VK_REFS) && ns_opt_words(cname))
 		return vfs_reject(req, "mkdir", name, EINVAL, "a slice takes no "
-		    "~options (it shares its parent's pages)");
+		    "~options, nor does a reference (each shares its parent's "
+		    "pages)");
 	if (!ns_name_ok(cname))
 		return vfs_reject(req, "mkdir", name, EINVAL, "\".\" and "
 		    "\"..\" are not VMO names");
 	if (opts && vfs.backing_fd >= 0)
 		return vfs_reject(req, "mkdir", name, EINVAL, "~discardable "
-		    "and ~fixed= need a RAM mount (a backed VMO lives in its "
-		    "file)");
+		    "~fixed= and ~contig= need a RAM mount (a backed VMO lives "
+		    "in its file)");
+	if (opts && contig && (contig > 1 || cflags != VMO_RESIZABLE))
+		return vfs_reject(req, "mkdir", name, EINVAL, "~contig=SIZE "
+		    "goes alone: a contiguous VMO is fixed-size and never "
+		    "discardable");
 	if (at && k == VK_DIR)
 		return vfs_reject(req, "mkdir", name, EINVAL, "a VMO name has "
 		    "no '@' (a RANGE is for clones/NAME@RANGE and "
+		    "slices/NAME@RANGE)");
+	if (at && k == VK_REFS)
+		return vfs_reject(req, "mkdir", name, EINVAL, "a reference "
+		    "shares the whole VMO: no RANGE (refs/NAME; a window is "
 		    "slices/NAME@RANGE)");
 	if (at && vfs_parse_range(at + 1, &off, &len) != 0)
 		return vfs_reject(req, "mkdir", name, EINVAL, "not NAME@OFFSET+"
 		    "LENGTH, each NUM decimal or 0x hex with an optional "
 		    "K/M/G suffix");
-	if (vnode_kid(d, k == VK_SLICES, cname))
+	if (vnode_kid(d, ns_list_of(d, k), cname))
 		return EEXIST;
 	if (k == VK_DIR && vfs.backing_fd >= 0) {
 		return backing_create(cname, mode, out, store);
+	} else if (k == VK_DIR && contig) {
+		r = vmo_create_contiguous(vfs.vm, csize, out);
+		if (r == -EINVAL || r == -ENOSPC || r == -EFBIG)
+			return vfs_reject(req, "mkdir", name, -r, r == -EINVAL ?
+			    "a contiguous VMO has a size (~contig=SIZE, SIZE > 0)" :
+			    r == -ENOSPC ? "no run of free pages that long "
+			    "(the mount's size= limit, or fragmented)" :
+			    "larger than the largest VMO");
 	} else if (k == VK_DIR) {
 		r = vmo_create(vfs.vm, csize, cflags, out);
 	} else if (k == VK_CLONES) {
@@ -494,6 +524,8 @@ ns_make_vmo(fuse_req_t req, struct vnode *d, enum vkind k, const char *name,
 		r = vmo_clone_as(d->vmo, ckind, off, len, out);
 		if (r == -EOPNOTSUPP)
 			return ns_clone_refused(req, d, name, ckind);
+	} else if (k == VK_REFS) {
+		r = vmo_reference(d->vmo, out);
 	} else {
 		if (!at || len == 0 || off % VFS_PAGE)
 			return vfs_reject(req, "mkdir", name, EINVAL, !at ?
@@ -504,8 +536,10 @@ ns_make_vmo(fuse_req_t req, struct vnode *d, enum vkind k, const char *name,
 		*slen = len;
 	}
 	if (r == -EOPNOTSUPP)
-		return vfs_reject(req, "mkdir", name, EOPNOTSUPP, "a "
-		    "discardable VMO has no clones or slices");
+		return vfs_reject(req, "mkdir", name, EOPNOTSUPP,
+		    d->vmo && vmo_is_contiguous(d->vmo) ? "a contiguous VMO has no "
+		    "clones or references (its slices share its pages)" : "a "
+		    "discardable VMO has no clones, slices or references");
 	if (r == -EINVAL || r == -EFBIG)
 		return vfs_reject(req, "mkdir", name, -r, k == VK_SLICES ?
 		    "the range is not within the parent's size (rounded up "
@@ -530,7 +564,7 @@ ns_restore_fixed(fuse_req_t req, struct vnode *d, enum vkind fk, mode_t mode)
 
 	if (vnode_shows(d, fk))
 		return EEXIST;
-	if (fk == VK_DATA && vmo_kind(d->vmo) != VMO_SLICE) {
+	if (fk == VK_DATA && !vmo_is_slice(d->vmo)) {
 		vmo = vnode_vmo_get(d);
 		vfs_unlock();		/* d stays: the kernel holds its directory */
 		old = vmo_size(vmo);
@@ -577,12 +611,12 @@ ns_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 		err = EPERM;
 		if (fk && vnode_shows(d, fk))
 			err = EEXIST;
-		else if (fk == VK_CLONES || fk == VK_SLICES)
+		else if (fk == VK_CLONES || fk == VK_SLICES || fk == VK_REFS)
 			err = ns_restore_fixed(req, d, fk, mode);
 		else
 			vfs_reject(req, "mkdir", name, EPERM, "a VMO directory "
-			    "holds only data, info, clones/ and slices/; make "
-			    "VMOs at the top, in clones/ or in slices/");
+			    "holds only data, info, clones/, slices/ and refs/; "
+			    "make VMOs at the top, in clones/, slices/ or refs/");
 		if (err == 0) {
 			vnode_reply_entry(req, d, fk, 0);
 			vfs_unlock();
@@ -603,7 +637,7 @@ ns_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 		goto out_err;
 	}
 	v->store = store;
-	if (k == VK_SLICES && ns_group_join(d, v, slen) != 0) {
+	if ((k == VK_SLICES || k == VK_REFS) && ns_group_join(d, v, slen) != 0) {
 		vnode_maybe_free(v);	/* unlinked, unreferenced: drops vmo */
 		goto out_err;
 	}
@@ -645,16 +679,16 @@ ns_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (i < 0) {
 		if (k != VK_DIR)
 			goto out_err;
-		/* clones/ slices/ of a VMO: removed when empty (mkdir again) */
+		/* clones/ slices/ refs/ of a VMO: removed when empty (mkdir again) */
 		fk = ns_fixed_kind(name);
 		if (!fk || !vnode_shows(d, fk))
 			err = ENOENT;
 		else if (fk == VK_DATA || fk == VK_INFO)
 			err = vfs_reject(req, "rmdir", name, ENOTDIR, "data and "
 			    "info are files (unlink them)");
-		else if (d->nkids[fk == VK_SLICES])
+		else if (d->nkids[vnode_list(fk)])
 			err = vfs_reject(req, "rmdir", name, ENOTEMPTY, "%s/ "
-			    "still holds %u VMOs", name, d->nkids[fk == VK_SLICES]);
+			    "still holds %u VMOs", name, d->nkids[vnode_list(fk)]);
 		else {
 			d->removed |= 1u << fk;
 			vnode_touch(&d->meta[VK_DIR], true);
@@ -666,10 +700,10 @@ ns_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	c = vnode_kid(d, i, name);
 	if (!c)
 		goto out_err;
-	if (c->nkids[0] || c->nkids[1]) {
+	if (c->nkids[0] || c->nkids[1] || c->nkids[2]) {
 		err = vfs_reject(req, "rmdir", name, ENOTEMPTY, "the VMO still "
-		    "has %u clones and %u slices (rm -r removes them first)",
-		    c->nkids[0], c->nkids[1]);
+		    "has %u clones, %u slices and %u references (rm -r removes "
+		    "them first)", c->nkids[0], c->nkids[1], c->nkids[2]);
 		goto out_err;
 	}
 	if (c->store) {
@@ -725,8 +759,8 @@ ns_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		vnode_touch(&d->meta[fk], false);
 		err = 0;
 	} else {
-		err = vfs_reject(req, "unlink", name, EISDIR, "clones/ and "
-		    "slices/ are directories (rmdir when empty)");
+		err = vfs_reject(req, "unlink", name, EISDIR, "clones/, "
+		    "slices/ and refs/ are directories (rmdir when empty)");
 	}
 out_err:
 	vfs_unlock();
@@ -749,8 +783,8 @@ ns_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	i = ns_list_of(d, k);
 	if (i < 0 || parent != newparent) {
 		err = vfs_reject(req, "rename", name, EPERM, i < 0 ? "only a "
-		    "VMO is renamed (data, info, clones/ and slices/ keep "
-		    "their names)" : "a VMO stays in its directory (to \"%s\" "
+		    "VMO is renamed (data, info, clones/, slices/ and refs/ "
+		    "keep their names)" : "a VMO stays in its directory (to \"%s\" "
 		    "in another)", newname);
 		goto out_err;
 	}
@@ -927,8 +961,8 @@ out_err:
  * what it is, so a later READDIR resumes from the offset alone:
  *
  *   0 "."   1 ".."                  every directory
- *   2..5    data info clones slices  a VMO directory: the cookie is the kind
- *   id + 2  a child VMO              root, clones/, slices/
+ *   2..6    data info clones slices refs  a VMO directory: the kind
+ *   id + 2  a child VMO              root, clones/, slices/, refs/
  *
  * Children sit in their list in ascending id (vnode_link keeps the order),
  * so an entry present throughout a listing is listed exactly once, whatever
@@ -1216,8 +1250,8 @@ ns_statfs(fuse_req_t req, fuse_ino_t ino)
 	sv.f_blocks = st.limit_pages;
 	sv.f_bfree = st.free_pages;
 	sv.f_bavail = st.free_pages;
-	/* Inodes: five per VMO, never short of them beyond the page limit. */
-	sv.f_files = nv * 5 + st.free_pages;
+	/* Inodes: six per VMO, never short of them beyond the page limit. */
+	sv.f_files = nv * 6 + st.free_pages;
 	sv.f_ffree = st.free_pages;
 	sv.f_favail = st.free_pages;
 	sv.f_namemax = 255;

@@ -10,8 +10,9 @@
  *   MOUNT/NAME/info      read-only text           kind VK_INFO
  *   MOUNT/NAME/clones/   children made by clone   kind VK_CLONES
  *   MOUNT/NAME/slices/   children made by slice   kind VK_SLICES
+ *   MOUNT/NAME/refs/     references to NAME       kind VK_REFS
  *
- * One struct vnode stands for one VMO and all five of its inodes; the
+ * One struct vnode stands for one VMO and all six of its inodes; the
  * inode number encodes both: ino = vnode id << 3 | kind.  vnode ids are
  * never reused, so generation is always 0.  The root is vnode 0 with kind
  * VK_DIR, which makes its inode number FUSE_ROOT_ID (1).
@@ -56,8 +57,18 @@ enum vkind {
 	VK_INFO = 3,
 	VK_CLONES = 4,
 	VK_SLICES = 5,
-	VK_NKINDS = 6	/* array size: index by kind, 0 unused */
+	VK_REFS = 6,
+	VK_NKINDS = 7	/* array size: index by kind, 0 unused */
 };
+
+/* A VMO directory's child lists: clones/ (the root's top level too),
+ * slices/, refs/.  vnode_list maps the directory kind to its index. */
+#define VNODE_NLISTS	3
+static inline int
+vnode_list(enum vkind pdir)
+{
+	return pdir == VK_SLICES ? 1 : pdir == VK_REFS ? 2 : 0;
+}
 
 #define VFS_INO(id, kind)	(((fuse_ino_t)(id) << 3) | (fuse_ino_t)(kind))
 #define VFS_INO_ID(ino)		((uint64_t)(ino) >> 3)
@@ -82,10 +93,12 @@ struct vmeta {
 };
 
 /*
- * An alias group: a root VMO and every slice of it (a slice of a slice is
- * a slice of the same root).  They share bytes, so a change through one
- * must invalidate the kernel's page cache of the others.  Made when the
- * first slice is, freed with its last member.
+ * An alias group: a root VMO and every slice and reference of it (a slice
+ * of a slice is a slice of the same root; a reference stands where its
+ * target does: the whole root, or the slice's window).  They share bytes,
+ * so a change through one must invalidate the kernel's page cache of the
+ * others.  Made when the first slice or reference is, freed with its
+ * last member.
  */
 struct vgroup {
 	unsigned members;			/* (N) */
@@ -113,12 +126,12 @@ struct vnode {
 	struct vmo	*vmo;			/* (N,o) reference owned; NULL once released */
 	char		*name;			/* (N) */
 	struct vnode	*parent;		/* (N) VMO it was made from; NULL: top level or root */
-	enum vkind	 pdir;			/* (N) VK_DIR (root), VK_CLONES or VK_SLICES */
+	enum vkind	 pdir;			/* (N) VK_DIR (root), VK_CLONES, VK_SLICES or VK_REFS */
 	RB_ENTRY(vnode)	 sib;			/* (N) in parent's kids[] */
 	RB_ENTRY(vnode)	 nsib;			/* (N) in parent's names[] */
-	struct vnode_ids kids[2];		/* (N) [0] clones (root: top level), [1] slices */
-	struct vnode_names names[2];		/* (N) the same VMOs by name */
-	unsigned	 nkids[2];		/* (N) */
+	struct vnode_ids kids[VNODE_NLISTS];	/* (N) [0] clones (root: top level), [1] slices, [2] refs */
+	struct vnode_names names[VNODE_NLISTS];	/* (N) the same VMOs by name */
+	unsigned	 nkids[VNODE_NLISTS];	/* (N) */
 	bool		 linked;		/* (N) */
 	unsigned	 removed;		/* (N) fixed entries unlinked or rmdir'd: 1 << kind */
 	uint64_t	 nlookup[VK_NKINDS];	/* (N) kernel lookup references per inode */
@@ -127,8 +140,8 @@ struct vnode {
 	struct vgroup	*group;			/* (N) alias group, or NULL */
 	bool		 aolw;			/* (c) an at-least-on-write clone: reads its parent live */
 	bool		 has_aolw;		/* (N; atomic read) ever had an aolw clone (sticky) */
-	uint64_t	 slice_off;		/* (c) window offset in the group root (slices) */
-	uint64_t	 slice_len;		/* (c) window length (slices) */
+	uint64_t	 slice_off;		/* (c) window offset in the group root (slices, refs of one) */
+	uint64_t	 slice_len;		/* (c) window length (slices, refs of one); 0: all */
 	TAILQ_ENTRY(vnode) glink;		/* (N) in group->list */
 	struct bstore	*store;			/* (N) backing file (top level, backing mode) */
 	fuse_ino_t	 cow_stale;		/* (N) unlinked clone: data inode whose st_blocks its end changes, or 0 */
@@ -224,7 +237,7 @@ void vnode_table_fini(void);
 struct vnode *vnode_new(struct vmo *vmo, const char *name, mode_t dmode,
     const struct fuse_ctx *ctx);		/* (N) */
 struct vnode *vnode_get(uint64_t id);		/* (N) */
-/* (N) d's child in list i (0 clones or top level, 1 slices): by name; the
+/* (N) d's child in list i (vnode_list: clones or top level, slices, refs): by name; the
  * first with id >= min_id; the next sibling of c (ascending id). */
 struct vnode *vnode_kid(struct vnode *d, int i, const char *name);
 struct vnode *vnode_kid_from(struct vnode *d, int i, uint64_t min_id);

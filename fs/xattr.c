@@ -576,6 +576,8 @@ xa_stats_text(char **out, uint64_t nvnodes)
 	XS(reclaim_direct); XS(reclaim_bg); XS(pq_rotations);
 	XS(q_anon); XS(q_pager_clean); XS(q_pager_dirty); XS(q_wired);
 	XS(q_dontneed); XS(q_alwaysneed);
+	XS(contig_vmos); XS(lent_pages); XS(loaned_free); XS(borrowed);
+	XS(loan_migrations);
 #undef XS
 	/* The daemon's own: VMO nodes it keeps (live, or removed but still
 	 * looked up or open).  Back to its baseline once the kernel forgets. */

@@ -9,6 +9,8 @@
  *   clone SRC NAME [RANGE]   mkdir SRC/clones/NAME[~KIND][@RANGE]
  *                            (--aolw, --modified: KIND)
  *   slice SRC NAME RANGE     mkdir SRC/slices/NAME@RANGE
+ *   ref SRC NAME             mkdir SRC/refs/NAME
+ *   contig MOUNT NAME SIZE   mkdir MOUNT/NAME~contig=SIZE
  *   ACTION PATH [RANGE]      setxattr PATH/data user.vmo.ACTION = RANGE|"all"
  * RANGE and NAME are checked here first so a typo gets a precise message
  * (exit 2); the daemon checks them again and is the authority.
@@ -78,7 +80,7 @@ static int run_list(const struct ctl_command *c, int argc, char **argv,
 }
 
 /* ------------------------------------------------------------------ */
-/* clone and slice                                                     */
+/* clone, slice and ref                                                */
 
 /* A child name must be one plain path component without '@'. */
 static bool name_ok(const char *name)
@@ -122,11 +124,12 @@ static bool child_range_ok(const char *s, bool allow_all, bool *whole)
 	return true;
 }
 
-/* clone SRC NAME [RANGE] and slice SRC NAME RANGE. */
+/* clone SRC NAME [RANGE], slice SRC NAME RANGE and ref SRC NAME. */
 static int run_child(const struct ctl_command *c, int argc, char **argv,
 		     const struct ctl_opts *o)
 {
 	bool is_clone = strcmp(c->name, "clone") == 0, whole = true;
+	bool is_ref = strcmp(c->name, "ref") == 0;
 	const char *range = argc > 2 ? argv[2] : NULL;
 	char *sub, *target;
 	struct ctl_vmo v;
@@ -138,7 +141,8 @@ static int run_child(const struct ctl_command *c, int argc, char **argv,
 		return CTL_USAGE;
 	if (!ctl_vmo_resolve(argv[0], &v))
 		return CTL_FAIL;
-	sub = ctl_path_join(v.dir, is_clone ? "clones" : "slices");
+	sub = ctl_path_join(v.dir, is_clone ? "clones" : is_ref ? "refs" :
+			    "slices");
 	target = ctl_xasprintf("%s/%s%s%s%s%s", sub, argv[1],
 			       o->kind ? "~" : "", o->kind ? o->kind : "",
 			       whole ? "" : "@", whole ? "" : range);
@@ -163,6 +167,42 @@ static int run_child(const struct ctl_command *c, int argc, char **argv,
 	free(target);
 	free(sub);
 	ctl_vmo_free(&v);
+	return rc;
+}
+
+/* contig MOUNT NAME SIZE: a contiguous VMO at the top of MOUNT. */
+static int run_contig(const struct ctl_command *c, int argc, char **argv,
+		      const struct ctl_opts *o)
+{
+	struct ctl_range r;
+	const char *why = NULL;
+	char *num, *target;
+	bool ok;
+	int rc = CTL_OK;
+
+	(void)c; (void)argc; (void)o;
+	if (!name_ok(argv[1]))
+		return CTL_USAGE;
+	num = ctl_xasprintf("0+%s", argv[2]);
+	ok = ctl_range_parse(num, &r, &why) && !r.all;
+	free(num);
+	if (!ok || r.len == 0) {
+		ctl_errx("invalid SIZE '%s': %s", argv[2], ok ? "a contiguous "
+			 "VMO has a size" : why ? why : "expected a number");
+		return CTL_USAGE;
+	}
+	target = ctl_xasprintf("%s/%s~contig=%s", argv[0], argv[1], argv[2]);
+	if (mkdir(target, 0777) < 0) {
+		int err = errno;
+
+		if (err == ENOSPC)
+			ctl_errx("%s: %s (no run of %s free in the mount)", target,
+				 strerror(err), argv[2]);
+		else
+			ctl_err(target, err);
+		rc = CTL_FAIL;
+	}
+	free(target);
 	return rc;
 }
 
@@ -314,13 +354,13 @@ static const struct ctl_command commands[] = {
 	  "prints\nexact counts only.\n\n" PATH_HELP },
 	{ "tree", "MOUNT", 1, 1, F_JSON | F_BYTES, run_tree,
 	  "show the clone and slice tree, memory per VMO",
-	  "Walk every VMO of MOUNT and, recursively, its clones/ and "
-	  "slices/;\nprint one line per VMO: name, kind, size, committed, "
+	  "Walk every VMO of MOUNT and, recursively, its clones/, slices/ "
+	  "and refs/;\nprint one line per VMO: name, kind, size, committed, "
 	  "private and\nscaled bytes (K/M/G; exact with --bytes).  MOUNT may "
 	  "also be a VMO\ndirectory: the first line is then that VMO, and "
-	  "its clones and\nslices hang from it.  With --json: {\"path\", "
-	  "\"vmos\": [...]}, each VMO\nan object with its info keys and "
-	  "\"clones\" and \"slices\" arrays.\n" },
+	  "its clones, slices\nand references hang from it.  With --json: "
+	  "{\"path\", \"vmos\": [...]},\neach VMO an object with its info "
+	  "keys and \"clones\", \"slices\" and\n\"refs\" arrays.\n" },
 	{ "list", "MOUNT", 1, 1, F_JSON | F_BYTES, run_list,
 	  "list every VMO: path, kind, memory, children",
 	  "Walk every VMO of MOUNT as tree does and print one aligned row per\n"
@@ -358,6 +398,27 @@ static const struct ctl_command commands[] = {
 	  "SRC is a VMO directory or its data file.\n" RANGE_SYNTAX ".\n"
 	  "A slice needs a RANGE: it has no default, and \"all\" is "
 	  "refused.\n" },
+	{ "ref", "SRC NAME", 2, 2, 0, run_child,
+	  "make SRC/refs/NAME, a second VMO onto all of SRC",
+	  "Make NAME, a reference to SRC, as SRC/refs/NAME: it shares all "
+	  "of\nSRC's pages and its size, so a write, truncate or growth "
+	  "through\neither is seen by the other, like another open file of "
+	  "SRC.  Unlike\na slice it follows SRC's size.  It is charged no "
+	  "memory (SRC is), and\nwhile its data is open it keeps SRC's pages "
+	  "alive.  No RANGE: a window\nis a slice.\n\n"
+	  "Same as: mkdir SRC/refs/NAME\n\n"
+	  "SRC is a VMO directory or its data file.\n" },
+	{ "contig", "MOUNT NAME SIZE", 3, 3, 0, run_contig,
+	  "make MOUNT/NAME, SIZE bytes in contiguous pages",
+	  "Make NAME, a contiguous VMO of SIZE bytes, at the top of MOUNT: "
+	  "its\npages are one run of the mount's memory, committed and "
+	  "pinned from\nthe start; its size is fixed; it has slices but no "
+	  "clones or\nreferences.  Pages it decommits are lent: other VMOs "
+	  "use them when\nthe mount is otherwise full, and a commit or write "
+	  "takes them back,\nmoving the borrowers' bytes to other pages "
+	  "(user.vmofs.stats:\nlent_pages, borrowed, loan_migrations).\n\n"
+	  "Same as: mkdir MOUNT/NAME~contig=SIZE\n\n"
+	  "SIZE is a NUM: decimal or 0x hex, optional K, M or G suffix.\n" },
 	ACTION("commit", "allocate the pages of RANGE now",
 	       "Allocate every page of RANGE now (on a clone: private copies).",
 	       CHUNKED),

@@ -7,7 +7,7 @@
  *
  *   info  PATH    the VMO's "info" file (its getxattr values if the file
  *                 cannot be read), one "key: value" per line
- *   tree  MOUNT   readdir of MOUNT, then of each VMO's clones/ and slices/,
+ *   tree  MOUNT   readdir of MOUNT, then of each VMO's clones/, slices/ and refs/,
  *                 recursively; each node's numbers come from its info file
  *   list  MOUNT   the same walk, one aligned row per VMO (like zfs list)
  *   stats MOUNT   the root directory's user.vmofs.stats xattr
@@ -16,7 +16,7 @@
  * "name" (its entry name), "path", the info keys ("children" is always
  * the number of live child VMOs, as in user.vmo.children) and "shared"
  * (committed - private: bytes it sees that other VMOs see too); tree adds
- * the arrays "clones" and "slices" of child objects; tree and list wrap
+ * the arrays "clones", "slices" and "refs" of child objects; tree and list wrap
  * the VMOs in {"path": MOUNT, "vmos": [...]}.
  *
  * The tree walk opens each directory relative to its parent (openat), so
@@ -199,9 +199,10 @@ struct tnode {
 	char *name;		/* entry name, e.g. "snap" */
 	char *path;		/* full path, for JSON and messages */
 	struct ctl_kvlist kv;	/* the info file */
-	struct tnode **kids;	/* clones (sorted), then slices (sorted) */
+	struct tnode **kids;	/* clones, then slices, then refs (each sorted) */
 	size_t nkids;
 	size_t nclones;		/* kids[0..nclones) are the clones */
+	size_t nslices_end;	/* kids[nclones..nslices_end) the slices */
 };
 
 struct twalk {
@@ -253,7 +254,7 @@ static int tree_list(int fd, char ***names, size_t *n)
 static struct tnode *tree_load(int parentfd, const char *name,
 			       const char *path, struct twalk *w);
 
-/* Add the VMOs in vfd/sub ("clones" or "slices") as children of t. */
+/* Add the VMOs in vfd/sub ("clones", "slices", "refs") as children of t. */
 static void tree_load_kids(int vfd, const char *sub, struct tnode *t,
 			   struct twalk *w)
 {
@@ -323,13 +324,15 @@ static struct tnode *tree_load(int parentfd, const char *name,
 	t->name = ctl_xstrdup(name);
 	t->path = ctl_xstrdup(path);
 	t->kids = NULL;
-	t->nkids = t->nclones = 0;
+	t->nkids = t->nclones = t->nslices_end = 0;
 	ctl_kv_parse(text, &t->kv);
 	free(text);
 	w->count++;
 	tree_load_kids(vfd, "clones", t, w);
 	t->nclones = t->nkids;
 	tree_load_kids(vfd, "slices", t, w);
+	t->nslices_end = t->nkids;
+	tree_load_kids(vfd, "refs", t, w);
 	close(vfd);
 	return t;
 }
@@ -500,7 +503,12 @@ static void tree_json(const struct tnode *t)
 	json_arr_end();
 	json_key("slices");
 	json_arr_begin();
-	for (size_t i = t->nclones; i < t->nkids; i++)
+	for (size_t i = t->nclones; i < t->nslices_end; i++)
+		tree_json(t->kids[i]);
+	json_arr_end();
+	json_key("refs");
+	json_arr_begin();
+	for (size_t i = t->nslices_end; i < t->nkids; i++)
 		tree_json(t->kids[i]);
 	json_arr_end();
 	json_obj_end();

@@ -446,7 +446,7 @@ cow_get_writable(struct vm *vm, struct cow_node *n, uint64_t off,
 		return hand_out(vm, n, up, out);
 	}
 copy:
-	err = vm_page_alloc(vm, &p);
+	err = vm_page_alloc_movable(vm, &p);	/* may borrow (contig.c) */
 	if (err != 0)
 		return err;
 	if (up != NULL) {

@@ -69,11 +69,23 @@ struct vm_page {
 	uint8_t		flags;		/* VM_PAGE_F_* (A): vm_page_flag_* */
 	uint8_t		queue;		/* page queue index, issue 4 (Q) */
 	uint8_t		resident;	/* arena memory touched since last madvise (F) */
+	uint8_t		loan;		/* enum vm_page_loan: a contiguous VMO's page
+					   lent out (PMM lock to change; atomic
+					   loads elsewhere, pmm_page_lent) */
 	_Atomic uint32_t share;		/* extra slots referencing the page:
 					   >0 = never written in place (A) */
 };
 
 TAILQ_HEAD(vm_page_list, vm_page);
+
+/* Page loaning (pmm.c, vm/contig.c): a page a contiguous VMO decommitted. */
+enum vm_page_loan {
+	VM_PAGE_LOAN_NONE = 0,	/* an ordinary page */
+	VM_PAGE_LOAN_LENT,	/* lent: free on the PMM's loaned list, or
+				   in use by a borrower */
+	VM_PAGE_LOAN_CANCELLED,	/* its lender wants it back: never lent
+				   again; freed, it waits for the lender */
+};
 
 /*
  * Page flags are changed atomically: a page shared by copy_file_range sits

@@ -601,7 +601,7 @@ wb_level(void *ctx, struct cow_node *x, uint64_t s, uint64_t e, uint64_t disp)
 int
 vmo_writeback(struct vmo *v)
 {
-	struct wb_ctx wc = { .v = v };
+	struct wb_ctx wc = { .v = v = vmo_target(v) };	/* a reference: its target */
 	struct hier *h = v->h;
 	int err;
 
@@ -635,6 +635,7 @@ vmo_pager_detach(struct vmo *v)
 	unsigned idle = 0;
 	int err;
 
+	v = vmo_target(v);	/* a reference: its target */
 	/* What the clones still see of the store comes in as anonymous
 	 * pages: room for them may be taken by concurrent writers (each
 	 * pass keeps what it paged in, so a retry goes on from there). */

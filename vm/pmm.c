@@ -45,6 +45,23 @@
  * the OS must still count as free, or a concurrent allocation could see a
  * false -ENOSPC; the hysteresis keeps it rare.
  *
+ * Contiguous runs and loans (vm/contig.c).  pmm_alloc_contig finds n free
+ * pages at consecutive indices: the fresh tail when it is long enough
+ * (the common case: a contiguous VMO made early), else a scan of the
+ * descriptors (rare, O(arena)).  A contiguous VMO that decommits a page
+ * lends it (pmm_loan): the page sits on a fourth list, loaned, which
+ * pmm_alloc_batch never takes from -- only pmm_alloc_loaned does, for a
+ * borrower that can give it back by migrating (vm.c's movable
+ * allocations, used only when nothing else is free).  The page's loan
+ * state lives in its descriptor (vm_page.loan), so wherever it is freed
+ * it comes back here to the loaned list.  When the lender wants it back
+ * (pmm_reclaim_loan) a free one is simply taken; a borrowed one has its
+ * loan cancelled (never lent again; freed, it waits unlisted) while the
+ * lender migrates the borrower's page, then takes it (Zircon's
+ * pmm_cancel_loan / pmm_end_loan, seed 001).  Loaned free pages are not
+ * counted by pmm_free_count (ordinary allocations cannot have them); the
+ * stats give them apart.
+ *
  * Errors.  A full arena is -ENOSPC, not -ENOMEM: the arena is the mount's
  * size limit, as a full tmpfs is (Linux shmem).  Every page handed out asks
  * the fault injector first (fault_hit(FAULT_PAGE)); an injected failure
@@ -99,8 +116,12 @@ struct pmm {
 	size_t		pages_len;	/* (c) bytes mapped for descriptors */
 	struct vm_page_list resident;	/* (L) free, touched; LIFO at head */
 	struct vm_page_list released;	/* (L) free, madvised */
+	struct vm_page_list loaned;	/* (L) free, lent by a contiguous VMO */
 	uint64_t	nresident;	/* (L) pages on resident */
 	uint64_t	nreleased;	/* (L) pages on released */
+	uint64_t	nloaned;	/* (L) pages on loaned */
+	uint64_t	nlent;		/* (L) pages whose loan is not NONE */
+	uint64_t	borrowed;	/* (L) pmm_alloc_loaned successes, ever */
 	uint64_t	fresh_next;	/* (L) pages >= this never handed out */
 	uint64_t	threshold;	/* (L) release above this many resident */
 	uint64_t	allocs;		/* (L) pages handed out, ever */
@@ -184,6 +205,7 @@ pmm_create(uint64_t npages, struct pmm **out)
 	}
 	TAILQ_INIT(&pmm->resident);
 	TAILQ_INIT(&pmm->released);
+	TAILQ_INIT(&pmm->loaned);
 	pmm->threshold = PMM_DEFAULT_THRESHOLD;
 	*out = pmm;
 	return 0;
@@ -207,6 +229,7 @@ pmm_destroy(struct pmm *pmm)
 	PMM_ASSERT(pmm->nresident + pmm->nreleased + pmm->npages -
 	    pmm->fresh_next == pmm->npages && "pmm_destroy with pages in use",
 	    pmm);
+	PMM_ASSERT(pmm->nlent == 0 && "pmm_destroy with pages on loan", pmm);
 	for (i = 0; i < pmm->fresh_next; i++)
 		PMM_ASSERT(pmm->pages[i].state == VM_PAGE_FREE &&
 		    pmm->pages[i].pin_count == 0, &pmm->pages[i]);
@@ -265,7 +288,27 @@ pmm_take_locked(struct pmm *pmm)
 	return p;
 }
 
-/* Put an allocated page on the resident list.  Requires pmm->lock. */
+/* The common part of handing out page p (off every list).  (L) */
+static void
+pmm_hand_out_locked(struct pmm *pmm, struct vm_page *p)
+{
+	PMM_ASSERT(p->state == VM_PAGE_FREE && p->pin_count == 0, p);
+	p->state = VM_PAGE_ALLOC;
+	p->resident = 1;
+	p->owner = NULL;
+	p->offset = 0;
+	__atomic_store_n(&p->flags, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&p->queue, 0, __ATOMIC_RELAXED);
+	TAILQ_NEXT(p, link) = PMM_POISON;
+	p->link.tqe_prev = PMM_POISON;
+	pmm->allocs++;
+}
+
+/*
+ * Put an allocated page back: on the resident list, or for a lent page
+ * on the loaned list, or for a cancelled loan nowhere (it waits for its
+ * lender, pmm_reclaim_loan).  Requires pmm->lock.
+ */
 static void
 pmm_put_locked(struct pmm *pmm, struct vm_page *p)
 {
@@ -282,9 +325,19 @@ pmm_put_locked(struct pmm *pmm, struct vm_page *p)
 	 * (pq_bits, vm_page_flag_*): relaxed stores, like its loads */
 	__atomic_store_n(&p->flags, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&p->queue, 0, __ATOMIC_RELAXED);
+	pmm->frees++;
+	if (p->loan == VM_PAGE_LOAN_LENT) {
+		TAILQ_INSERT_HEAD(&pmm->loaned, p, link);
+		pmm->nloaned++;
+		return;
+	}
+	if (p->loan == VM_PAGE_LOAN_CANCELLED) {
+		TAILQ_NEXT(p, link) = PMM_POISON;
+		p->link.tqe_prev = PMM_POISON;
+		return;
+	}
 	TAILQ_INSERT_HEAD(&pmm->resident, p, link);
 	pmm->nresident++;
-	pmm->frees++;
 }
 
 static int
@@ -454,6 +507,12 @@ pmm_page_index(const struct pmm *pmm, const struct vm_page *page)
 	return (uint64_t)(page - pmm->pages);
 }
 
+struct vm_page *
+pmm_index_page(const struct pmm *pmm, uint64_t idx)
+{
+	return idx < pmm->npages ? &pmm->pages[idx] : NULL;
+}
+
 void
 pmm_get_stats(struct pmm *pmm, struct pmm_stats *st)
 {
@@ -465,6 +524,9 @@ pmm_get_stats(struct pmm *pmm, struct pmm_stats *st)
 	st->frees = pmm->frees;
 	st->alloc_fails = pmm->alloc_fails;
 	st->released = pmm->released_ever;
+	st->loaned_free = pmm->nloaned;
+	st->lent = pmm->nlent;
+	st->borrowed = pmm->borrowed;
 	pmm_unlock(pmm);
 }
 
@@ -509,6 +571,184 @@ pmm_set_release_threshold(struct pmm *pmm, uint64_t pages)
 {
 	pmm_lock(pmm);
 	pmm->threshold = pages;
+	pmm_maybe_release_locked(pmm);
+	pmm_unlock(pmm);
+}
+
+/* ---- contiguous runs and loans ------------------------------------------ */
+
+/* Prefault the n pages from run (as pmm_prefault does a batch).  No lock. */
+static void
+pmm_prefault_run(struct pmm *pmm, struct vm_page *run, uint64_t n)
+{
+#ifdef MADV_POPULATE_WRITE
+	(void)madvise(pmm_page_addr(pmm, run), n * VM_PAGE_SIZE,
+	    MADV_POPULATE_WRITE);
+#else
+	(void)pmm; (void)run; (void)n;
+#endif
+}
+
+/* May page i start or continue a contiguous run?  (L) */
+static bool
+pmm_run_ok(const struct pmm *pmm, uint64_t i)
+{
+	const struct vm_page *p = &pmm->pages[i];
+
+	return i >= pmm->fresh_next ||
+	    (p->state == VM_PAGE_FREE && p->loan == VM_PAGE_LOAN_NONE);
+}
+
+/* Take the free page i off its list (resident or released).  (L) */
+static void
+pmm_unlist_locked(struct pmm *pmm, struct vm_page *p)
+{
+	PMM_ASSERT(p->state == VM_PAGE_FREE && p->loan == VM_PAGE_LOAN_NONE, p);
+	if (p->resident) {
+		TAILQ_REMOVE(&pmm->resident, p, link);
+		pmm->nresident--;
+	} else {
+		TAILQ_REMOVE(&pmm->released, p, link);
+		pmm->nreleased--;
+	}
+}
+
+int
+pmm_alloc_contig(struct pmm *pmm, uint64_t n, struct vm_page **first)
+{
+	uint64_t start = 0, len = 0, i, j;
+	struct vm_page *run;
+
+	if (n == 0)
+		return -EINVAL;
+	pmm_lock(pmm);
+	if (n > pmm->npages || fault_hit(FAULT_PAGE))
+		goto fail;
+	/* 1. The fresh tail, else the first free run of n from the bottom. */
+	if (pmm->npages - pmm->fresh_next >= n) {
+		start = pmm->fresh_next;
+		len = n;
+	} else {
+		for (i = 0; i < pmm->npages && len < n; i++) {
+			if (!pmm_run_ok(pmm, i)) {
+				len = 0;
+				continue;
+			}
+			if (len++ == 0)
+				start = i;
+		}
+	}
+	if (len < n)
+		goto fail;
+	/* 2. Fresh pages below the run's end become ordinary released ones
+	 * (never touched: they read zero), the run's own are taken. */
+	for (j = pmm->fresh_next; j < start + n; j++) {
+		struct vm_page *p = &pmm->pages[j];
+
+		p->state = VM_PAGE_FREE;
+		p->resident = 0;
+		if (j < start) {
+			TAILQ_INSERT_TAIL(&pmm->released, p, link);
+			pmm->nreleased++;
+		}
+	}
+	for (j = start; j < start + n; j++) {
+		struct vm_page *p = &pmm->pages[j];
+
+		if (j < pmm->fresh_next)
+			pmm_unlist_locked(pmm, p);
+		pmm_hand_out_locked(pmm, p);
+	}
+	if (pmm->fresh_next < start + n)
+		pmm->fresh_next = start + n;
+	run = &pmm->pages[start];
+	pmm_unlock(pmm);
+	pmm_prefault_run(pmm, run, n);
+	*first = run;
+	return 0;
+fail:
+	pmm->alloc_fails++;
+	pmm_unlock(pmm);
+	return -ENOSPC;
+}
+
+void
+pmm_loan(struct pmm *pmm, struct vm_page *p)
+{
+	pmm_lock(pmm);
+	PMM_ASSERT(p->loan == VM_PAGE_LOAN_NONE && "lending a lent page", p);
+	__atomic_store_n(&p->loan, VM_PAGE_LOAN_LENT, __ATOMIC_RELAXED);
+	pmm->nlent++;
+	pmm_put_locked(pmm, p);
+	pmm_unlock(pmm);
+}
+
+int
+pmm_alloc_loaned(struct pmm *pmm, struct vm_page **out)
+{
+	struct vm_page *p;
+
+	pmm_lock(pmm);
+	if ((p = TAILQ_FIRST(&pmm->loaned)) == NULL || fault_hit(FAULT_PAGE)) {
+		pmm_unlock(pmm);
+		return -ENOSPC;
+	}
+	TAILQ_REMOVE(&pmm->loaned, p, link);
+	pmm->nloaned--;
+	pmm_hand_out_locked(pmm, p);
+	pmm->borrowed++;
+	pmm_unlock(pmm);
+	*out = p;
+	return 0;
+}
+
+int
+pmm_reclaim_loan(struct pmm *pmm, struct vm_page *p)
+{
+	int err = 0;
+
+	pmm_lock(pmm);
+	PMM_ASSERT(p->loan != VM_PAGE_LOAN_NONE && "reclaiming a page not lent", p);
+	if (p->state != VM_PAGE_FREE) {
+		/* Borrowed: never lent again; the caller migrates it. */
+		__atomic_store_n(&p->loan, VM_PAGE_LOAN_CANCELLED, __ATOMIC_RELAXED);
+		err = -EBUSY;
+		goto out;
+	}
+	if (p->loan == VM_PAGE_LOAN_LENT) {
+		TAILQ_REMOVE(&pmm->loaned, p, link);
+		pmm->nloaned--;
+	}
+	__atomic_store_n(&p->loan, VM_PAGE_LOAN_NONE, __ATOMIC_RELAXED);
+	pmm->nlent--;
+	pmm_hand_out_locked(pmm, p);
+out:
+	pmm_unlock(pmm);
+	return err;
+}
+
+void
+pmm_end_loans(struct pmm *pmm, struct vm_page *first, uint64_t n)
+{
+	uint64_t i;
+
+	pmm_lock(pmm);
+	for (i = 0; i < n; i++) {
+		struct vm_page *p = first + i;
+
+		if (p->loan == VM_PAGE_LOAN_NONE)
+			continue;
+		if (p->state == VM_PAGE_FREE) {
+			if (p->loan == VM_PAGE_LOAN_LENT) {
+				TAILQ_REMOVE(&pmm->loaned, p, link);
+				pmm->nloaned--;
+			}
+			TAILQ_INSERT_HEAD(&pmm->resident, p, link);
+			pmm->nresident++;
+		}
+		__atomic_store_n(&p->loan, VM_PAGE_LOAN_NONE, __ATOMIC_RELAXED);
+		pmm->nlent--;
+	}
 	pmm_maybe_release_locked(pmm);
 	pmm_unlock(pmm);
 }

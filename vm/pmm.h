@@ -14,6 +14,7 @@
 #ifndef VM_PMM_H
 #define VM_PMM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "page.h"
@@ -28,6 +29,9 @@ struct pmm_stats {
 	uint64_t frees;		/* pages given back, ever */
 	uint64_t alloc_fails;	/* allocations refused (empty or injected) */
 	uint64_t released;	/* pages madvise()d back to the OS, ever */
+	uint64_t loaned_free;	/* lent pages free on the loaned list now */
+	uint64_t lent;		/* lent pages now, free or borrowed */
+	uint64_t borrowed;	/* loaned pages allocated by borrowers, ever */
 };
 
 /*
@@ -57,6 +61,42 @@ void *pmm_page_addr(const struct pmm *pmm, const struct vm_page *page);
 /* The page holding addr, or NULL if addr is outside the arena. */
 struct vm_page *pmm_addr_page(const struct pmm *pmm, const void *addr);
 uint64_t pmm_page_index(const struct pmm *pmm, const struct vm_page *page);
+/* The descriptor of page idx, or NULL past the arena. */
+struct vm_page *pmm_index_page(const struct pmm *pmm, uint64_t idx);
+
+/*
+ * Contiguous runs and page loaning (Zircon's pmm_alloc_contiguous,
+ * pmm_begin_loan / pmm_cancel_loan / pmm_end_loan; vm/contig.c uses them).
+ *
+ * pmm_alloc_contig: n pages at consecutive indices (so consecutive
+ *   addresses); *first is the lowest, first + i the others.  Counts once
+ *   for the injector.  0 or -ENOSPC (no free run that long).
+ * pmm_loan: the lender frees page p as a loan: it goes on the loaned list,
+ *   which ordinary allocations never take from.  Whenever a borrower frees
+ *   it, it goes back there (or, once cancelled, waits for the lender).
+ * pmm_alloc_loaned: a borrower takes a loaned page (the caller must be
+ *   able to give it back by migrating it, contig.c).  0 or -ENOSPC.
+ * pmm_reclaim_loan: the lender wants p back.  0: p is the lender's again
+ *   (ALLOC, loan NONE).  -EBUSY: a borrower holds it; the loan is now
+ *   cancelled (it is never lent again), the caller migrates the
+ *   borrower's page away and asks again.
+ * pmm_end_loans: the lender of [first, first + n) is going: every lent
+ *   page of the run becomes an ordinary page (free ones go on the free
+ *   lists, borrowed ones stay the borrowers').
+ * pmm_page_lent: is p lent (or cancelled) now?  Any lock; a page being
+ *   freed by its holder cannot change from lent to not lent meanwhile
+ *   except through pmm_end_loans, after which either answer is right.
+ */
+int pmm_alloc_contig(struct pmm *pmm, uint64_t n, struct vm_page **first);
+void pmm_loan(struct pmm *pmm, struct vm_page *p);
+int pmm_alloc_loaned(struct pmm *pmm, struct vm_page **out);
+int pmm_reclaim_loan(struct pmm *pmm, struct vm_page *p);
+void pmm_end_loans(struct pmm *pmm, struct vm_page *first, uint64_t n);
+static inline bool
+pmm_page_lent(const struct vm_page *p)
+{
+	return __atomic_load_n(&p->loan, __ATOMIC_RELAXED) != VM_PAGE_LOAN_NONE;
+}
 
 void pmm_get_stats(struct pmm *pmm, struct pmm_stats *st);
 uint64_t pmm_free_count(struct pmm *pmm);

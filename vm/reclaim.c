@@ -111,7 +111,8 @@ keep_or_free(struct vm *vm, struct vm_page *p)
 
 	pq_dequeue(vm->pq, p);
 	pthread_mutex_lock(&vm->zlock);
-	keep = vm->nballast < ballast_want(vm);
+	/* A borrowed page must stay movable (contig.c): never ballast. */
+	keep = !pmm_page_lent(p) && vm->nballast < ballast_want(vm);
 	if (keep) {
 		atomic_fetch_sub_explicit(&vm->used_pages, 1, memory_order_relaxed);
 		ballast_push(vm, p);

@@ -354,3 +354,55 @@ vm_test_discard_order(struct vm *vm, uint64_t *ids, uint64_t max)
 	pthread_mutex_unlock(&vm->dlock);
 	return n;
 }
+
+int64_t
+vmo_test_page_index(struct vmo *v, uint64_t off)
+{
+	struct cow_node *leaf, *owner;
+	uint64_t base, oo;
+	plist_slot_t s;
+	int64_t r = -1;
+
+	hier_rlock(v->h);
+	leaf = vmo_leaf(v, &base);
+	s = cow_lookup(leaf, base + off, &owner, &oo);
+	if (plist_is_page(s))
+		r = (int64_t)pmm_page_index(v->vm->pmm, plist_page(s));
+	hier_runlock(v->h);
+	return r;
+}
+
+bool
+vm_test_page_lent(struct vm *vm, uint64_t idx)
+{
+	struct vm_page *p = pmm_index_page(vm->pmm, idx);
+
+	return p != NULL && pmm_page_lent(p);
+}
+
+uint64_t
+vmo_test_check_contig(struct vmo *v)
+{
+	struct hier *h = v->h;
+	uint64_t i, held = 0;
+
+	hier_rlock(h);
+	assert(hier_is_contig(h));
+	for (i = 0; i < h->cpages; i++) {
+		struct cow_node *leaf = vmo_leaf(v, &(uint64_t){0});
+		plist_slot_t s = plist_lookup(&leaf->pages, i * VM_PAGE_SIZE);
+		struct vm_page *x = h->cbase + i;
+
+		if (plist_is_page(s)) {
+			assert(plist_page(s) == x && "slot i holds page first + i");
+			assert(x->pin_count >= 1 && "the base pin");
+			assert(!pmm_page_lent(x));
+			held++;
+		} else {
+			assert(s == PLIST_EMPTY && "a missing page leaves no marker");
+			assert(pmm_page_lent(x) && "a missing page is lent");
+		}
+	}
+	hier_runlock(h);
+	return held;
+}

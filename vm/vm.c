@@ -114,6 +114,23 @@ vm_page_alloc(struct vm *vm, struct vm_page **out)
 	return err;
 }
 
+/*
+ * The same for a page the caller can give back by migration (contig.c):
+ * an anonymous page filled by copy-on-write or zero fill.  When nothing
+ * else is free, a page a contiguous VMO lent (decommitted) will do.
+ */
+int
+vm_page_alloc_movable(struct vm *vm, struct vm_page **out)
+{
+	int err = vm_page_alloc(vm, out);
+
+	if (err == -ENOSPC && pmm_alloc_loaned(vm->pmm, out) == 0) {
+		atomic_fetch_add_explicit(&vm->used_pages, 1, memory_order_relaxed);
+		err = 0;
+	}
+	return err;
+}
+
 void
 vm_page_free(struct vm *vm, struct vm_page *p)
 {
@@ -123,7 +140,9 @@ vm_page_free(struct vm *vm, struct vm_page *p)
 	p->owner = NULL;
 	p->offset = 0;
 	p->flags = 0;
-	if (vm->pc != NULL)
+	if (pmm_page_lent(p))	/* back to its lender's list, not a reserve */
+		pmm_free(vm->pmm, p);
+	else if (vm->pc != NULL)
 		pcache_free(vm->pc, p);
 	else
 		pmm_free(vm->pmm, p);
@@ -166,7 +185,12 @@ vm_get_stats(struct vm *vm, struct vm_stats *st)
 		pcache_get_stats(vm->pc, &cs);
 	st->limit_pages = ps.total_pages;
 	st->used_pages = atomic_load(&vm->used_pages);
-	st->free_pages = ps.free_pages + cs.cached;
+	st->free_pages = ps.free_pages + cs.cached + ps.loaned_free;
+	st->loaned_free = ps.loaned_free;
+	st->lent_pages = ps.lent;
+	st->borrowed = ps.borrowed;
+	st->loan_migrations = atomic_load(&vm->loan_migrations);
+	st->contig_vmos = atomic_load(&vm->ncontig);
 	st->cached_pages = cs.cached;
 	st->pmm_allocs = ps.allocs;
 	st->pmm_frees = ps.frees;

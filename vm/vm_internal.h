@@ -15,7 +15,9 @@
  *   struct cow_node  a node of a clone tree (Zircon VmCowPages): visible
  *                  (owned by exactly one non-slice VMO) or hidden (a frozen
  *                  snapshot shared by its children).
- *   struct vmo     the handle: anonymous root, clone, or slice.
+ *   struct vmo     the handle: anonymous root, clone, slice, or reference
+ *                  (a second handle onto another VMO: every call made on
+ *                  it is made on its target, vmo_target).
  *
  * Tags: (c) constant after creation; (H) hierarchy lock, shared to read,
  * exclusive to write; (A) atomic.
@@ -78,6 +80,8 @@ struct vm {
 	uint64_t	dseq;		/* (dlock) unlock sequence: dq is sorted by it */
 	_Atomic uint64_t discarded_vmos;/* (A) discardable VMOs dropped whole */
 	_Atomic uint64_t discarded_pages;/* (A) pages those discards freed */
+	_Atomic uint64_t ncontig;	/* (A) live contiguous VMOs */
+	_Atomic uint64_t loan_migrations;/* (A) borrowed pages moved for a lender */
 	_Atomic uint64_t reclaim_direct;/* (A) vm_reserve calls that reclaimed */
 	_Atomic uint64_t reclaim_bg;	/* (A) background reclaim passes */
 	/* The reclaimer thread (vm_reclaimer_start). */
@@ -122,6 +126,12 @@ struct hier {
 	TAILQ_ENTRY(hier) dlink;	/* (vm->dlock) in vm->dq */
 	uint64_t	dseq;		/* (vm->dlock) its unlock's place in dq */
 	bool		dlisted;	/* (vm->dlock) on vm->dq */
+	/*
+	 * A contiguous VMO's hierarchy (contig.c): the VMO and its slices.
+	 * Its page at offset i * P is always cbase + i, in its slot or lent.
+	 */
+	struct vm_page	*cbase;		/* (c) first page of the run; NULL if not */
+	uint64_t	cpages;		/* (c) pages in the run */
 };
 
 /* Zircon's DiscardableState; a hierarchy that is not discardable is NONE. */
@@ -164,7 +174,8 @@ struct vmo {
 	enum vmo_clone_kind ckind;	/* (c) clones: how it was made */
 	uint64_t	size;		/* (H) content size, bytes */
 	struct cow_node	*cow;		/* (H) leaf node; NULL for slices */
-	struct vmo	*root;		/* (c) slices: the VMO whose pages it shows (ref held) */
+	struct vmo	*root;		/* (c) slices: the VMO whose pages it shows;
+					 * references: the target (ref held) */
 	uint64_t	slice_off;	/* (c) slices: window offset in root */
 	struct vmo_list	slices;		/* (H) slices whose root is this VMO */
 	LIST_ENTRY(vmo)	slice_link;	/* (H) in root->slices */
@@ -174,11 +185,25 @@ struct vmo {
 	uint64_t	nmade;		/* (H) length of made */
 };
 
+/*
+ * The VMO a call on v acts on: v itself, or a reference's target (never a
+ * reference: a reference of a reference targets the same VMO).  The public
+ * functions of vmo.c resolve their handle with it on entry, so that the
+ * code below them never sees a reference.  Constant: no lock needed.
+ */
+static inline struct vmo *
+vmo_target(struct vmo *v)
+{
+	return v->kind == VMO_REF ? v->root : v;
+}
+
 /* The leaf node holding v's bytes and the offset of v's byte 0 there (a
- * slice's bytes are its root's).  Locked, or a kind that cannot change. */
+ * slice's bytes are its root's, a reference's its target's).  Locked, or
+ * a kind that cannot change. */
 static inline struct cow_node *
 vmo_leaf(struct vmo *v, uint64_t *base)
 {
+	v = vmo_target(v);
 	if (v->kind == VMO_SLICE) {
 		*base = v->slice_off;
 		return v->root->cow;
@@ -204,6 +229,7 @@ static inline void hier_unlock(struct hier *h)
 
 /* vm.c: page allocation for objects. */
 int vm_page_alloc(struct vm *vm, struct vm_page **out);
+int vm_page_alloc_movable(struct vm *vm, struct vm_page **out);
 void vm_page_free(struct vm *vm, struct vm_page *p);
 void vm_page_unref(struct vm *vm, struct vm_page *p);
 void *vm_page_addr(struct vm *vm, struct vm_page *p);
@@ -262,6 +288,14 @@ void vm_reserve(struct vm *vm, uint64_t pages);
  * try again (vmo.c, issue #16).  idle starts at 0; progress: the caller
  * got on since its last call. */
 bool vm_room_retry(struct vm *vm, size_t want, bool progress, unsigned *idle);
+
+/* contig.c: contiguous VMOs and page loaning. */
+int contig_fill(struct vmo *v, uint64_t start, uint64_t end);
+int contig_decommit(struct vmo *v, uint64_t start, uint64_t end);
+void contig_destroy(struct vmo *v);
+int contig_unloan(struct vm *vm, struct cow_node *n, uint64_t off,
+    struct vm_page **pp);
+static inline bool hier_is_contig(const struct hier *h) { return h->cbase != NULL; }
 
 /* discard.c: discardable VMOs. */
 void discard_init(struct vm *vm);

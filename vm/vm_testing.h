@@ -42,6 +42,20 @@ uint64_t vm_test_check_discard(struct vm *vm);
  * how many there are (up to n stored). */
 uint64_t vm_test_discard_order(struct vm *vm, uint64_t *ids, uint64_t n);
 
+/*
+ * Arena index of the page the VMO shows at off (its own or an
+ * ancestor's), or -1 for none; and whether arena page idx is lent by a
+ * contiguous VMO now (contig.c).
+ */
+int64_t vmo_test_page_index(struct vmo *vmo, uint64_t off);
+bool vm_test_page_lent(struct vm *vm, uint64_t idx);
+/*
+ * A contiguous VMO's invariant: slot i holds arena page first + i or
+ * nothing, each held page carries the base pin, each missing one is lent.
+ * Returns the pages it holds.  (Asserts.)
+ */
+uint64_t vmo_test_check_contig(struct vmo *vmo);
+
 /* Print the VMO's whole clone tree to stderr (debugging). */
 void vmo_test_dump(struct vmo *vmo);
 

@@ -8,6 +8,12 @@
  *              leaf, holding no node of its own.  Every operation on a
  *              slice is done on its root's leaf at slice_off + offset, so
  *              writes are seen both ways at once.
+ *   reference  a second handle onto another VMO (its target, in root),
+ *              with its own id and children.  Every public function below
+ *              starts with v = vmo_target(v): the call is made on the
+ *              target, so pages, content size and resizes are shared by
+ *              construction and nothing needs propagating.  Attribution
+ *              is the exception: a reference is charged nothing.
  * This file turns byte ranges into page operations on cow nodes, keeps
  * content sizes, and does the bookkeeping of ids, children and slices.
  *
@@ -44,6 +50,7 @@ vmo_kind_name(enum vmo_kind kind)
 	case VMO_PAGER:	return "pager";
 	case VMO_CLONE:	return "clone";
 	case VMO_SLICE:	return "slice";
+	case VMO_REF:	return "reference";
 	}
 	return "unknown";
 }
@@ -219,9 +226,10 @@ zero_two_partials(struct vm *vm, struct cow_node *n, uint64_t s1, uint64_t e1,
 }
 
 static int
-clone_once(struct vmo *src, enum vmo_clone_kind kind, uint64_t off,
+clone_once(struct vmo *handle, enum vmo_clone_kind kind, uint64_t off,
     uint64_t len, struct vmo **out)
 {
+	struct vmo *src = vmo_target(handle);	/* origin stays the handle */
 	struct vm *vm = src->vm;
 	struct cow_node *leaf, *c;
 	struct vmo *v;
@@ -230,7 +238,9 @@ clone_once(struct vmo *src, enum vmo_clone_kind kind, uint64_t off,
 
 	if ((off & VM_PAGE_MASK) != 0 || off > VMO_MAX_SIZE || out == NULL)
 		return -EINVAL;
-	if (vmo_is_discardable(src))	/* as Zircon: no children (discard.c) */
+	/* As Zircon: a discardable VMO has no children (discard.c), a
+	 * contiguous one no clones (contig.c). */
+	if (vmo_is_discardable(src) || hier_is_contig(src->h))
 		return -EOPNOTSUPP;
 	if (kind != VMO_CLONE_SNAPSHOT && kind != VMO_CLONE_AOLW &&
 	    kind != VMO_CLONE_MODIFIED)
@@ -281,7 +291,7 @@ clone_once(struct vmo *src, enum vmo_clone_kind kind, uint64_t off,
 		err = -ENOSPC;
 		goto err_out;
 	}
-	vmo_publish(v, src);
+	vmo_publish(v, handle);
 	hier_unlock(src->h);
 	*out = v;
 	return 0;
@@ -336,6 +346,7 @@ vmo_reads_live(struct vmo *v)
 	uint64_t base;
 	bool live;
 
+	v = vmo_target(v);
 	hier_rlock(v->h);
 	live = cow_live_above(vmo_leaf(v, &base));
 	hier_runlock(v->h);
@@ -343,9 +354,9 @@ vmo_reads_live(struct vmo *v)
 }
 
 int
-vmo_slice(struct vmo *src, uint64_t off, uint64_t len, struct vmo **out)
+vmo_slice(struct vmo *handle, uint64_t off, uint64_t len, struct vmo **out)
 {
-	struct vmo *v, *root;
+	struct vmo *src = vmo_target(handle), *v, *root;
 	int err = 0;
 
 	if ((off & VM_PAGE_MASK) != 0 || len == 0 || len > VMO_MAX_SIZE ||
@@ -367,13 +378,37 @@ vmo_slice(struct vmo *src, uint64_t off, uint64_t len, struct vmo **out)
 	v->slice_off = (src->kind == VMO_SLICE ? src->slice_off : 0) + off;
 	v->size = len;
 	LIST_INSERT_HEAD(&root->slices, v, slice_link);
-	vmo_publish(v, src);
+	vmo_publish(v, handle);
 	*out = v;
 out:
 	hier_unlock(src->h);
 	if (err != 0)
 		free(v);
 	return err;
+}
+
+int
+vmo_reference(struct vmo *handle, struct vmo **out)
+{
+	struct vmo *src, *v;
+
+	if (handle == NULL || out == NULL)
+		return -EINVAL;
+	src = vmo_target(handle);
+	/* As clones; Zircon: no references of a contiguous VMO (slices). */
+	if (vmo_is_discardable(src) || hier_is_contig(src->h))
+		return -EOPNOTSUPP;
+	v = vmo_new(src->vm, src->h, VMO_REF);
+	if (v == NULL)
+		return -ENOMEM;
+	hier_wlock(src->h);
+	vmo_ref(src);
+	v->root = src;
+	v->flags = src->flags;
+	vmo_publish(v, handle);
+	hier_unlock(src->h);
+	*out = v;
+	return 0;
 }
 
 void
@@ -398,12 +433,16 @@ vmo_destroy(struct vmo *v)
 		LIST_REMOVE(v, made_link);
 		v->origin->nmade--;
 	}
-	if (v->kind == VMO_SLICE) {
+	if (v->kind == VMO_REF) {
+		root = v->root;		/* its target: nothing else to unhook */
+	} else if (v->kind == VMO_SLICE) {
 		LIST_REMOVE(v, slice_link);
 		root = v->root;
 	} else {
 		assert(LIST_EMPTY(&v->slices) && "slices hold a ref on their root");
 		discard_forget(h);
+		if (hier_is_contig(h))
+			contig_destroy(v);
 		/* Clones keep what they see; on failure their unread pages
 		 * are lost with the store (logged by the caller's detach). */
 		(void)pager_detach_locked(v, true);
@@ -429,9 +468,19 @@ uint64_t vmo_id(const struct vmo *v) { return v->id; }
 enum vmo_kind vmo_kind(const struct vmo *v) { return v->kind; }
 bool vmo_is_resizable(const struct vmo *v)
 {
+	v = vmo_target((struct vmo *)v);
 	return v->kind != VMO_SLICE && (v->flags & VMO_RESIZABLE);
 }
-uint64_t vmo_slice_offset(const struct vmo *v) { return v->kind == VMO_SLICE ? v->slice_off : 0; }
+bool vmo_is_slice(const struct vmo *v)
+{
+	return vmo_target((struct vmo *)v)->kind == VMO_SLICE;
+}
+uint64_t
+vmo_slice_offset(const struct vmo *v)
+{
+	v = vmo_target((struct vmo *)v);
+	return v->kind == VMO_SLICE ? v->slice_off : 0;
+}
 uint64_t vmo_parent_id(struct vmo *v) { return v->parent_id; }
 
 uint64_t
@@ -439,6 +488,7 @@ vmo_size(struct vmo *v)
 {
 	uint64_t s;
 
+	v = vmo_target(v);
 	hier_rlock(v->h);
 	s = v->size;
 	hier_runlock(v->h);
@@ -461,8 +511,8 @@ vmo_blocks_bytes(struct vmo *v)
 {
 	uint64_t n;
 
-	if (v->kind == VMO_SLICE)
-		return 0;
+	if (v->kind == VMO_SLICE || v->kind == VMO_REF)
+		return 0;	/* a root holds them; a reference is charged none */
 	hier_rlock(v->h);
 	n = v->cow->pages.npages * VM_PAGE_SIZE;
 	hier_runlock(v->h);
@@ -679,7 +729,7 @@ read_copy(struct vmo *v, void *buf, uint64_t off, size_t len, bool fault)
 ssize_t
 vmo_read(struct vmo *v, void *buf, uint64_t off, size_t len)
 {
-	return read_copy(v, buf, off, len, true);
+	return read_copy(vmo_target(v), buf, off, len, true);
 }
 
 struct iov_builder {
@@ -745,6 +795,7 @@ vmo_read_iov(struct vmo *v, uint64_t off, size_t len, vmo_iov_fn fn, void *ctx)
 	int ret, tries = 0;
 	bool comp;
 
+	v = vmo_target(v);
 	if (off > VMO_MAX_SIZE)
 		len = 0;
 again:
@@ -876,6 +927,8 @@ write_once(struct vmo *v, const char *src, uint64_t off, size_t len, int *why)
 	vm_reserve(v->vm, write_need(v, len));
 	hier_wlock(v->h);
 	err = clip_write(v, off, &len);
+	if (err == 0 && hier_is_contig(v->h))
+		err = contig_fill(v, off, off + len);	/* its own pages back */
 	if (err != 0) {
 		hier_unlock(v->h);
 		return err;
@@ -908,6 +961,7 @@ vmo_write(struct vmo *v, const void *buf, uint64_t off, size_t len)
 	size_t done = 0;
 	unsigned idle = 0;
 
+	v = vmo_target(v);
 	while (done < len) {
 		int why = 0;
 		ssize_t r = write_once(v, src + done, off + done, len - done, &why);
@@ -969,6 +1023,8 @@ write_iov_once(struct vmo *v, uint64_t off, size_t len,
 	vm_reserve(v->vm, write_need(v, len));
 	hier_wlock(v->h);
 	ret = clip_write(v, off, &len);
+	if (ret == 0 && hier_is_contig(v->h))
+		ret = contig_fill(v, off, off + len);	/* its own pages back */
 	if (ret != 0)
 		goto out;
 	if (len / VM_PAGE_SIZE + 2 > sizeof(stack_iov) / sizeof(stack_iov[0])) {
@@ -1029,6 +1085,7 @@ vmo_write_iov(struct vmo *v, uint64_t off, size_t len,
 	size_t done = 0;
 	unsigned idle = 0;
 
+	v = vmo_target(v);
 	while (done < len) {
 		bool more;
 		ssize_t r = write_iov_once(v, off + done, len - done, fn, ctx, &more);
@@ -1106,6 +1163,7 @@ vmo_resize(struct vmo *v, uint64_t size)
 	unsigned idle = 0;
 	int err;
 
+	v = vmo_target(v);
 	while ((err = resize_once(v, size)) == -ENOSPC &&
 	    vm_room_retry(v->vm, PAGER_RUN * VM_PAGE_SIZE, false, &idle))
 		;
@@ -1236,9 +1294,18 @@ vmo_commit(struct vmo *v, uint64_t off, uint64_t len)
 	unsigned idle = 0;
 	int err;
 
+	v = vmo_target(v);
+again:
 	vm_reserve(v->vm, reserve_for(v, len));
 	hier_wlock(v->h);
 	err = range_resolve(v, off, len, &s, &e, &bo, &be);
+	if (err == 0 && hier_is_contig(v->h) &&
+	    (err = contig_fill(v, s, e)) == -ENOSPC) {	/* its own pages back */
+		hier_unlock(v->h);
+		if (vm_room_retry(v->vm, e - s, false, &idle))
+			goto again;
+		return err;
+	}
 	leaf = vmo_leaf(v, &base);
 	for (pos = s; err == 0 && pos < e; ) {
 		err = cow_get_writable(v->vm, leaf, base + pos, COW_FILL, &p, NULL);
@@ -1342,6 +1409,10 @@ decommit_once(struct vmo *v, uint64_t off, uint64_t len)
 		err = -EINVAL;
 	if (err != 0 || s == e)
 		goto out;
+	if (hier_is_contig(v->h)) {	/* its pages are lent (contig.c) */
+		err = contig_decommit(v, s, e);
+		goto out;
+	}
 	leaf = vmo_leaf(v, &base);
 	if (cow_any_pinned(leaf, base + s, base + e)) {
 		err = -EBUSY;
@@ -1451,16 +1522,28 @@ vmo_pin(struct vmo *v, uint64_t off, uint64_t len)
 	unsigned idle = 0;
 	int err;
 
+	v = vmo_target(v);
+again:
 	vm_reserve(v->vm, reserve_for(v, len));
 	hier_wlock(v->h);
 	err = range_resolve(v, off, len, &s, &e, &bo, &be);
 	if (err == 0 && s == e)
 		err = -EINVAL;		/* nothing to hold (Zircon: the same) */
+	if (err == 0 && hier_is_contig(v->h) &&
+	    (err = contig_fill(v, s, e)) == -ENOSPC) {	/* its own pages back */
+		hier_unlock(v->h);
+		if (vm_room_retry(v->vm, e - s, false, &idle))
+			goto again;
+		return err;
+	}
 	if (err != 0)
 		goto out;
 	leaf = vmo_leaf(v, &base);
 	for (pos = s; pos < e; pos += VM_PAGE_SIZE) {
 		err = cow_get_writable(v->vm, leaf, base + pos, COW_FILL, &p, NULL);
+		/* A borrowed page must stay movable: pin a copy instead. */
+		if (err == 0 && p->pin_count == 0 && pmm_page_lent(p))
+			err = contig_unloan(v->vm, leaf, base + pos, &p);
 		if (err == -ENOSPC) {
 			/* Make room (pinned pages are never reclaimed while
 			 * the lock is down), then retry. */
@@ -1498,6 +1581,7 @@ vmo_unpin(struct vmo *v, uint64_t off, uint64_t len)
 	uint64_t base, s, e, bo, be, pos;
 	int err;
 
+	v = vmo_target(v);
 	hier_wlock(v->h);
 	err = range_resolve(v, off, len, &s, &e, &bo, &be);
 	if (err == 0 && s == e)
@@ -1508,7 +1592,8 @@ vmo_unpin(struct vmo *v, uint64_t off, uint64_t len)
 	for (pos = s; pos < e; pos += VM_PAGE_SIZE) {
 		struct vm_page *p = plist_page(plist_lookup(&leaf->pages, base + pos));
 
-		if (p == NULL || p->pin_count == 0) {
+		/* A contiguous VMO's base pin is not the caller's. */
+		if (p == NULL || p->pin_count <= (hier_is_contig(v->h) ? 1u : 0u)) {
 			err = -EINVAL;
 			goto out;
 		}
@@ -1604,8 +1689,9 @@ share_pages(struct vmo *dst, uint64_t doff, struct vmo *src, uint64_t soff,
 				break;
 			continue;
 		}
-		if (plist_page(s)->pin_count > 0) {
-			/* A pinned page stays its VMO's own: copy it instead. */
+		if (plist_page(s)->pin_count > 0 || pmm_page_lent(plist_page(s))) {
+			/* A pinned page stays its VMO's own, a borrowed one
+			 * movable (contig.c): copy it instead. */
 			struct vm_page *q;
 
 			if ((*err = cow_get_writable(dst->vm, dl, d, COW_NOFILL, &q, NULL)) != 0)
@@ -1645,6 +1731,10 @@ vmo_share_range(struct vmo *dst, uint64_t doff, struct vmo *src, uint64_t soff,
 		return -EINVAL;
 	if (len == 0)
 		return 0;
+	dst = vmo_target(dst);
+	src = vmo_target(src);
+	if (hier_is_contig(dst->h) || hier_is_contig(src->h))
+		return -EXDEV;	/* its pages stay in it (contig.c): copy */
 	lock_pair(dst->h, src->h);
 	/* A pager-backed side: its pages come from and go to a store
 	 * (paging in, dirty tracking, true snapshots: pager.c), which
@@ -1693,6 +1783,7 @@ vmo_hint(struct vmo *v, uint64_t off, uint64_t len, enum vmo_hint hint)
 
 	if (hint != VMO_HINT_DONTNEED && hint != VMO_HINT_ALWAYSNEED)
 		return -EINVAL;
+	v = vmo_target(v);
 	hier_rlock(v->h);
 	err = range_resolve(v, off, len, &s, &e, &bo, &be);
 	paged = v->h->pops != NULL;
@@ -1762,6 +1853,7 @@ range_retry(struct vmo *v, uint64_t off, uint64_t len,
 	unsigned idle = 0;
 	int err;
 
+	v = vmo_target(v);
 	while ((err = op(v, off, len)) == -ENOSPC && vm_room_retry(v->vm,
 	    len > 1024 * VM_PAGE_SIZE ? 1024 * VM_PAGE_SIZE : len, false, &idle))
 		;
@@ -1828,6 +1920,7 @@ vmo_seek(struct vmo *v, uint64_t off, int whence, uint64_t *result)
 
 	if (whence != SEEK_DATA && whence != SEEK_HOLE)
 		return -EINVAL;
+	v = vmo_target(v);
 	hier_rlock(v->h);
 	if (off >= v->size) {
 		err = -ENXIO;
@@ -2073,6 +2166,8 @@ vmo_get_attr(struct vmo *v, struct vmo_attr *a)
 	uint64_t base, start, end;
 
 	memset(a, 0, sizeof(*a));
+	if (v->kind == VMO_REF)
+		return 0;	/* charged to its target only (Zircon's rule) */
 	hier_rlock(v->h);
 	ac.leaf = vmo_leaf(v, &base);
 	start = base;

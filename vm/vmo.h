@@ -3,8 +3,10 @@
  *
  * This is all fs/ and tools see of libvm.  A VMO is a resizable array of
  * bytes backed by pages from the VM's PMM, with copy-on-write snapshot
- * clones (hidden-node trees, as Zircon's VmCowPages) and slices (windows
- * sharing a VMO's pages).  See vm/cow.c and docs/design.md.
+ * clones (hidden-node trees, as Zircon's VmCowPages), slices (windows
+ * sharing a VMO's pages) and references (second handles onto all of a
+ * VMO).  Contiguous VMOs hold one run of arena pages and lend what they
+ * decommit (vm/contig.c).  See vm/cow.c and docs/design.md.
  *
  * Every function returns 0 (or a byte count) on success and a negative
  * errno on failure; each documents its errnos.  Common ones:
@@ -19,7 +21,7 @@
  *
  * Thread safety: all functions may be called from any thread.  Each clone
  * hierarchy has one lock; different hierarchies run in parallel.  VMO
- * handles are reference counted: vmo_create/clone/slice return one
+ * handles are reference counted: vmo_create/clone/slice/reference return one
  * reference; vmo_unref drops it and the VMO dies with the last one.
  */
 #ifndef VM_VMO_H
@@ -100,10 +102,15 @@ struct vm_stats {
 	uint64_t pq_rotations;	/* page-queue aging ticks */
 	uint64_t q_anon, q_wired, q_dontneed, q_alwaysneed;	/* pages per queue */
 	uint64_t q_pager_clean, q_pager_dirty;
+	uint64_t contig_vmos;	/* live contiguous VMOs */
+	uint64_t lent_pages;	/* their decommitted pages, on loan now */
+	uint64_t loaned_free;	/* of those, free (counted in free_pages) */
+	uint64_t borrowed;	/* loaned pages other VMOs took, ever */
+	uint64_t loan_migrations;/* borrowed pages moved away to give one back */
 };
 void vm_get_stats(struct vm *vm, struct vm_stats *st);
 
-enum vmo_kind { VMO_ANON = 0, VMO_PAGER, VMO_CLONE, VMO_SLICE };
+enum vmo_kind { VMO_ANON = 0, VMO_PAGER, VMO_CLONE, VMO_SLICE, VMO_REF };
 const char *vmo_kind_name(enum vmo_kind kind);	/* "anonymous", ... */
 
 #define VMO_RESIZABLE	0x1u
@@ -118,6 +125,22 @@ const char *vmo_kind_name(enum vmo_kind kind);	/* "anonymous", ... */
  * -ENOMEM.
  */
 int vmo_create(struct vm *vm, uint64_t size, unsigned flags, struct vmo **out);
+
+/*
+ * Contiguous VMO (Zircon's zx_vmo_create_contiguous): size bytes whose
+ * pages are one run of consecutive arena pages, committed, zeroed and
+ * pinned from the start (user.vmo.pinned = its size), fixed size, no
+ * clones or references (-EOPNOTSUPP) but slices, no shared pages
+ * (vmo_share_range -EXDEV).  vmo_decommit lends its pages: other VMOs
+ * borrow them when nothing else is free, and any later write, commit or
+ * pin of the range takes them back, moving a borrower's bytes to another
+ * page first (its data is kept).  A user pin counts above the base pin:
+ * unpin never drops the base pin (-EINVAL), decommit of a user-pinned
+ * page is -EBUSY.  vm/contig.c.  0, -EINVAL (size 0), -EFBIG, -ENOSPC (no
+ * free run that long), -ENOMEM.
+ */
+int vmo_create_contiguous(struct vm *vm, uint64_t size, struct vmo **out);
+bool vmo_is_contiguous(const struct vmo *vmo);
 
 /*
  * Snapshot clone of src's bytes [off, off+len) (len VMO_WHOLE: to src's
@@ -169,6 +192,23 @@ bool vmo_reads_live(struct vmo *v);
  */
 int vmo_slice(struct vmo *src, uint64_t off, uint64_t len, struct vmo **out);
 
+/*
+ * Reference (Zircon's ZX_VMO_CHILD_REFERENCE): a second VMO onto all of
+ * src's pages and its content size, in both directions -- an extra open
+ * file of src, with its own id.  Every call made on the reference acts on
+ * src: reads, writes, resizes (a reference follows src's size, unlike a
+ * slice), range operations, clones and slices (of src's bytes; they count
+ * as the reference's children).  The reference holds a reference on src,
+ * so src's pages live while it does.  Its kind is VMO_REF; resizable as
+ * src is.  A reference of a reference refers to the same VMO; one of a
+ * slice shows the slice's window.  Attribution: none (vmo_get_attr all
+ * zero, vmo_blocks_bytes 0): the pages are charged once, to src, whose
+ * own numbers do not change (Zircon: "a reference never has memory
+ * attributed to it").  0, -EOPNOTSUPP (src is discardable: no children,
+ * as for clones), -ENOMEM.
+ */
+int vmo_reference(struct vmo *src, struct vmo **out);
+
 void vmo_ref(struct vmo *vmo);
 void vmo_unref(struct vmo *vmo);
 
@@ -177,8 +217,11 @@ uint64_t vmo_id(const struct vmo *vmo);		/* unique, never reused */
 enum vmo_kind vmo_kind(const struct vmo *vmo);
 uint64_t vmo_size(struct vmo *vmo);		/* content size in bytes */
 bool vmo_is_resizable(const struct vmo *vmo);
-/* For a slice: the root VMO's id and the window offset; else 0/0. */
+/* For a slice: the window offset in its root; else 0.  (For a reference:
+ * its target's.) */
 uint64_t vmo_slice_offset(const struct vmo *vmo);
+/* A slice, or a reference of one: a fixed window onto another VMO. */
+bool vmo_is_slice(const struct vmo *vmo);
 
 /*
  * Byte-granular read of [off, off+len), clipped to the content size.

@@ -14,7 +14,7 @@ test_namespace_layout() {
 	local k
 	vt_mount -o size=64M
 	mkdir "$MNT/a"
-	vt_eq "clones data info slices" "$(ls "$MNT/a" | paste -sd' ')" "ls of a VMO"
+	vt_eq "clones data info refs slices" "$(ls "$MNT/a" | paste -sd' ')" "ls of a VMO"
 	[ -f "$MNT/a/data" ] && [ -f "$MNT/a/info" ] || vt_fail "data/info not files"
 	[ -d "$MNT/a/clones" ] && [ -d "$MNT/a/slices" ] || vt_fail "clones/slices not dirs"
 	vt_eq 0 "$(vt_size "$MNT/a/data")" "size of a new VMO"
@@ -185,7 +185,7 @@ test_rename() {
 	vt_eq d "$(ls "$MNT/b/clones" | paste -sd' ')" "clone after mv"
 	# The fixed entries cannot be renamed.
 	vt_fails "" mv "$MNT/b/data" "$MNT/b/data2"
-	vt_eq "clones data info slices" "$(ls "$MNT/b" | paste -sd' ')" "entries after failed mv"
+	vt_eq "clones data info refs slices" "$(ls "$MNT/b" | paste -sd' ')" "entries after failed mv"
 }
 
 test_other_entries_eperm() {
@@ -199,7 +199,7 @@ test_other_entries_eperm() {
 	vt_fails "Operation not permitted" mknod "$MNT/a/null" c 1 3
 	vt_fails "Operation not permitted" mkdir "$MNT/a/other"
 	vt_fails "" sh -c "echo x >'$MNT/a/info'"
-	vt_eq "clones data info slices" "$(ls "$MNT/a" | paste -sd' ')" "nothing changed"
+	vt_eq "clones data info refs slices" "$(ls "$MNT/a" | paste -sd' ')" "nothing changed"
 	vt_eq a "$(ls "$MNT" | paste -sd' ')" "nothing changed at the root"
 }
 
@@ -652,7 +652,9 @@ test_rejections_logged() {
 	vt_fails "Operation not permitted" mkdir "$MNT/a/sub"
 	vt_logged 'mkdir "sub": EPERM \(Operation not permitted\): a VMO directory holds only' "mkdir in a VMO"
 	vt_fails "Directory not empty" rmdir "$MNT/a"
-	vt_logged 'rmdir "a": ENOTEMPTY .*1 clones and 1 slices' "rmdir of a VMO with children"
+	vt_logged 'rmdir "a": ENOTEMPTY .*1 clones, 1 slices and 0 references' "rmdir of a VMO with children"
+	vt_fails "Invalid argument" mkdir "$MNT/a/refs/r@0+4096"
+	vt_logged 'mkdir "r@0\+4096": EINVAL .*a reference shares the whole VMO' "reference with a range"
 	vt_fails "Directory not empty" rmdir "$MNT/a/clones"
 	vt_logged 'rmdir "clones": ENOTEMPTY .*still holds 1 VMOs' "rmdir of a full clones/"
 	# rmdir of a file and unlink of a directory: the kernel answers

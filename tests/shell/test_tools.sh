@@ -16,8 +16,8 @@ test_usage_and_version() {
 	vt_run "$VC" --help
 	top=$VT_OUT
 	vt_contains "$top" "Usage: vmoctl"
-	for c in info tree list stats clone slice commit decommit zero pin unpin \
-		prefetch dontneed alwaysneed; do
+	for c in info tree list stats clone slice ref contig commit decommit \
+		zero pin unpin prefetch dontneed alwaysneed; do
 		vt_contains "$top" "  $c " "vmoctl --help lists $c"
 		vt_run "$VC" "$c" --help
 		vt_contains "$VT_OUT" "Usage: vmoctl $c" "vmoctl $c --help"
@@ -42,6 +42,12 @@ test_usage_errors() {
 	usage_error 2 "unknown option '--frob'" info --frob /x
 	usage_error 2 "missing argument" info
 	usage_error 2 "missing argument" slice /x s
+	usage_error 2 "missing argument" ref /x
+	usage_error 2 "unexpected argument '0+4K'" ref /x r 0+4K
+	usage_error 2 "invalid NAME 'r@0+4K'" ref /x r@0+4K
+	usage_error 2 "missing argument" contig /x c
+	usage_error 2 "invalid SIZE '0'" contig /x c 0
+	usage_error 2 "invalid SIZE '1Q'" contig /x c 1Q
 	usage_error 2 "unexpected argument 'extra'" info /x extra
 	# lock, trylock, unlock take the whole VMO: no RANGE
 	usage_error 2 "unexpected argument '0+4K'" lock /x 0+4K
@@ -154,6 +160,33 @@ test_clone_and_slice() {
 	vt_fails "Invalid argument" "$VC" slice "$MNT/a" big 0+1G
 	vt_eq 1 "$VT_RC"
 	vt_fails "not a VMO directory" "$VC" clone "$MNT" x
+	vt_eq 1 "$VT_RC"
+	# Reference: all of SRC's pages and its size, both ways.
+	vt_run "$VC" ref "$MNT/a/data" r
+	vt_eq reference "$(vt_xattr "$MNT/a/refs/r/data" user.vmo.kind)"
+	cmp "$MNT/a/data" "$MNT/a/refs/r/data"
+	truncate -s 100K "$MNT/a/refs/r/data"
+	vt_eq 102400 "$(vt_size "$MNT/a/data")" "truncate through the reference"
+	printf 'through-the-ref' | dd of="$MNT/a/refs/r/data" conv=notrunc status=none
+	vt_eq through-the-ref "$(head -c 15 "$MNT/a/data")" "reference write seen by SRC"
+	vt_run "$VC" ref "$MNT/a/refs/r" rr
+	vt_eq "$(vt_xattr "$MNT/a/refs/r/data" user.vmo.id)" \
+		"$(vt_xattr "$MNT/a/refs/r/refs/rr/data" user.vmo.parent)" "ref of a ref"
+	vt_fails "vmoctl: ref: $MNT/a/refs/r: File exists" "$VC" ref "$MNT/a" r
+	vt_eq 1 "$VT_RC"
+	mkdir "$MNT/d~discardable"
+	vt_fails "Operation not supported" "$VC" ref "$MNT/d" r
+	vt_eq 1 "$VT_RC"
+	# Contiguous: committed and pinned from the start; lends what it decommits.
+	vt_run "$VC" contig "$MNT" k 64K
+	vt_eq 65536 "$(vt_xattr "$MNT/k/data" user.vmo.pinned)" "contig pinned"
+	vt_eq 65536 "$(vt_size "$MNT/k/data")" "contig size"
+	vt_run "$VC" decommit "$MNT/k"
+	vt_eq 16 "$(vt_xattr "$MNT" user.vmofs.stats | sed -n 's/^lent_pages: //p')" "lent pages"
+	vt_run "$VC" commit "$MNT/k"
+	vt_eq 0 "$(vt_xattr "$MNT" user.vmofs.stats | sed -n 's/^lent_pages: //p')" "lent pages back"
+	vt_fails "Operation not supported" "$VC" clone "$MNT/k" c
+	vt_fails "No space left on device" "$VC" contig "$MNT" big 1G
 	vt_eq 1 "$VT_RC"
 }
 
@@ -272,6 +305,14 @@ test_tree() {
 		"$(vt_json_get tree.json 'j["vmos"][0]["clones"][0]["private"]')" "c private"
 	vt_eq "$MNT/a/clones/c/clones/cc" \
 		"$(vt_json_get tree.json 'j["vmos"][0]["clones"][0]["clones"][0]["path"]')"
+	# References come last, in their own "refs" array.
+	mkdir "$MNT/b/refs/r"
+	vt_run "$VC" tree "$MNT/b"
+	vt_eq "$(printf '%s\n' "└── r")" "$(tree_names "$VT_OUT")" "a reference in the tree"
+	vt_eq reference "$(printf '%s\n' "$VT_OUT" | grep '── r ' | awk '{print $3}')" "r kind"
+	"$VC" tree --json "$MNT" >tree.json
+	vt_eq "['r']" "$(vt_json_get tree.json '[k["name"] for k in j["vmos"][1]["refs"]]')"
+	vt_eq "[]" "$(vt_json_get tree.json 'j["vmos"][0]["refs"]')"
 }
 
 # Regression (vmoctl tree b printed b twice: as the root line, then as
@@ -373,12 +414,12 @@ want = ["name", "path", "id", "kind", "parent", "size", "committed",
 assert list(info) == want, "info keys %s" % list(info)
 def walk(v):
     yield v
-    for k in v["clones"] + v["slices"]:
+    for k in v["clones"] + v["slices"] + v["refs"]:
         yield from walk(k)
 tvmos = [x for v in tree["vmos"] for x in walk(v)]
 for v in tvmos:
-    assert list(v) == want + ["clones", "slices"], "tree keys %s" % list(v)
-    assert v["children"] == len(v["clones"]) + len(v["slices"]), v["name"]
+    assert list(v) == want + ["clones", "slices", "refs"], "tree keys %s" % list(v)
+    assert v["children"] == len(v["clones"]) + len(v["slices"]) + len(v["refs"]), v["name"]
 for v in lst["vmos"]:
     assert list(v) == want, "list keys %s" % list(v)
 assert [v["path"] for v in tvmos] == [v["path"] for v in lst["vmos"]]
@@ -437,12 +478,13 @@ test_bash_completion() {
 	want=$(printf '%s\n' "$VT_OUT" | sed -n '/^Options:/,/^$/p' | grep -Eo '(^|[ ,])--?[A-Za-z]+' | tr -d ' ,' | sort -u)
 	got=$(comp vmoctl - | sort)
 	vt_eq "$want" "$got" "options completed vs vmoctl --help"
-	vt_eq "$(printf '%s\n' clone commit)" "$(comp vmoctl -j c)" "vmoctl -j c<TAB>"
+	vt_eq "$(printf '%s\n' clone contig commit)" "$(comp vmoctl -j c)" "vmoctl -j c<TAB>"
 	vt_eq "$(printf '%s\n' slice stats)" "$(comp vmoctl help s | sort)" "vmoctl help s<TAB>"
+	vt_eq ref "$(comp vmoctl re)" "vmoctl re<TAB>"
 	vt_mount -o size=16M
 	mkdir "$MNT/a" "$MNT/a/clones/c"
 	vt_eq "$MNT/a" "$(comp vmoctl info "$MNT/")" "vmoctl info MNT/<TAB>"
-	vt_eq "$(printf '%s\n' "$MNT/a/clones" "$MNT/a/slices" "$MNT/a/data" "$MNT/a/info" | sort)" \
+	vt_eq "$(printf '%s\n' "$MNT/a/clones" "$MNT/a/slices" "$MNT/a/refs" "$MNT/a/data" "$MNT/a/info" | sort)" \
 		"$(comp vmoctl commit "$MNT/a/" | sort)" "vmoctl commit MNT/a/<TAB>"
 	vt_eq all "$(comp vmoctl commit "$MNT/a" "")" "vmoctl commit PATH <TAB>"
 	vt_eq "" "$(comp vmoctl clone "$MNT/a" "")" "vmoctl clone SRC <TAB> (a new NAME)"

@@ -2,6 +2,9 @@
  * test_model.c - randomized model test of libvm.  Thousands of random
  * create / write / clone (with ranges) / slice / resize / zero / commit /
  * decommit / pin / unpin / destroy steps over a growing tree of VMOs;
+ * any VMO may also have a reference (vmo_reference), through which half
+ * of its steps are then made and every check is read as well, since a
+ * reference must act exactly as its target;
  * after every step every live VMO is compared byte for byte with a plain
  * array model, and every few steps the hierarchy invariants and the
  * attribution sum (scaled adds up to the pages in use) are checked.  At
@@ -30,6 +33,7 @@
 
 struct mvmo {
 	struct vmo	*v;
+	struct vmo	*ref;		/* a reference to v (maybe of a reference), or NULL */
 	bool		alive, slice;
 	unsigned char	*b;		/* non-slice: bytes, zero past size */
 	uint64_t	size;		/* non-slice: content size */
@@ -52,6 +56,13 @@ static uint64_t n_aolw, n_orphaned, n_refused;
 #define TRACE(...) do { if (trace) fprintf(stderr, __VA_ARGS__); } while (0)
 
 static uint64_t rnd(uint64_t n) { return vt_rnd(&rng, n); }
+
+/* The handle a step uses: v, or half the time its reference. */
+static struct vmo *
+H(int i)
+{
+	return m[i].ref != NULL && rnd(2) ? m[i].ref : m[i].v;
+}
 
 static uint64_t msize(int i) { return m[i].slice ? m[i].slen : m[i].size; }
 static uint64_t proundup(uint64_t x) { return (x + P - 1) / P * P; }
@@ -202,6 +213,12 @@ verify(int i)
 
 	mview(i, 0, s, want);
 	assert_int_equal(vmo_size(m[i].v), s);
+	if (m[i].ref != NULL) {		/* the same size and bytes */
+		assert_int_equal(vmo_size(m[i].ref), s);
+		assert_int_equal(vmo_read(m[i].ref, got, 0, sizeof(got)), (ssize_t)s);
+		if (memcmp(got, want, s) != 0)
+			fail_msg("vmo %d: its reference reads other bytes", i);
+	}
 	assert_int_equal(vmo_read(m[i].v, got, 0, sizeof(got)), (ssize_t)s);
 	if (memcmp(got, want, s) == 0)
 		return;
@@ -240,7 +257,7 @@ step_write(int i)
 
 	vt_mixed_bytes(buf, len, &rng);
 	TRACE("write %d off %llu len %llu\n", i, (unsigned long long)off, (unsigned long long)len);
-	r = vmo_write(m[i].v, buf, off, len);
+	r = vmo_write(H(i), buf, off, len);
 	if (m[i].slice) {
 		if (off >= m[i].slen) {
 			assert_int_equal(r, -EFBIG);
@@ -271,7 +288,7 @@ step_clone(int i)
 	int j, err;
 
 	len = whole ? (s > off ? s - off : 0) : rnd(24 * P);
-	err = vmo_clone_as(m[i].v, kind, off, whole ? VMO_WHOLE : len, &v);
+	err = vmo_clone_as(H(i), kind, off, whole ? VMO_WHOLE : len, &v);
 	TRACE("clone %d kind %d off %llu len %llu whole %d -> %d (%d)\n", i, kind,
 	    (unsigned long long)off, (unsigned long long)len, whole, err, nm);
 	if (kind != VMO_CLONE_AOLW && mlive(i)) {
@@ -318,7 +335,7 @@ step_slice(int i)
 	uint64_t top = proundup(msize(i)), off = rnd(top / P + 1) * P;
 	uint64_t len = rnd(top + P);
 	struct vmo *v = NULL;
-	int err = vmo_slice(m[i].v, off, len, &v), j, ro;
+	int err = vmo_slice(H(i), off, len, &v), j, ro;
 
 	TRACE("slice %d off %llu len %llu -> %d\n", i, (unsigned long long)off, (unsigned long long)len, err);
 
@@ -341,7 +358,7 @@ static void
 step_resize(int i)
 {
 	uint64_t ns = rnd(48 * P), k;
-	int err = vmo_resize(m[i].v, ns), j;
+	int err = vmo_resize(H(i), ns), j;
 	bool busy = false;
 
 	TRACE("resize %d %llu -> %d\n", i, (unsigned long long)ns, err);
@@ -421,11 +438,11 @@ step_range(int i, int what)
 		len = top;
 	}
 	switch (what) {
-	case 0: err = vmo_zero(m[i].v, off, whole ? VMO_WHOLE : len); break;
-	case 1: err = vmo_decommit(m[i].v, off, whole ? VMO_WHOLE : len); break;
-	case 2: err = vmo_commit(m[i].v, off, whole ? VMO_WHOLE : len); break;
-	case 3: err = vmo_pin(m[i].v, off, whole ? VMO_WHOLE : len); break;
-	default: err = vmo_unpin(m[i].v, off, whole ? VMO_WHOLE : len); break;
+	case 0: err = vmo_zero(H(i), off, whole ? VMO_WHOLE : len); break;
+	case 1: err = vmo_decommit(H(i), off, whole ? VMO_WHOLE : len); break;
+	case 2: err = vmo_commit(H(i), off, whole ? VMO_WHOLE : len); break;
+	case 3: err = vmo_pin(H(i), off, whole ? VMO_WHOLE : len); break;
+	default: err = vmo_unpin(H(i), off, whole ? VMO_WHOLE : len); break;
 	}
 	TRACE("range %d what %d off %llu len %llu whole %d -> %d\n", i, what, (unsigned long long)off, (unsigned long long)len, whole, err);
 	if (off + len > top) {
@@ -495,7 +512,7 @@ step_share(int d, int sidx)
 	uint64_t stop = proundup(msize(sidx)), soff = rnd(stop / P + 2) * P;
 	uint64_t len = rnd(8) * P, doff = rnd(40) * P, k, po;
 	unsigned char tmp[8 * P];
-	int64_t r = vmo_share_range(m[d].v, doff, m[sidx].v, soff, len);
+	int64_t r = vmo_share_range(H(d), doff, H(sidx), soff, len);
 	int o;
 	bool same = (m[d].slice ? m[d].root : d) == (m[sidx].slice ? m[sidx].root : sidx);
 	uint64_t dabs = (m[d].slice ? m[d].soff : 0) + doff;
@@ -575,13 +592,55 @@ orphan_aolw(int p)
 	}
 }
 
+/* i's own handle is gone: its reference alone still shows its bytes. */
+static void
+verify_ref_alone(int i)
+{
+	struct vmo *v = m[i].v;
+
+	m[i].v = m[i].ref;
+	verify(i);
+	m[i].v = v;
+}
+
+/* Give i a reference (sometimes one of a reference), or drop it. */
+static void
+step_ref(int i)
+{
+	struct vmo *r = NULL, *r2 = NULL;
+
+	if (m[i].ref != NULL) {
+		TRACE("unref ref of %d\n", i);
+		vmo_unref(m[i].ref);
+		m[i].ref = NULL;
+		return;
+	}
+	assert_int_equal(vmo_reference(m[i].v, &r), 0);
+	if (rnd(2)) {
+		assert_int_equal(vmo_reference(r, &r2), 0);
+		vmo_unref(r);
+		r = r2;
+	}
+	TRACE("ref of %d\n", i);
+	m[i].ref = r;
+}
+
 static void
 destroy(int i)
 {
 	TRACE("destroy %d\n", i);
 	if (!m[i].slice)
 		orphan_aolw(i);
-	vmo_unref(m[i].v);
+	/* Either handle may go first: a reference keeps its target. */
+	if (m[i].ref != NULL && rnd(2)) {
+		vmo_unref(m[i].v);
+		verify_ref_alone(i);
+		vmo_unref(m[i].ref);
+	} else {
+		vmo_unref(m[i].ref);
+		vmo_unref(m[i].v);
+	}
+	m[i].ref = NULL;
 	m[i].alive = false;
 	if (m[i].slice)
 		m[m[i].root].nslices--;
@@ -591,14 +650,14 @@ destroy(int i)
 static void
 step_hint(int i)
 {
-	uint64_t sz = vmo_size(m[i].v), off = sz ? rnd(sz) : 0, len = sz - off;
+	uint64_t sz = vmo_size(H(i)), off = sz ? rnd(sz) : 0, len = sz - off;
 	int what = (int)rnd(3), err;
 
 	len = len ? rnd(len) + 1 : 0;
 	if (what == 2)
-		err = vmo_prefetch(m[i].v, off, len);
+		err = vmo_prefetch(H(i), off, len);
 	else
-		err = vmo_hint(m[i].v, off, len, what ? VMO_HINT_ALWAYSNEED : VMO_HINT_DONTNEED);
+		err = vmo_hint(H(i), off, len, what ? VMO_HINT_ALWAYSNEED : VMO_HINT_DONTNEED);
 	TRACE("hint %d what %d off %llu len %llu -> %d\n", i, what,
 	    (unsigned long long)off, (unsigned long long)len, err);
 	if (what == 1 && mlive(i)) {	/* alwaysneed commits: private pages */
@@ -611,12 +670,15 @@ step_hint(int i)
 static void
 check_all(struct vm *vm)
 {
-	struct vmo *vs[MAXV * 8];
+	struct vmo *vs[2 * MAXV * 8];
 	int i, n = 0;
 
-	for (i = 0; i < nm; i++)
+	for (i = 0; i < nm; i++) {
 		if (m[i].alive)
 			vs[n++] = m[i].v;
+		if (m[i].alive && m[i].ref != NULL)
+			vs[n++] = m[i].ref;	/* charged nothing: the sum holds */
+	}
 	vt_check_vmos(vm, vs, n);
 }
 
@@ -657,6 +719,8 @@ run_model(bool compress)
 		i = pick(false);
 		if (i < 0)
 			continue;
+		if (rnd(40) == 0)
+			step_ref(i);
 		if (op < 40)
 			step_write(i);
 		else if (op < 50 && nlive() < MAXV)

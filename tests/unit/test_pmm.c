@@ -581,6 +581,87 @@ test_threads(void **state)
 	pmm_destroy(pmm);
 }
 
+/*
+ * Contiguous runs and the loan state machine (pmm_alloc_contig,
+ * pmm_loan, pmm_alloc_loaned, pmm_reclaim_loan, pmm_end_loans): a lent
+ * page is never handed out by pmm_alloc, comes back to the loaned list
+ * when its borrower frees it, and once cancelled waits for its lender.
+ */
+static void
+test_contig_and_loans(void **state)
+{
+	struct pmm *pmm = mk(16);
+	struct vm_page *run, *q, *pages[16];
+	size_t n;
+
+	(void)state;
+	assert_int_equal(pmm_alloc_contig(pmm, 0, &run), -EINVAL);
+	assert_int_equal(pmm_alloc_contig(pmm, 17, &run), -ENOSPC);
+	assert_int_equal(pmm_alloc_contig(pmm, 4, &run), 0);
+	for (int i = 1; i < 4; i++)
+		assert_ptr_equal(pmm_page_addr(pmm, run + i),
+		    (char *)pmm_page_addr(pmm, run) + i * P);
+	assert_int_equal(pmm_free_count(pmm), 12);
+	/* lend two: ordinary allocations never see them */
+	pmm_loan(pmm, run + 1);
+	pmm_loan(pmm, run + 2);
+	assert_true(pmm_page_lent(run + 1));
+	assert_int_equal(stats(pmm).lent, 2);
+	assert_int_equal(stats(pmm).loaned_free, 2);
+	assert_int_equal(pmm_free_count(pmm), 12);
+	n = pmm_alloc_batch(pmm, 16, pages);
+	assert_int_equal(n, 12);
+	for (size_t i = 0; i < n; i++)
+		assert_false(pmm_page_lent(pages[i]));
+	/* a borrower takes one; freed, it goes back on loan */
+	assert_int_equal(pmm_alloc_loaned(pmm, &q), 0);
+	assert_true(q == run + 1 || q == run + 2);
+	assert_int_equal(stats(pmm).borrowed, 1);
+	pmm_free(pmm, q);
+	assert_int_equal(stats(pmm).loaned_free, 2);
+	assert_int_equal(pmm_free_count(pmm), 0);
+	/* the lender takes a free one back at once */
+	assert_int_equal(pmm_reclaim_loan(pmm, run + 1), 0);
+	assert_false(pmm_page_lent(run + 1));
+	assert_int_equal(stats(pmm).lent, 1);
+	/* a borrowed one: cancelled, then it waits for its lender */
+	assert_int_equal(pmm_alloc_loaned(pmm, &q), 0);
+	assert_ptr_equal(q, run + 2);
+	assert_int_equal(pmm_reclaim_loan(pmm, run + 2), -EBUSY);
+	pmm_free(pmm, q);
+	assert_int_equal(stats(pmm).loaned_free, 0);
+	assert_int_equal(pmm_alloc_loaned(pmm, &q), -ENOSPC);	/* not lent again */
+	assert_int_equal(pmm_reclaim_loan(pmm, run + 2), 0);
+	assert_int_equal(stats(pmm).lent, 0);
+	/* the lender goes: lent pages become ordinary ones */
+	pmm_loan(pmm, run + 3);
+	assert_int_equal(pmm_alloc_loaned(pmm, &q), 0);	/* borrowed */
+	pmm_loan(pmm, run + 2);				/* free on loan */
+	pmm_end_loans(pmm, run, 4);
+	assert_int_equal(stats(pmm).lent, 0);
+	assert_false(pmm_page_lent(q));
+	assert_int_equal(pmm_free_count(pmm), 1);
+	pmm_free(pmm, q);
+	assert_int_equal(pmm_free_count(pmm), 2);
+	pmm_free(pmm, run);
+	pmm_free(pmm, run + 1);
+	pmm_free_batch(pmm, pages, n);
+	assert_int_equal(pmm_free_count(pmm), 16);
+	/* with the fresh tail gone, a run is found among freed pages */
+	n = pmm_alloc_batch(pmm, 16, pages);
+	assert_int_equal(n, 16);
+	for (size_t i = 0; i < n; i += 2)
+		pmm_free(pmm, pages[i]);
+	assert_int_equal(pmm_alloc_contig(pmm, 2, &run), -ENOSPC);
+	for (size_t i = 1; i < n; i += 2)
+		pmm_free(pmm, pages[i]);
+	assert_int_equal(pmm_alloc_contig(pmm, 16, &run), 0);
+	for (int i = 0; i < 16; i++)
+		pmm_free(pmm, run + i);
+	assert_int_equal(pmm_free_count(pmm), 16);
+	pmm_destroy(pmm);
+}
+
 int
 main(void)
 {
@@ -597,6 +678,7 @@ main(void)
 		cmocka_unit_test(test_prealloc),
 		cmocka_unit_test(test_fault_batch),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_contig_and_loans),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
