@@ -569,6 +569,9 @@ bk_main(void *arg)
 		if (bk_stop)
 			break;
 		pthread_mutex_unlock(&bk_wlock);
+		/* -o writeback_cache: the kernel's dirty pages first, so
+		 * that bytes reach the file within BK_PERIOD as without it */
+		(void)notify_flush(NULL, 0, VMO_WHOLE, true);
 		bk_writeback(false);
 		pthread_mutex_lock(&bk_wlock);
 	}

@@ -106,7 +106,8 @@
  * FUSE_DIRECT_IO_ALLOW_MMAP (protocol 7.39, kernel 6.6; bit 36, so bit 4
  * of flags2): shared mmap of a direct_io file goes through the page cache
  * instead of failing with ENODEV.  Neither libfuse 3.14 nor bookworm's
- * <linux/fuse.h> (7.38) knows it; asked for only with -o direct_io.
+ * <linux/fuse.h> (7.38) knows it; asked for only with -o direct_io and
+ * -o writeback_cache (whose aliased files are direct_io, io.c).
  */
 #define VMOFS_DIO_ALLOW_MMAP2	(1u << (36 - 32))
 /* FUSE_OVER_IO_URING (7.42, Linux 6.14; bit 41): the rings of uring.c. */
@@ -413,11 +414,11 @@ conn_init_reply(struct iovec *iov, bool *uring)
 	}
 	ext = (out->flags & FUSE_INIT_EXT) && iov[1].iov_len >=
 	    offsetof(struct fuse_init_out, flags2) + sizeof(uint32_t);
-	if (vfs.direct_io) {
+	if (vfs.direct_io || vfs.writeback) {	/* writeback: io.c's direct files */
 		if (conn.dio_offered && ext)
 			out->flags2 |= VMOFS_DIO_ALLOW_MMAP2;
 		else
-			vfs_log(LOG_WARNING, "direct_io: the kernel has no "
+			vfs_log(LOG_WARNING, "direct_io files: the kernel has no "
 			    "FUSE_DIRECT_IO_ALLOW_MMAP (Linux 6.6+): shared "
 			    "mmap of data files fails with ENODEV");
 	}

@@ -599,6 +599,7 @@ vnode_table_init(void)
 	pthread_mutex_init(&vfs.ns_lock, &ma);
 	pthread_mutexattr_destroy(&ma);
 	RB_INIT(&vfs.table);
+	TAILQ_INIT(&vfs.wcached);
 	vfs.next_id = 0;
 	vfs_lock();
 	vfs.root = vnode_new(NULL, "", 0755, NULL);

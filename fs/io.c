@@ -36,10 +36,58 @@ struct itext {
 	char	text[512];
 };
 
+/* fi->fh of data: the vnode, and this bit for a writable open through
+ * the writeback cache (vnode.nwcache counts those). */
+#define IO_FH_WCACHE	((uint64_t)1)
+
 static struct vnode *
 io_vnode(struct fuse_file_info *fi)
 {
-	return (struct vnode *)(uintptr_t)fi->fh;
+	return (struct vnode *)(uintptr_t)(fi->fh & ~IO_FH_WCACHE);
+}
+
+/*
+ * (N) -o writeback_cache: may v's data go through the kernel's writeback
+ * cache?  Only a plain resizable VMO that nothing aliases: the kernel then
+ * owns the file's size and holds written bytes for a while, so
+ *  - a slice, a reference and their group (shared bytes and size), an
+ *    ~aolw clone and a VMO that has had one (bytes read live) are direct:
+ *    their reads and writes reach the daemon, which first flushes any
+ *    cached writer of the same bytes (notify_flush);
+ *  - a fixed-size, contiguous or discardable VMO is direct, so that a
+ *    write past its end fails in write(2) (EFBIG), and a discard is never
+ *    undone by a late write-back.
+ * docs/design.md, "The writeback cache".
+ */
+static bool
+io_wb_cached(struct vnode *v)
+{
+	return !v->group && !v->aolw && !v->has_aolw &&
+	    vmo_is_resizable(v->vmo) && !vmo_is_discardable(v->vmo) &&
+	    vmo_kind(v->vmo) != VMO_SLICE && vmo_kind(v->vmo) != VMO_REF;
+}
+
+/* (N) A writable open through the writeback cache starts or ends. */
+static void
+io_wcache(struct vnode *v, bool open)
+{
+	if (open && v->nwcache++ == 0) {
+		TAILQ_INSERT_TAIL(&vfs.wcached, v, wclink);
+		vfs.nwcached++;
+	} else if (!open && --v->nwcache == 0) {
+		TAILQ_REMOVE(&vfs.wcached, v, wclink);
+		vfs.nwcached--;
+	}
+}
+
+/* Flush cached writers aliasing [off, off+len) of v; -EIO if it failed. */
+static int
+io_flush_aliases(struct vnode *v, uint64_t off, uint64_t len)
+{
+	if (!vfs.writeback || (!__atomic_load_n(&v->group, __ATOMIC_ACQUIRE) &&
+	    !v->aolw))
+		return 0;
+	return notify_flush(v, off, len, false) == 0 ? 0 : -EIO;
 }
 
 /* Open info into fi: its text, generated now.  0 or an errno. */
@@ -49,6 +97,8 @@ io_open_info(struct vnode *v, struct fuse_file_info *fi)
 	struct itext *t;
 	struct vmo *vmo;
 
+	/* info counts pages: the kernel's dirty ones first (-EAGAIN: stale) */
+	(void)notify_flush(v, 0, VMO_WHOLE, true);
 	vfs_lock();
 	vmo = vnode_vmo_get(v);
 	vfs_unlock();
@@ -104,6 +154,7 @@ io_trunc_open(fuse_req_t req, struct vnode *v)
 static int
 io_open_data(fuse_req_t req, struct vnode *v, struct fuse_file_info *fi)
 {
+	bool wb = false, wc = false;
 	int err;
 
 	vfs_lock();
@@ -112,18 +163,26 @@ io_open_data(fuse_req_t req, struct vnode *v, struct fuse_file_info *fi)
 		return ENOENT;
 	}
 	v->nopen++;
+	if (vfs.writeback) {
+		wb = io_wb_cached(v);
+		wc = wb && (fi->flags & O_ACCMODE) != O_RDONLY;
+		if (wc)
+			io_wcache(v, true);
+	}
 	vfs_unlock();
 	if ((fi->flags & O_TRUNC) && (err = io_trunc_open(req, v)) != 0) {
 		vfs_lock();
+		if (wc)
+			io_wcache(v, false);
 		v->nopen--;
 		vnode_maybe_free(v);
 		vfs_unlock();
 		return err;
 	}
-	fi->fh = (uintptr_t)v;
+	fi->fh = (uintptr_t)v | (wc ? IO_FH_WCACHE : 0);
 	fi->noflush = 1;
-	if (vfs.direct_io)
-		fi->direct_io = 1;	/* -o direct_io: no kernel page cache */
+	if (vfs.direct_io || (vfs.writeback && !wb))
+		fi->direct_io = 1;	/* no kernel page cache (see above) */
 	else
 		fi->keep_cache = 1;
 	return 0;
@@ -148,6 +207,8 @@ io_open_undo(struct vnode *v, enum vkind k, struct fuse_file_info *fi)
 		return;
 	}
 	vfs_lock();
+	if (fi->fh & IO_FH_WCACHE)
+		io_wcache(v, false);
 	v->nopen--;
 	vnode_maybe_free(v);
 	vfs_unlock();
@@ -185,6 +246,8 @@ io_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	} else {
 		v = io_vnode(fi);
 		vfs_lock();
+		if (fi->fh & IO_FH_WCACHE)
+			io_wcache(v, false);
 		v->nopen--;
 		vnode_maybe_free(v);	/* last close of a removed data */
 		vfs_unlock();
@@ -234,7 +297,9 @@ io_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_buf(req, size ? copy : NULL, size);
 		return;
 	}
-	r = vmo_read_iov(io_vnode(fi)->vmo, (uint64_t)off, size, io_read_cb, &c);
+	if ((r = io_flush_aliases(io_vnode(fi), (uint64_t)off, size)) == 0)
+		r = vmo_read_iov(io_vnode(fi)->vmo, (uint64_t)off, size,
+		    io_read_cb, &c);
 	if (!c.replied)
 		fuse_reply_err(req, vfs_errno(r < 0 ? r : -EIO));
 }
@@ -340,7 +405,9 @@ io_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
 	}
 	if (bufv->buf[0].flags & FUSE_BUF_IS_FD)
 		__atomic_fetch_add(&io_nspliced, 1, __ATOMIC_RELAXED);
-	r = vmo_write_iov(v->vmo, (uint64_t)off, len, io_write_cb, &c);
+	/* Older bytes of an alias still in the kernel must land first. */
+	if ((r = io_flush_aliases(v, (uint64_t)off, len)) == 0)
+		r = vmo_write_iov(v->vmo, (uint64_t)off, len, io_write_cb, &c);
 	io_drain(bufv, len - c.consumed);
 	if (r < 0) {
 		fuse_reply_err(req, vfs_errno(r));
@@ -353,7 +420,10 @@ io_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
 	vfs_unlock();
 	if (killed)
 		notify_attr(ino);
-	notify_changed(v, (uint64_t)off, (uint64_t)r, false);
+	if (fi->writepage)
+		notify_changed_async(v, (uint64_t)off, (uint64_t)r);
+	else
+		notify_changed(v, (uint64_t)off, (uint64_t)r, false);
 	if (fi->writepage && (size_t)r < len) {
 		/*
 		 * The kernel's write-back of mmap'd (or cached) pages ignores
@@ -446,6 +516,10 @@ io_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 	r = -EFBIG;
 	why = NULL;	/* vfs_resize_why says why */
 	if (o + l > VMO_MAX_SIZE)
+		goto out;
+	/* the kernel wrote back v's own range; an alias's is ours */
+	if ((mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) &&
+	    (r = io_flush_aliases(v, o, l)) < 0)
 		goto out;
 	if (mode & FALLOC_FL_PUNCH_HOLE) {
 		r = -EOPNOTSUPP;
@@ -569,6 +643,12 @@ io_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 	dst = io_vnode(fi_out);
 	in = (uint64_t)off_in;
 	out = (uint64_t)off_out;
+	/* The kernel wrote back both files' own ranges; aliases are ours. */
+	if (io_flush_aliases(src, in, len) < 0 ||
+	    io_flush_aliases(dst, out, len) < 0) {
+		err = EIO;
+		goto out_err;
+	}
 	size = vmo_size(src->vmo);
 	if (in >= size)
 		len = 0;

@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,7 @@ struct vopts {
 	int	 direct_io;
 	int	 prealloc;
 	int	 uring;
+	int	 writeback;
 	char	*spin;
 	char	*log;
 	int	 foreground;
@@ -69,6 +71,7 @@ static const struct fuse_opt vopt_spec[] = {
 	VOPT("direct_io", direct_io, 1),
 	VOPT("prealloc", prealloc, 1),
 	VOPT("uring", uring, 1),
+	VOPT("writeback_cache", writeback, 1),
 	VOPT("spin=%s", spin, 0),
 	VOPT("log=%s", log, 0),
 	FUSE_OPT_KEY("-f", KEY_FG),
@@ -128,6 +131,9 @@ usage(const char *prog)
 	    "                       (no first-touch cost on writes; docs/usage.md)\n"
 	    "    -o uring           FUSE over io_uring: requests through per-CPU\n"
 	    "                       rings (Linux 6.14+, enable_uring; docs/usage.md)\n"
+	    "    -o writeback_cache the kernel gathers small writes before sending\n"
+	    "                       them (faster; write errors show at fsync/close;\n"
+	    "                       docs/usage.md)\n"
 	    "    -o spin=USEC       workers poll this long for the next request\n"
 	    "                       before sleeping (default 30, 0: never)\n"
 	    "    -o log=FILE        append log lines to FILE (default: syslog;\n"
@@ -135,7 +141,95 @@ usage(const char *prog)
 	    "    -o OPT             any FUSE mount option\n", prog, prog);
 }
 
+/*
+ * -o writeback_cache: bytes that write(2) reported written may still be
+ * dirty in the kernel's page cache, and when the daemon leaves they are
+ * gone.  Unmounting writes them first (the kernel syncs the superblock);
+ * SIGTERM and SIGINT must too, so they first reach wb_exit_main, which
+ * syncs the mount (the WRITEs come to the still-running workers, and in
+ * backing mode backing_stop then writes them to the files), and then
+ * raises the signal again for libfuse's handler.  A second signal while
+ * that runs goes to libfuse's handler at once.  SIGKILL keeps what was
+ * fsynced, as SPEC 6 says.
+ */
+static int wb_pipe[2] = { -1, -1 };
+static struct sigaction wb_old_term, wb_old_int;
+static volatile sig_atomic_t wb_signalled;
+
+static void
+wb_signal(int sig)
+{
+	char c = (char)sig;
+	struct sigaction *old = sig == SIGTERM ? &wb_old_term : &wb_old_int;
+
+	if (wb_signalled++ && old->sa_handler != SIG_DFL &&
+	    old->sa_handler != SIG_IGN) {
+		old->sa_handler(sig);
+		return;
+	}
+	if (write(wb_pipe[1], &c, 1) < 0)
+		_exit(1);
+}
+
+static void *
+wb_exit_main(void *arg)
+{
+	char c = SIGTERM;
+	int fd;
+
+	(void)arg;
+	while (read(wb_pipe[0], &c, 1) < 0 && errno == EINTR)
+		;
+	fd = open(vfs.mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || syncfs(fd) != 0)
+		vfs_log(LOG_ERR, "writeback_cache: cannot sync %s before "
+		    "leaving: %s", vfs.mountpoint, strerror(errno));
+	else
+		vfs_log(LOG_INFO, "writeback_cache: synced before leaving");
+	if (fd >= 0)
+		close(fd);
+	sigaction(SIGTERM, &wb_old_term, NULL);
+	sigaction(SIGINT, &wb_old_int, NULL);
+	kill(getpid(), c);
+	return NULL;
+}
+
+/* After daemonising: route SIGTERM and SIGINT through wb_exit_main. */
+static int
+wb_signals(void)
+{
+	struct sigaction sa = { .sa_handler = wb_signal };
+	pthread_t t;
+	int r;
+
+	if (pipe2(wb_pipe, O_CLOEXEC) != 0)
+		return -errno;
+	if ((r = pthread_create(&t, NULL, wb_exit_main, NULL)) != 0)
+		return -r;
+	pthread_detach(t);
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGTERM, &sa, &wb_old_term) != 0 ||
+	    sigaction(SIGINT, &sa, &wb_old_int) != 0)
+		return -errno;
+	return 0;
+}
+
+/* INIT: -o writeback_cache asks for the kernel's writeback cache. */
+static void
+vfs_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	if (!vfs.writeback)
+		return;
+	if (conn->capable & FUSE_CAP_WRITEBACK_CACHE)
+		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+	else
+		vfs_log(LOG_WARNING, "writeback_cache: the kernel does not "
+		    "offer it; every write goes to the daemon");
+}
+
 static const struct fuse_lowlevel_ops vfs_ops = {
+	.init = vfs_init,
 	.lookup = ns_lookup,
 	.forget = ns_forget,
 	.forget_multi = ns_forget_multi,
@@ -268,6 +362,14 @@ vfs_check_opts(struct vopts *o, const char *prog, uint64_t *limit)
 	}
 	if (o->uring && uring_check() != 0)
 		return 1;
+	if (o->writeback && (o->direct_io || o->uring)) {
+		/* direct_io: nothing would be cached.  uring: a handler
+		 * waiting for the kernel's write-back (notify_flush) may be
+		 * the one thread of the ring those WRITEs come through. */
+		fprintf(stderr, "vmofs: option writeback_cache cannot go with "
+		    "%s\n", o->direct_io ? "direct_io" : "uring");
+		return 1;
+	}
 	vfs.spin_ns = VFS_SPIN_US_DEFAULT * 1000;
 	if (o->spin) {
 		uint64_t us;
@@ -338,6 +440,7 @@ main(int argc, char **argv)
 	vcfg.limit_bytes = limit;
 	vcfg.compress = o.compress != 0;
 	vfs.direct_io = o.direct_io != 0;
+	vfs.writeback = o.writeback != 0;
 	if ((r = vm_create(&vcfg, &vfs.vm)) != 0) {
 		fprintf(stderr, "vmofs: cannot create the VM (size %llu): %s\n",
 		    (unsigned long long)limit, strerror(-r));
@@ -374,6 +477,11 @@ main(int argc, char **argv)
 	if ((r = notify_start()) != 0) {
 		vfs_log(LOG_ERR, "cannot start the notifier: %s", strerror(-r));
 		goto err_out5;
+	}
+	if (vfs.writeback && (r = wb_signals()) != 0) {
+		vfs_log(LOG_ERR, "writeback_cache: cannot handle SIGTERM: %s",
+		    strerror(-r));
+		goto err_out6;
 	}
 	if ((r = vm_reclaimer_start(vfs.vm)) != 0) {
 		vfs_log(LOG_ERR, "cannot start the reclaimer: %s", strerror(-r));

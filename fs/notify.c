@@ -46,6 +46,7 @@
 #include <time.h>
 
 #define NOTIFY_WAIT_MS	1000
+#define NOTIFY_FLUSH_MS	30000	/* notify_flush: then the caller fails */
 
 struct nentry {
 	TAILQ_ENTRY(nentry) link;
@@ -201,13 +202,13 @@ struct nrange { fuse_ino_t ino; uint64_t off, end; };
  */
 static int
 notify_collect(struct vnode *v, uint64_t off, uint64_t end, bool self,
-    struct nrange *out, int max)
+    struct nrange *out, int max, bool (*has)(struct vnode *))
 {
 	struct vnode *m;
 	uint64_t roff, rend;
 	int n = 0;
 
-	if (self && notify_kernel_has(v) && n < max)
+	if (self && has(v) && n < max)
 		out[n++] = (struct nrange){ VFS_INO(v->id, VK_DATA), off, end };
 	if (!v->group)
 		return n;
@@ -225,7 +226,7 @@ notify_collect(struct vnode *v, uint64_t off, uint64_t end, bool self,
 	TAILQ_FOREACH(m, &v->group->list, glink) {
 		uint64_t a = roff, b = rend;
 
-		if (m == v || !notify_kernel_has(m) || n >= max)
+		if (m == v || !has(m) || n >= max)
 			continue;
 		if (m->slice_len) {
 			uint64_t ws = m->slice_off, we = m->slice_off + m->slice_len;
@@ -293,30 +294,60 @@ notify_collect_all_live(struct vnode *v, struct nrange *out, int n, int max)
  * NOTIFY_WAIT_MS (see the top of this file: a stuck invalidation delays
  * the reply, never blocks it).
  */
-static void
-notify_wait(uint64_t seq, fuse_ino_t ino)
+static bool
+notify_wait_ms(uint64_t seq, fuse_ino_t ino, long ms)
 {
 	struct timespec dl;
 
 	clock_gettime(CLOCK_MONOTONIC, &dl);
-	dl.tv_sec += NOTIFY_WAIT_MS / 1000;
-	dl.tv_nsec += (NOTIFY_WAIT_MS % 1000) * 1000000L;
+	dl.tv_sec += ms / 1000;
+	dl.tv_nsec += (ms % 1000) * 1000000L;
 	if (dl.tv_nsec >= 1000000000L) {
 		dl.tv_sec++;
 		dl.tv_nsec -= 1000000000L;
 	}
 	while (!nq.stop && notify_low() <= seq) {
 		if (pthread_cond_timedwait(&nq.done, &nq.lock, &dl) == ETIMEDOUT) {
-			vfs_log(LOG_DEBUG, "invalidation of ino %llu slow: "
-			    "replying before it completes",
-			    (unsigned long long)ino);
-			break;
+			if (ms == NOTIFY_WAIT_MS)
+				vfs_log(LOG_DEBUG, "invalidation of ino %llu "
+				    "slow: replying before it completes",
+				    (unsigned long long)ino);
+			return notify_low() > seq;
 		}
 	}
+	return true;
 }
+
+static void
+notify_wait(uint64_t seq, fuse_ino_t ino)
+{
+	(void)notify_wait_ms(seq, ino, NOTIFY_WAIT_MS);
+}
+
+static void notify_changed_q(struct vnode *v, uint64_t off, uint64_t len,
+    bool self, bool wait);
 
 void
 notify_changed(struct vnode *v, uint64_t off, uint64_t len, bool self)
+{
+	notify_changed_q(v, off, len, self, true);
+}
+
+/*
+ * The same without the wait, for a WRITE of the kernel's own write-back
+ * (writeback_cache, mmap): no write(2) waits on its reply, and the
+ * notifier may be busy with the very invalidation that sent it (a
+ * notify_flush), so waiting would only stall it for NOTIFY_WAIT_MS.
+ */
+void
+notify_changed_async(struct vnode *v, uint64_t off, uint64_t len)
+{
+	notify_changed_q(v, off, len, false, false);
+}
+
+static void
+notify_changed_q(struct vnode *v, uint64_t off, uint64_t len, bool self,
+    bool wait)
 {
 	struct nrange stackr[16], *r = stackr;
 	uint64_t end = len == VMO_WHOLE || off + len < off ? UINT64_MAX :
@@ -338,7 +369,7 @@ notify_changed(struct vnode *v, uint64_t off, uint64_t len, bool self)
 			max = 16;
 		}
 	}
-	n = notify_collect(v, off, end, self, r, max);
+	n = notify_collect(v, off, end, self, r, max, notify_kernel_has);
 	n = notify_collect_all_live(v, r, n, max);
 	if (n > max)
 		n = max;	/* benign: the rest stay stale, as without us */
@@ -355,7 +386,8 @@ notify_changed(struct vnode *v, uint64_t off, uint64_t len, bool self)
 	for (i = 0; i < n; i++)
 		notify_queue_inode(r[i].ino, r[i].off, r[i].end, seq);
 	pthread_cond_signal(&nq.work);
-	notify_wait(seq, r[0].ino);
+	if (wait)
+		notify_wait(seq, r[0].ino);
 	pthread_mutex_unlock(&nq.lock);
 out:
 	if (r != stackr)
@@ -434,4 +466,124 @@ notify_settle(void)
 	if (!nq.stop)
 		notify_wait(nq.seq, 0);
 	pthread_mutex_unlock(&nq.lock);
+}
+
+/*
+ * -o writeback_cache (docs/design.md, "The writeback cache").  The kernel
+ * then keeps written bytes in its page cache, dirty, and sends them later
+ * (at close, fsync, memory pressure or its dirty timer); the daemon cannot
+ * see them.  Before anything reads or changes the bytes behind the
+ * kernel's back it makes the kernel write them here: an invalidation of
+ * a dirty page launders it first (invalidate_inode_pages2 ->
+ * launder_folio: a WRITE that another worker serves), and the wait is
+ * for those WRITEs to be answered.  Only data files opened writable
+ * through the cache count (vnode.nwcache, the vfs.wcached list); every
+ * other data file is direct_io in this mode (io.c), so it has no dirty
+ * pages.  The wait is long (NOTIFY_FLUSH_MS): the caller's result depends
+ * on it.
+ */
+static bool
+notify_wcache(struct vnode *v)
+{
+	return v->nwcache > 0;
+}
+
+/* (N) The group root of v: its members share bytes (struct vgroup). */
+static struct vnode *
+notify_group_root(struct vnode *v)
+{
+	struct vnode *m;
+
+	if (!v->group)
+		return v;
+	TAILQ_FOREACH(m, &v->group->list, glink)
+		if (m->pdir != VK_SLICES && m->pdir != VK_REFS)
+			return m;
+	return v;
+}
+
+/* (N) Append the writeback-cached inodes of m's group, whole. */
+static int
+notify_collect_wc_group(struct vnode *m, struct nrange *out, int n, int max)
+{
+	if (n >= max)
+		return n;
+	return n + notify_collect(m, 0, UINT64_MAX, true, out + n, max - n,
+	    notify_wcache);
+}
+
+int
+notify_flush(struct vnode *v, uint64_t off, uint64_t len, bool self)
+{
+	uint64_t end = len == VMO_WHOLE || off + len < off ? UINT64_MAX :
+	    off + len;
+	struct nrange *r;
+	struct vnode *m, *a;
+	uint64_t seq;
+	bool done;
+	int n = 0, max, i;
+
+	if (!vfs.writeback)
+		return 0;
+	vfs_lock();
+	if (vfs.nwcached == 0) {
+		vfs_unlock();
+		return 0;	/* nothing dirty can be in the kernel */
+	}
+	max = (int)vfs.nwcached;
+	if (!(r = malloc(sizeof(*r) * (size_t)max))) {
+		vfs_unlock();
+		return -ENOMEM;
+	}
+	if (!v) {
+		TAILQ_FOREACH(m, &vfs.wcached, wclink)
+			if (n < max)
+				r[n++] = (struct nrange){ VFS_INO(m->id, VK_DATA),
+				    0, UINT64_MAX };
+	} else {
+		n = notify_collect(v, off, end, self, r, max, notify_wcache);
+		/* What v reads live: the parents of ~aolw clones, up. */
+		for (a = notify_group_root(v); a->aolw && a->parent;
+		    a = notify_group_root(a->parent))
+			n = notify_collect_wc_group(a->parent, r, n, max);
+	}
+	vfs_unlock();
+	if (n == 0) {
+		free(r);
+		return 0;
+	}
+	pthread_mutex_lock(&nq.lock);
+	if (nq.stop) {
+		pthread_mutex_unlock(&nq.lock);
+		free(r);
+		return 0;
+	}
+	seq = ++nq.seq;
+	for (i = 0; i < n; i++)
+		notify_queue_inode(r[i].ino, r[i].off, r[i].end, seq);
+	pthread_cond_signal(&nq.work);
+	done = notify_wait_ms(seq, r[0].ino, NOTIFY_FLUSH_MS);
+	pthread_mutex_unlock(&nq.lock);
+	if (!done)
+		vfs_log(LOG_WARNING, "writeback_cache: the kernel did not write "
+		    "back the dirty pages of ino %llu (and %d more) within %d s",
+		    (unsigned long long)r[0].ino, n - 1, NOTIFY_FLUSH_MS / 1000);
+	free(r);
+	return done ? 0 : -EAGAIN;
+}
+
+int
+notify_flush_ino(fuse_ino_t ino)
+{
+	struct vnode *v;
+
+	if (!vfs.writeback)
+		return 0;
+	if (ino == FUSE_ROOT_ID)
+		return notify_flush(NULL, 0, VMO_WHOLE, true);
+	vfs_lock();
+	v = vnode_get(VFS_INO_ID(ino));
+	vfs_unlock();
+	/* v stays: the kernel holds a lookup reference to ino */
+	return v ? notify_flush(v, 0, VMO_WHOLE, true) : 0;
 }

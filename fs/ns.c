@@ -524,6 +524,10 @@ ns_make_vmo(fuse_req_t req, struct vnode *d, enum vkind k, const char *name,
 		r = vmo_clone_as(d->vmo, ckind, off, len, out);
 		if (r == -EOPNOTSUPP)
 			return ns_clone_refused(req, d, name, ckind);
+	} else if (k == VK_REFS && vfs.writeback) {
+		return vfs_reject(req, "mkdir", name, EOPNOTSUPP, "no references "
+		    "with -o writeback_cache: a reference shares its VMO's "
+		    "size, and the kernel then keeps each file's size itself");
 	} else if (k == VK_REFS) {
 		r = vmo_reference(d->vmo, out);
 	} else {
@@ -601,6 +605,22 @@ ns_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 	enum vkind k;
 	int err = ENOENT;
 
+	/*
+	 * -o writeback_cache: a clone sees every write(2) that returned
+	 * before (SPEC 2), so the kernel's dirty pages of the source come
+	 * first (notify_flush).  The source stays: the kernel holds clones/.
+	 */
+	if (vfs.writeback && VFS_INO_KIND(parent) == VK_CLONES) {
+		vfs_lock();
+		d = vnode_get(VFS_INO_ID(parent));
+		vfs_unlock();
+		if (d && notify_flush(d, 0, VMO_WHOLE, true) != 0) {
+			fuse_reply_err(req, vfs_reject(req, "mkdir", name, EAGAIN,
+			    "the kernel did not write back the source's dirty "
+			    "pages in time (writeback_cache)"));
+			return;
+		}
+	}
 	vfs_lock();
 	d = ns_node(parent, &k);
 	if (!d || !ns_dir_live(d, k))

@@ -146,6 +146,8 @@ struct vnode {
 	struct bstore	*store;			/* (N) backing file (top level, backing mode) */
 	fuse_ino_t	 cow_stale;		/* (N) unlinked clone: data inode whose st_blocks its end changes, or 0 */
 	bool		 bk_sizechg;		/* (N) size changed, not yet written back */
+	unsigned	 nwcache;		/* (N) writable opens through the page cache (-o writeback_cache) */
+	TAILQ_ENTRY(vnode) wclink;		/* (N) in vfs.wcached while nwcache > 0 */
 	RB_ENTRY(vnode)	 tlink;			/* (N) in vfs.table */
 };
 
@@ -165,6 +167,9 @@ struct vfs {
 	double		 timeout;		/* (c) entry/attr timeout, seconds */
 	int		 backing_fd;		/* (c) DIR of backing=DIR, or -1 */
 	bool		 direct_io;		/* (c) -o direct_io: data bypasses the page cache */
+	bool		 writeback;		/* (c) -o writeback_cache: the kernel holds dirty pages */
+	TAILQ_HEAD(, vnode) wcached;		/* (N) vnodes with nwcache > 0 */
+	unsigned	 nwcached;		/* (N) their number */
 	int64_t		 spin_ns;		/* (c) -o spin=USEC: workers poll before sleeping */
 };
 
@@ -379,12 +384,23 @@ void notify_stop(void);
  * it.  Call with no lock held.
  */
 void notify_changed(struct vnode *v, uint64_t off, uint64_t len, bool self);
+void notify_changed_async(struct vnode *v, uint64_t off, uint64_t len);
 /* The attributes of ino changed behind the kernel: drop its copy (waits, bounded). */
 void notify_attr(fuse_ino_t ino);
 /* The same, queued only: any lock may be held (nq.lock is a leaf). */
 void notify_attr_async(fuse_ino_t ino);
 /* Wait (bounded) until everything queued so far is done; no lock held. */
 void notify_settle(void);
+/*
+ * -o writeback_cache: have the kernel write back its dirty pages of the
+ * inodes that alias [off, off+len) of v (v's own with self) before the
+ * caller reads or changes those bytes behind the kernel's back (a clone's
+ * snapshot, stats, zero, a write through a slice).  v NULL: every inode.
+ * No lock held.  0 (also when nothing is dirty, or without the option),
+ * or -EAGAIN when the kernel did not finish in time (logged).
+ */
+int notify_flush(struct vnode *v, uint64_t off, uint64_t len, bool self);
+int notify_flush_ino(fuse_ino_t ino);
 /* Invalidate a dentry parent/name (asynchronous; never waits). */
 void notify_entry(fuse_ino_t parent, const char *name);
 

@@ -455,6 +455,11 @@ xa_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		    "are kept (no trusted, security or system namespace)");
 		goto out_err;
 	}
+	/* -o writeback_cache: bytes still in the kernel land before a zero */
+	err = EAGAIN;
+	if (VFS_INO_KIND(ino) == VK_DATA && (strcmp(name, XA_VMO "zero") == 0 ||
+	    strcmp(name, XA_VMO "decommit") == 0) && notify_flush_ino(ino) != 0)
+		goto out_err;
 	err = ENOENT;
 	if (!(v = xa_node(ino, &k)))
 		goto out_err;
@@ -709,6 +714,11 @@ xa_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 	int err = ENOTSUP, n;
 
 	if (strncmp(name, "user.", 5) != 0)
+		goto out_err;
+	/* -o writeback_cache: the numbers count the kernel's dirty pages */
+	err = EAGAIN;
+	if (xa_reserved(name) && (ino == FUSE_ROOT_ID ||
+	    VFS_INO_KIND(ino) == VK_DATA) && notify_flush_ino(ino) != 0)
 		goto out_err;
 	err = ENOENT;
 	if (!(v = xa_node(ino, &k)))
