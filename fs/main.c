@@ -495,6 +495,10 @@ main(int argc, char **argv)
 	if (!(lcfg = fuse_loop_cfg_create()))
 		goto err_out7;
 	fuse_loop_cfg_set_clone_fd(lcfg, 0);
+	/* writeback_cache: a handler may wait for the kernel's WRITEs
+	 * (notify_flush), which other workers must be free to serve */
+	if (vfs.writeback)
+		fuse_loop_cfg_set_max_threads(lcfg, 64);
 	if (o.uring)
 		uring_start(fuse_session_fd(vfs.se));
 	ret = fuse_session_loop_mt(vfs.se, lcfg) != 0;
