@@ -563,6 +563,8 @@ io_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 
 	(void)ino;
 	if ((whence == SEEK_DATA || whence == SEEK_HOLE) && off >= 0) {
+		/* writeback_cache: pages still in the kernel are data too */
+		(void)notify_flush(v, 0, VMO_WHOLE, true);
 		r = vmo_seek(v->vmo, (uint64_t)off, whence, &res);
 		size = vmo_size(v->vmo);
 		if (r == 0 && res > size)

@@ -57,6 +57,8 @@ struct nentry {
 	uint64_t	 off, end;	/* byte range; end UINT64_MAX: to EOF */
 	char		*name;		/* dentry to invalidate, or NULL */
 	bool		 attr;		/* attributes only (no pages) */
+	bool		 grow;		/* the kernel's size to at least off */
+	unsigned char	 last;		/* grow: the byte at off - 1 */
 };
 
 static struct {
@@ -104,6 +106,18 @@ notify_main(void *arg)
 		if (e->name) {
 			fuse_lowlevel_notify_inval_entry(vfs.se, e->ino,
 			    e->name, strlen(e->name));
+		} else if (e->grow) {
+			/*
+			 * -o writeback_cache: the kernel keeps a file's size
+			 * itself and ignores ours, but a store past its end
+			 * raises it: the last byte again, from the VMO.  A slice's write that
+			 * grows its root needs that (notify_changed).
+			 */
+			struct fuse_bufvec b = FUSE_BUFVEC_INIT(1);
+
+			b.buf[0].mem = &e->last;
+			fuse_lowlevel_notify_store(vfs.se, e->ino,
+			    (off_t)e->off - 1, &b, 0);
 		} else if (e->attr) {
 			/* A negative offset: attributes only. */
 			fuse_lowlevel_notify_inval_inode(vfs.se, e->ino, -1, 0);
@@ -171,7 +185,7 @@ notify_queue_inode(fuse_ino_t ino, uint64_t off, uint64_t end, uint64_t seq)
 	struct nentry *e;
 
 	TAILQ_FOREACH(e, &nq.q, link) {
-		if (e->ino == ino && !e->name && !e->attr) {
+		if (e->ino == ino && !e->name && !e->attr && !e->grow) {
 			if (off < e->off)
 				e->off = off;
 			if (end > e->end)
@@ -186,6 +200,34 @@ notify_queue_inode(fuse_ino_t ino, uint64_t off, uint64_t end, uint64_t seq)
 	e->ino = ino;
 	e->off = off;
 	e->end = end;
+	TAILQ_INSERT_TAIL(&nq.q, e, link);
+}
+
+static struct vnode *notify_group_root(struct vnode *v);
+
+/* (nq.lock) Queue a size raise of ino to size (merged: the larger). */
+static void
+notify_queue_grow(fuse_ino_t ino, uint64_t size, unsigned char last,
+    uint64_t seq)
+{
+	struct nentry *e;
+
+	TAILQ_FOREACH(e, &nq.q, link) {
+		if (e->ino == ino && e->grow) {
+			if (size > e->off) {
+				e->off = size;
+				e->last = last;
+			}
+			return;
+		}
+	}
+	if (!(e = calloc(1, sizeof(*e))))
+		return;		/* benign: the root shows its old size */
+	e->seq = seq;
+	e->ino = ino;
+	e->off = size;
+	e->last = last;
+	e->grow = true;
 	TAILQ_INSERT_TAIL(&nq.q, e, link);
 }
 
@@ -354,7 +396,11 @@ notify_changed_q(struct vnode *v, uint64_t off, uint64_t len, bool self,
 	struct nrange stackr[16], *r = stackr;
 	uint64_t end = len == VMO_WHOLE || off + len < off ? UINT64_MAX :
 	    off + len;
-	uint64_t seq;
+	uint64_t seq, grow = 0;
+	struct vnode *root;
+	struct vmo *rvmo = NULL;
+	unsigned char last = 0;
+	fuse_ino_t grow_ino = 0;
 	int n, max = 16, i, live;
 
 	if (!self && !__atomic_load_n(&v->group, __ATOMIC_ACQUIRE) &&
@@ -375,8 +421,18 @@ notify_changed_q(struct vnode *v, uint64_t off, uint64_t len, bool self,
 	n = notify_collect_all_live(v, r, n, max);
 	if (n > max)
 		n = max;	/* benign: the rest stay stale, as without us */
+	if (vfs.writeback && v->group && (root = notify_group_root(v)) != v &&
+	    notify_kernel_has(root) && (rvmo = vnode_vmo_get(root)) != NULL)
+		grow_ino = VFS_INO(root->id, VK_DATA);
 	vfs_unlock();
-	if (n == 0)
+	if (grow_ino) {
+		/* -o writeback_cache: a slice's write may have grown its root */
+		grow = vmo_size(rvmo);
+		if (grow == 0 || vmo_read(rvmo, &last, grow - 1, 1) != 1)
+			grow_ino = 0;
+		vmo_unref(rvmo);
+	}
+	if (n == 0 && grow_ino == 0)
 		goto out;
 
 	pthread_mutex_lock(&nq.lock);
@@ -387,9 +443,11 @@ notify_changed_q(struct vnode *v, uint64_t off, uint64_t len, bool self,
 	seq = ++nq.seq;
 	for (i = 0; i < n; i++)
 		notify_queue_inode(r[i].ino, r[i].off, r[i].end, seq);
+	if (grow_ino)
+		notify_queue_grow(grow_ino, grow, last, seq);
 	pthread_cond_signal(&nq.work);
 	if (wait)
-		notify_wait(seq, r[0].ino);
+		notify_wait(seq, n ? r[0].ino : grow_ino);
 	pthread_mutex_unlock(&nq.lock);
 out:
 	if (r != stackr)
