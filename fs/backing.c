@@ -17,8 +17,16 @@
  *              backed VMO with dirty pages; fsync does it at once; at
  *              unmount / SIGTERM / SIGINT backing_flush_all before exit
  *
- * The pager ops run with the VMO's hierarchy lock held: they only do I/O
- * on the fd, never call libvm, and take no lock of ours.  Writeback never
+ * The pager ops only do I/O on the fd, never call libvm, and take no lock
+ * of ours (bk_err: bk_lock, a leaf).  write, resize and sync run with the
+ * VMO's hierarchy lock held; read and readv, for page-ins, with no lock
+ * (libvm's page requests), several at once and beside writes: pread and
+ * pwrite on one fd are safe for that.
+ *
+ * Testing aid: VMOFS_TEST_STORE_DELAY_MS=N in the daemon's environment
+ * makes every store read (read, readv) sleep N ms first (at most 60000),
+ * a slow disk on demand.  tests/mount/test_backing's test_slow_store uses
+ * it to show that a read that sleeps in the store stalls nothing else.  Writeback never
  * runs under vfs.ns_lock: it takes VMO references under it, drops it,
  * then writes back.
  *
@@ -58,6 +66,21 @@ static bool bk_stop;
 static bool bk_running;
 static pthread_t bk_thread;
 static uint64_t bk_rm_seq;
+static unsigned bk_delay_ms;	/* VMOFS_TEST_STORE_DELAY_MS (testing aid) */
+
+/* The testing aid's sleep before a store read. */
+static void
+bk_delay(void)
+{
+	struct timespec ts;
+
+	if (bk_delay_ms == 0)
+		return;
+	ts.tv_sec = bk_delay_ms / 1000;
+	ts.tv_nsec = (long)(bk_delay_ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
 
 /* ---- pager ops: I/O on the fd only (hierarchy lock held) ---- */
 
@@ -82,6 +105,7 @@ bk_read(void *ctx, uint64_t off, void *page)
 	size_t done = 0;
 	ssize_t n;
 
+	bk_delay();
 	while (done < VFS_PAGE) {
 		n = pread(s->fd, (char *)page + done, VFS_PAGE - done,
 		    (off_t)(off + done));
@@ -150,6 +174,7 @@ bk_readv(void *ctx, uint64_t off, const struct iovec *iov, int n)
 	ssize_t r;
 	int i;
 
+	bk_delay();
 	while (done < total) {
 		struct iovec rest[64];
 		size_t skip = done;
@@ -229,9 +254,21 @@ bk_store_free(struct bstore *s)
 int
 backing_open(const char *dir)
 {
+	const char *d = getenv("VMOFS_TEST_STORE_DELAY_MS");
 	struct stat st;
 	int fd;
 
+	if (d != NULL && *d != '\0') {
+		char *end;
+		unsigned long ms = strtoul(d, &end, 10);
+
+		if (*end != '\0' || ms > 60000) {
+			fprintf(stderr, "vmofs: VMOFS_TEST_STORE_DELAY_MS=%s: "
+			    "not a number of ms up to 60000\n", d);
+			return -1;
+		}
+		bk_delay_ms = (unsigned)ms;
+	}
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		fprintf(stderr, "vmofs: option backing=%s: %s\n", dir,

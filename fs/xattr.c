@@ -565,15 +565,16 @@ xa_stats_text(char **out, uint64_t nvnodes)
 	int n = 0;
 
 	vm_get_stats(vfs.vm, &s);
-	if (!(buf = malloc(2048)))
+	if (!(buf = malloc(4096)))
 		return -ENOMEM;
-#define XS(f) n += snprintf(buf + n, 2048 - (size_t)n, #f ": %" PRIu64 "\n", s.f)
+#define XS(f) n += snprintf(buf + n, 4096 - (size_t)n, #f ": %" PRIu64 "\n", s.f)
 	XS(limit_pages); XS(used_pages); XS(free_pages); XS(cached_pages);
 	XS(pmm_allocs); XS(pmm_frees); XS(pmm_alloc_fails); XS(pmm_released);
 	XS(pcache_hits); XS(pcache_misses); XS(pcache_refills);
 	XS(pcache_returns); XS(pcache_steals); XS(vmos); XS(hidden_nodes);
 	XS(cow_copies); XS(cow_moves); XS(merges); XS(zero_fills);
-	XS(paged_in); XS(evicted); XS(written_back); XS(paged_vmos);
+	XS(paged_in); XS(page_requests); XS(page_request_waits);
+	XS(page_request_stale); XS(evicted); XS(written_back); XS(paged_vmos);
 	XS(reclaimed); XS(compressed); XS(decompressed); XS(zero_deduped);
 	XS(discarded_vmos); XS(discarded_pages); XS(q_discardable);
 	XS(zero_scanned); XS(incompressible);
@@ -586,15 +587,15 @@ xa_stats_text(char **out, uint64_t nvnodes)
 #undef XS
 	/* The daemon's own: VMO nodes it keeps (live, or removed but still
 	 * looked up or open).  Back to its baseline once the kernel forgets. */
-	n += snprintf(buf + n, 2048 - (size_t)n, "vnodes: %" PRIu64 "\n", nvnodes);
+	n += snprintf(buf + n, 4096 - (size_t)n, "vnodes: %" PRIu64 "\n", nvnodes);
 	/* Requests served through FUSE over io_uring (-o uring). */
-	n += snprintf(buf + n, 2048 - (size_t)n, "uring_requests: %" PRIu64 "\n",
+	n += snprintf(buf + n, 4096 - (size_t)n, "uring_requests: %" PRIu64 "\n",
 	    uring_served());
 	/* WRITEs whose data was spliced into VMO pages (fs/conn.c). */
-	n += snprintf(buf + n, 2048 - (size_t)n, "spliced_writes: %" PRIu64 "\n",
+	n += snprintf(buf + n, 4096 - (size_t)n, "spliced_writes: %" PRIu64 "\n",
 	    io_spliced());
 	/* Requests a worker caught while spinning (fs/conn.c, -o spin=). */
-	n += snprintf(buf + n, 2048 - (size_t)n, "spun_requests: %" PRIu64 "\n",
+	n += snprintf(buf + n, 4096 - (size_t)n, "spun_requests: %" PRIu64 "\n",
 	    conn_spin_served());
 	*out = buf;
 	return n;

@@ -33,10 +33,14 @@
  *
  * Simplifications, documented in docs/semantics.md: decommit and zero on a
  * pager-backed VMO write zero pages instead of freeing them (the store must
- * read zero too); SEEK_DATA reports everything below the extent as data;
- * reads of a pager-backed hierarchy first page in under the exclusive lock.
+ * read zero too); SEEK_DATA reports everything below the extent as data.
+ *
+ * Reads page in through page requests, with the lock dropped while the
+ * store is read ("Page requests" below).  Writes, shrink, detach, zero
+ * and eviction still call the store under the exclusive lock.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -236,41 +240,466 @@ pager_note_copied(struct cow_node *n, struct vm_page *up)
 }
 
 /*
- * Page in every page of v's [off, off+len) that resolves to the store.
- * Takes the exclusive lock itself.  0 or the first error.
+ * Page requests: reads of the store with the hierarchy lock dropped
+ * (Zircon's PageRequest, issue #17 item 5).
+ *
+ * Until 2026-12-07 a read that met a page only the store holds took the
+ * hierarchy lock exclusively and read the store under it, so one slow
+ * read of a backing file stalled every VMO of the clone tree -- clones,
+ * slices, resident pages, writeback -- and two readers of one missing
+ * page read it twice.  Now a reader (pager_fault, entered with the lock
+ * shared):
+ *
+ *   1. scan    under the shared lock and rqlock: for each page of the
+ *              range that resolves to the store (cow_lookup_top,
+ *              pager_in_store), join a request in flight that covers its
+ *              store offset, or publish one of its own (a run of up to
+ *              PAGER_RUN pages, fresh pages allocated for it) on
+ *              h->preqs.  Requests are keyed by *store offset*: in a
+ *              pager-backed tree every slot that reads the store (pnode's
+ *              gaps, PLIST_STORE slots of the pager VMO's chain) sits at
+ *              the offset it reads, so two clones missing the same page
+ *              share one request;
+ *   2. read    with no hierarchy lock: its own requests' store reads
+ *              (readv: one call per run);
+ *   3. install under the exclusive lock, re-validating each page: the
+ *              request is not stale, the store is the same, and the
+ *              reader's own view of that offset still ends in a slot that
+ *              reads the store at that very offset (pages may have been
+ *              written, decommitted, evicted, paged in by a writer, cut
+ *              by a shrink, nodes merged or freed meanwhile).  A page that
+ *              fails the check is freed: what is in the slot now wins;
+ *   4. done    the request leaves h->preqs and its waiters wake; they
+ *              and the owner scan again under the shared lock.  A reader
+ *              returns only after a scan that found nothing to page in.
+ *
+ * Stale.  A store read can race with a change of the store's bytes (the
+ * pager VMO's writeback, the eviction of a dirty page, a shrink).  Each
+ * of those happens under the exclusive lock and first marks the requests
+ * that cover its offsets stale (pager_req_invalidate); a stale request's
+ * pages are thrown away and the page is read again.  Without it a read of
+ * X could fetch the old bytes, the VMO write X, reclaim write X back and
+ * drop it -- leaving the gap the request expects -- and the old bytes
+ * would be installed over the new ones.
+ *
+ * Lifetime.  The reader holds a reference on its VMO, so the hierarchy
+ * lives.  The store's ctx is the pager VMO's, which may be another VMO
+ * (a clone reading pnode's gaps) and may go away: every published
+ * request counts in h->rq_calls until its store call has returned, and
+ * forgetting the store (detach, the VMO's end, pnode's end) waits,
+ * under the exclusive lock, until rq_calls is 0 (pr_drain).  No request
+ * is published while that lock is held, and a request's owner holds no
+ * hierarchy lock while it reads, so the wait ends.  Requests live on
+ * their owner's stack; the owner waits for its waiters to leave before
+ * it returns (they hold no lock but rqlock while they wait).
+ *
+ * Locks: hier -> rqlock.  rqlock guards h->preqs, rq_calls and each
+ * request's waiters/done/err; stale is set under both the exclusive
+ * hierarchy lock and rqlock, so either suffices to read it.  The owner
+ * allocates its pages under the shared lock (hier -> pcache -> pmm) and
+ * never reclaims while a request of its own is published: reclaim takes
+ * hierarchy locks, and a drain holding this one would wait for it.
+ * vm_reserve runs before the scan, with no lock.
  */
-int
-pager_populate(struct vmo *v, uint64_t off, uint64_t len)
+struct pager_req {
+	uint64_t	off, end;	/* (rqlock) store offsets [off, end) */
+	uint64_t	lo;		/* (owner) the owner's leaf offset of off */
+	const struct pager_ops *ops;	/* (owner) the store, taken under H */
+	void		*ctx;		/* (owner) */
+	LIST_ENTRY(pager_req) link;	/* (rqlock) in h->preqs until done */
+	pthread_cond_t	cond;		/* done, or the last waiter left */
+	unsigned	waiters;	/* (rqlock) threads waiting on it */
+	bool		done;		/* (rqlock) */
+	bool		stale;		/* (H excl + rqlock) the store changed */
+	int		err;		/* (rqlock) the owner's store result */
+	uint64_t	got;		/* (owner) pages allocated */
+	struct vm_page	*pages[PAGER_RUN];	/* (owner) */
+};
+
+#define PR_OWN	4	/* requests one pass may own: 4 runs, 1 MiB */
+#define PR_JOIN	8	/* others' requests one pass may wait for */
+
+struct pr_pass {
+	struct pager_req own[PR_OWN];
+	int		nown;
+	uint64_t	join[PR_JOIN];	/* store offsets inside others' requests */
+	int		njoin;
+	uint64_t	next;		/* VMO offset the scan stopped at */
+	bool		nospc;		/* it stopped for want of a page */
+};
+
+void
+pager_req_init(struct hier *h)
 {
+	pthread_mutex_init(&h->rqlock, NULL);
+	pthread_cond_init(&h->rqcond, NULL);
+	LIST_INIT(&h->preqs);
+	h->rq_calls = 0;
+}
+
+void
+pager_req_fini(struct hier *h)
+{
+	assert(LIST_EMPTY(&h->preqs) && h->rq_calls == 0 &&
+	    "hierarchy freed with page requests in flight");
+	pthread_cond_destroy(&h->rqcond);
+	pthread_mutex_destroy(&h->rqlock);
+}
+
+/* The request in flight covering store offset so, or NULL.  rqlock. */
+static struct pager_req *
+pr_find(struct hier *h, uint64_t so)
+{
+	struct pager_req *r;
+
+	LIST_FOREACH(r, &h->preqs, link)
+		if (so >= r->off && so < r->end)
+			return r;
+	return NULL;
+}
+
+/*
+ * The store's bytes in [start, end) are about to change: requests reading
+ * them are stale (their pages will be thrown away).  Exclusive lock.
+ */
+void
+pager_req_invalidate(struct hier *h, uint64_t start, uint64_t end)
+{
+	struct pager_req *r;
+
+	HIER_ASSERT_WLOCKED(h);
+	pthread_mutex_lock(&h->rqlock);
+	LIST_FOREACH(r, &h->preqs, link)
+		if (r->off < end && start < r->end)
+			r->stale = true;
+	pthread_mutex_unlock(&h->rqlock);
+}
+
+/*
+ * The store is being forgotten: mark every request stale and wait until
+ * none can call it any more (the caller may free ctx afterwards).
+ * Exclusive lock, held throughout: owners read without it.
+ */
+static void
+pr_drain(struct hier *h)
+{
+	HIER_ASSERT_WLOCKED(h);
+	pager_req_invalidate(h, 0, UINT64_MAX);
+	pthread_mutex_lock(&h->rqlock);
+	while (h->rq_calls != 0)
+		pthread_cond_wait(&h->rqcond, &h->rqlock);
+	pthread_mutex_unlock(&h->rqlock);
+}
+
+/* A fresh page for request r, or false (the PMM is empty). */
+static bool
+pr_grow(struct vm *vm, struct pager_req *r)
+{
+	if (vm_page_alloc(vm, &r->pages[r->got]) != 0)
+		return false;
+	r->got++;
+	return true;
+}
+
+/* Is r one of this pass's own requests? */
+static bool
+pr_mine(const struct pr_pass *ps, const struct pager_req *r)
+{
+	int i;
+
+	for (i = 0; i < ps->nown; i++)
+		if (&ps->own[i] == r)
+			return true;
+	return false;
+}
+
+/*
+ * Step 1: scan v's [pos, end) and publish or join requests for the pages
+ * that read the store.  Shared lock (at least).
+ */
+static void
+pr_scan(struct vmo *v, uint64_t pos, uint64_t end, struct pr_pass *ps)
+{
+	struct hier *h = v->h;
 	struct cow_node *leaf, *top;
-	uint64_t base, pg, end, to;
+	struct pager_req *cur = NULL, *last = NULL, *r;
+	uint64_t base, pg, to;
+
+	ps->nown = ps->njoin = 0;
+	ps->nospc = false;
+	leaf = vmo_leaf(v, &base);
+	pthread_mutex_lock(&h->rqlock);
+	for (pg = pos; pg < end; pg += VM_PAGE_SIZE) {
+		if (cow_lookup_top(leaf, base + pg, &top, &to) != PLIST_EMPTY ||
+		    top == NULL || !pager_in_store(top, to)) {
+			cur = NULL;
+			continue;
+		}
+		if ((r = pr_find(h, to)) != NULL) {
+			cur = NULL;
+			if (r == last || pr_mine(ps, r))
+				continue;
+			if (ps->njoin == PR_JOIN)
+				break;
+			ps->join[ps->njoin++] = to;
+			last = r;
+			atomic_fetch_add_explicit(&v->vm->preq_waits, 1,
+			    memory_order_relaxed);
+			continue;
+		}
+		if (cur != NULL && cur->end == to && cur->got < PAGER_RUN &&
+		    cur->lo + (cur->end - cur->off) == base + pg) {
+			if (!pr_grow(v->vm, cur)) {
+				ps->nospc = true;
+				break;
+			}
+			cur->end += VM_PAGE_SIZE;
+			continue;
+		}
+		if (ps->nown == PR_OWN)
+			break;
+		cur = &ps->own[ps->nown];
+		memset(cur, 0, offsetof(struct pager_req, pages));
+		if (!pr_grow(v->vm, cur)) {
+			ps->nospc = true;
+			break;
+		}
+		ps->nown++;
+		cur->off = to;
+		cur->end = to + VM_PAGE_SIZE;
+		cur->lo = base + pg;
+		cur->ops = h->pops;
+		cur->ctx = h->pctx;
+		pthread_cond_init(&cur->cond, NULL);
+		LIST_INSERT_HEAD(&h->preqs, cur, link);
+		h->rq_calls++;
+	}
+	ps->next = pg;
+	pthread_mutex_unlock(&h->rqlock);
+}
+
+/* Step 2: r's store read, no hierarchy lock held. */
+static void
+pr_read(struct vm *vm, struct hier *h, struct pager_req *r)
+{
+	struct iovec iov[PAGER_RUN];
+	uint64_t i;
+	bool stale;
 	int err = 0;
 
-	vm_reserve(v->vm, len / VM_PAGE_SIZE + 2);
-	hier_wlock(v->h);
-	if (v->h->pops == NULL)
-		goto out;
-	leaf = vmo_leaf(v, &base);
-	end = off + len < off ? UINT64_MAX : off + len;
-	for (pg = vm_page_trunc(off); pg < end && err == 0; pg += VM_PAGE_SIZE) {
-		uint64_t n = 1, t2;
-		struct cow_node *top2;
-
-		if (cow_lookup_top(leaf, base + pg, &top, &to) != PLIST_EMPTY ||
-		    top == NULL || !pager_in_store(top, to))
-			continue;
-		/* The run of pages after it that need the same, for one read. */
-		while (n < PAGER_RUN && pg + n * VM_PAGE_SIZE < end &&
-		    cow_lookup_top(leaf, base + pg + n * VM_PAGE_SIZE, &top2, &t2) ==
-		    PLIST_EMPTY && top2 == top && t2 == to + n * VM_PAGE_SIZE &&
-		    pager_in_store(top, t2))
-			n++;
-		err = pager_page_in_run(v->vm, top, to, n);
-		pg += (n - 1) * VM_PAGE_SIZE;
+	pthread_mutex_lock(&h->rqlock);
+	stale = r->stale;
+	pthread_mutex_unlock(&h->rqlock);
+	if (!stale && r->got > 1 && r->ops->readv != NULL) {
+		for (i = 0; i < r->got; i++) {
+			iov[i].iov_base = vm_page_addr(vm, r->pages[i]);
+			iov[i].iov_len = VM_PAGE_SIZE;
+		}
+		err = r->ops->readv(r->ctx, r->off, iov, (int)r->got);
+	} else if (!stale) {
+		for (i = 0; i < r->got && err == 0; i++)
+			err = r->ops->read(r->ctx, r->off + i * VM_PAGE_SIZE,
+			    vm_page_addr(vm, r->pages[i]));
 	}
-out:
-	hier_unlock(v->h);
+	if (!stale && err == 0)
+		atomic_fetch_add_explicit(&vm->preq_reads, 1, memory_order_relaxed);
+	pthread_mutex_lock(&h->rqlock);
+	r->err = err;
+	if (--h->rq_calls == 0)
+		pthread_cond_broadcast(&h->rqcond);
+	pthread_mutex_unlock(&h->rqlock);
+}
+
+/*
+ * Step 3: put r's pages where v still sees the store at their offsets;
+ * free the rest.  Pages installed, or -ENOMEM (a page-list node).
+ * Exclusive lock.
+ */
+static int
+pr_install(struct vmo *v, struct pager_req *r)
+{
+	struct hier *h = v->h;
+	struct cow_node *leaf, *top;
+	uint64_t base, i, to, n = 0;
+	int err = 0;
+
+	HIER_ASSERT_WLOCKED(h);
+	leaf = vmo_leaf(v, &base);
+	for (i = 0; i < r->got; i++) {
+		struct vm_page *p = r->pages[i];
+		uint64_t so = r->off + i * VM_PAGE_SIZE;
+
+		if (r->err == 0 && !r->stale && err == 0 && h->pops == r->ops &&
+		    h->pctx == r->ctx &&
+		    cow_lookup_top(leaf, r->lo + i * VM_PAGE_SIZE, &top, &to) ==
+		    PLIST_EMPTY && top != NULL && to == so && pager_in_store(top, to)) {
+			/* Replacing a PLIST_STORE slot allocates nothing. */
+			if ((err = plist_set(&top->pages, to, plist_from_page(p),
+			    NULL)) == 0) {
+				cow_page_settle(p, top, to);
+				n++;
+				continue;
+			}
+		}
+		vm_page_free(v->vm, p);
+	}
+	r->got = 0;
+	atomic_fetch_add_explicit(&v->vm->paged_in, n, memory_order_relaxed);
+	if (r->stale)
+		atomic_fetch_add_explicit(&v->vm->preq_stale, 1, memory_order_relaxed);
+	return err != 0 ? err : (int)n;
+}
+
+/* Wait for the request covering store offset so, if one is in flight.
+ * Its owner's result (0 if it was gone already).  No hierarchy lock. */
+static int
+pr_wait(struct hier *h, uint64_t so)
+{
+	struct pager_req *r;
+	int err = 0;
+
+	pthread_mutex_lock(&h->rqlock);
+	if ((r = pr_find(h, so)) != NULL) {
+		r->waiters++;
+		while (!r->done)
+			pthread_cond_wait(&r->cond, &h->rqlock);
+		err = r->err;
+		if (--r->waiters == 0)
+			pthread_cond_broadcast(&r->cond);
+	}
+	pthread_mutex_unlock(&h->rqlock);
 	return err;
+}
+
+/*
+ * Steps 2 to 4 for one pass; called with no hierarchy lock, returns with
+ * none.  *progress: pages installed plus others' requests that succeeded.
+ * The first error of the pass (a store's, or -ENOMEM), or 0.
+ */
+static int
+pr_serve(struct vmo *v, struct pr_pass *ps, uint64_t *progress)
+{
+	struct hier *h = v->h;
+	int i, r, err = 0;
+
+	*progress = 0;
+	for (i = 0; i < ps->nown; i++)
+		pr_read(v->vm, h, &ps->own[i]);
+	if (ps->nown > 0) {
+		hier_wlock(h);
+		for (i = 0; i < ps->nown; i++) {
+			if (ps->own[i].err != 0 && err == 0)
+				err = ps->own[i].err;
+			if ((r = pr_install(v, &ps->own[i])) < 0 && err == 0)
+				err = r;
+			else if (r > 0)
+				*progress += (uint64_t)r;
+		}
+		pthread_mutex_lock(&h->rqlock);
+		for (i = 0; i < ps->nown; i++) {
+			ps->own[i].done = true;
+			LIST_REMOVE(&ps->own[i], link);
+			pthread_cond_broadcast(&ps->own[i].cond);
+		}
+		pthread_mutex_unlock(&h->rqlock);
+		hier_unlock(h);
+		/* The requests live on this stack: let their waiters go. */
+		pthread_mutex_lock(&h->rqlock);
+		for (i = 0; i < ps->nown; i++) {
+			while (ps->own[i].waiters != 0)
+				pthread_cond_wait(&ps->own[i].cond, &h->rqlock);
+			pthread_cond_destroy(&ps->own[i].cond);
+		}
+		pthread_mutex_unlock(&h->rqlock);
+	}
+	for (i = 0; i < ps->njoin; i++)
+		if (pr_wait(h, ps->join[i]) == 0)
+			(*progress)++;
+	return err;
+}
+
+/* Does a page of v's [start, end) still read the store?  Locked. */
+static bool
+pr_holes(struct vmo *v, uint64_t start, uint64_t end)
+{
+	struct cow_node *leaf, *top;
+	uint64_t base, pg, to;
+
+	leaf = vmo_leaf(v, &base);
+	for (pg = start; pg < end; pg += VM_PAGE_SIZE)
+		if (cow_lookup_top(leaf, base + pg, &top, &to) == PLIST_EMPTY &&
+		    top != NULL && pager_in_store(top, to))
+			return true;
+	return false;
+}
+
+#define PR_STALE_TRIES	64	/* passes in a row that only met stale requests */
+
+/*
+ * Page in every page of v's [off, off+len) that reads the store, through
+ * page requests (above).  Entered with the hierarchy lock shared; drops
+ * and retakes it.  A sweep goes through the range once, a few runs per
+ * pass; with all, sweeps repeat until one finds nothing to page in (a page
+ * may be evicted again behind the sweep: after ROOM_RETRIES-like rounds
+ * of vm_room_retry that is -ENOSPC, as before); without it (prefetch) one
+ * sweep is enough.  0 with the shared lock held again (and, with all, no
+ * page of the range left in the store, or the store gone: callers look
+ * again at what they see), or an error with no lock held: the store's,
+ * -ENOSPC (no page even after reclaim), -ENOMEM, -EAGAIN (the store's
+ * bytes changed under PR_STALE_TRIES passes in a row).
+ */
+int
+pager_fault(struct vmo *v, uint64_t off, uint64_t len, bool all)
+{
+	struct hier *h = v->h;
+	struct pr_pass ps;
+	uint64_t start = vm_page_trunc(off), pos = start, end, progress;
+	uint64_t want = len / VM_PAGE_SIZE + 2;
+	unsigned idle = 0, sweeps_idle = 0, stale = 0;
+	bool did = false;
+	int err;
+
+	end = off + len < off ? UINT64_MAX : off + len;
+	/* Room first, with no lock: nothing may reclaim once a request of
+	 * ours is published (see above). */
+	hier_runlock(h);
+	vm_reserve(v->vm, want > 1024 ? 1024 : want);
+	hier_rlock(h);
+	for (;;) {
+		if (h->pops == NULL)
+			return 0;
+		pr_scan(v, pos, end, &ps);
+		if (ps.nown == 0 && ps.njoin == 0 && !ps.nospc) {
+			/* A sweep is over. */
+			if (!did || !all || !pr_holes(v, start, end))
+				return 0;
+			hier_runlock(h);
+			/* Pages went again behind it (reclaim): bounded. */
+			if (!vm_room_retry(v->vm, len, false, &sweeps_idle))
+				return -ENOSPC;
+			hier_rlock(h);
+			pos = start;
+			did = false;
+			continue;
+		}
+		did = true;
+		hier_runlock(h);
+		err = pr_serve(v, &ps, &progress);
+		if (err != 0 && err != -ENOSPC)
+			return err;
+		if (ps.nospc || err == -ENOSPC) {
+			if (!vm_room_retry(v->vm, len, progress > 0, &idle))
+				return -ENOSPC;
+		} else if (progress == 0 && ++stale > PR_STALE_TRIES) {
+			return -EAGAIN;	/* the store keeps changing under us */
+		}
+		if (progress > 0)
+			stale = 0;
+		/* Go on where the scan stopped; a stale run is met again at
+		 * the next sweep. */
+		pos = ps.next;
+		hier_rlock(h);
+	}
 }
 
 struct keep_ctx {
@@ -377,6 +806,7 @@ pager_detach_locked(struct vmo *v, bool dying)
 	err = pager_keep(h, 0, h->pextent, dying ? v : NULL);
 	if (err != 0 && !dying)
 		return err;
+	pr_drain(h);	/* no page request may call ctx after this */
 	pager_unlist(h);
 	h->pops = NULL;
 	h->pctx = NULL;
@@ -401,6 +831,7 @@ pager_node_gone(struct cow_node *gone, struct cow_node *heir)
 		h->pnode = heir;
 		return;
 	}
+	pr_drain(h);
 	pager_unlist(h);
 	h->pnode = NULL;
 	h->pops = NULL;
@@ -435,6 +866,7 @@ pager_shrink_cut(struct vmo *v, uint64_t size)
 
 	if (h->pops == NULL || h->pvmo != v)
 		return;
+	pager_req_invalidate(h, vm_page_trunc(size), UINT64_MAX);
 	if (h->pops->resize(h->pctx, size) != 0)
 		atomic_fetch_add(&h->pdirtied, 1);
 	if (h->pextent > size)
@@ -532,6 +964,7 @@ pager_evict(struct vm *vm, struct cow_node *n, uint64_t off, struct vm_page *p)
 	    owner != n || oo != off)
 		return 0;
 	if (p->flags & VM_PAGE_F_DIRTY) {
+		pager_req_invalidate(h, off, off + VM_PAGE_SIZE);
 		if ((err = h->pops->write(h->pctx, off, vm_page_addr(vm, p),
 		    VM_PAGE_SIZE)) != 0)
 			return err;
@@ -574,6 +1007,7 @@ wb_page(void *ctx, uint64_t off, plist_slot_t slot)
 	    (cow_lookup(wc->leaf, voff, &owner, &oo) == PLIST_EMPTY ||
 	    owner != wc->level || oo != off))
 		return 0;	/* hidden below: not P's bytes any more */
+	pager_req_invalidate(wc->v->h, voff, voff + VM_PAGE_SIZE);
 	err = wc->v->h->pops->write(wc->v->h->pctx, voff,
 	    vm_page_addr(wc->v->vm, p), VM_PAGE_SIZE);
 	if (err != 0) {
@@ -614,8 +1048,10 @@ vmo_writeback(struct vmo *v)
 	wc.leaf = v->cow;
 	cow_walk_up(v->cow, 0, vm_page_roundup(v->size), wb_level, &wc);
 	err = wc.err;
-	if (err == 0)
+	if (err == 0) {
+		pager_req_invalidate(h, vm_page_trunc(v->size), UINT64_MAX);
 		err = h->pops->resize(h->pctx, v->size);
+	}
 	if (err == 0) {
 		/* pager_in_store: the extent grows only while nobody but
 		 * the VMO sees pnode. */

@@ -7,7 +7,11 @@
  * The store is reached only through struct pager_ops, so another store
  * could stand behind the same VMO.  Every op returns 0 or a negative errno
  * and may be called with the VMO's hierarchy lock held: ops must not call
- * back into libvm.
+ * back into libvm.  read and readv are also called with no lock (page
+ * requests, pager.c), from several threads at once and beside write,
+ * resize and sync; libvm discards what such a read returns if the store's
+ * bytes there change meanwhile through write or resize.  No op is called
+ * once vmo_pager_detach or the VMO's end has returned.
  */
 #ifndef VM_PAGER_H
 #define VM_PAGER_H

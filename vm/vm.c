@@ -208,6 +208,9 @@ vm_get_stats(struct vm *vm, struct vm_stats *st)
 	st->merges = atomic_load(&vm->merges);
 	st->zero_fills = atomic_load(&vm->zero_fills);
 	st->paged_in = atomic_load(&vm->paged_in);
+	st->page_requests = atomic_load(&vm->preq_reads);
+	st->page_request_waits = atomic_load(&vm->preq_waits);
+	st->page_request_stale = atomic_load(&vm->preq_stale);
 	st->evicted = atomic_load(&vm->evicted);
 	st->written_back = atomic_load(&vm->written_back);
 	st->paged_vmos = atomic_load(&vm->npaged);

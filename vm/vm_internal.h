@@ -11,7 +11,9 @@
  *                  anything that changes a page list or the tree takes it
  *                  exclusively.  Different hierarchies never share a lock,
  *                  so they run in parallel.  Lock order: hier -> pcache ->
- *                  pmm; no code holds two hierarchy locks.
+ *                  pmm; no code holds two hierarchy locks (but
+ *                  vmo_share_range, in address order).  hier -> rqlock:
+ *                  the page-request mutex is a leaf (pager.c).
  *   struct cow_node  a node of a clone tree (Zircon VmCowPages): visible
  *                  (owned by exactly one non-slice VMO) or hidden (a frozen
  *                  snapshot shared by its children).
@@ -59,6 +61,9 @@ struct vm {
 	_Atomic uint64_t evicted;	/* (A) clean store pages dropped */
 	_Atomic uint64_t written_back;	/* (A) pages written to a store */
 	_Atomic uint64_t paged_in;	/* (A) pages read from a store */
+	_Atomic uint64_t preq_reads;	/* (A) page requests that read the store */
+	_Atomic uint64_t preq_waits;	/* (A) readers that waited on another's request */
+	_Atomic uint64_t preq_stale;	/* (A) requests whose bytes were thrown away */
 	/* Reclaim of anonymous pages (reclaim.c, docs/reclaim.md). */
 	struct pq	*pq;		/* (c) page queues of anonymous pages */
 	struct zstore	*zs;		/* (c) compressed store, NULL without compress */
@@ -99,6 +104,7 @@ struct vm {
 #define VM_ZERO_REGION	(1u << 20)	/* bytes of zeros for read_iov holes */
 
 struct pager_ops;
+struct pager_req;
 
 struct hier {
 	pthread_rwlock_t lock;
@@ -114,6 +120,15 @@ struct hier {
 	_Atomic uint64_t pdirtied;	/* (A) pages dirtied since writeback */
 	LIST_ENTRY(hier) plink;		/* (vm->plock) in vm->paged */
 	bool		plisted;	/* (vm->plock) */
+	/*
+	 * Page requests in flight (pager.c, "Page requests"): reads of the
+	 * store done with the hierarchy lock dropped.  rqlock is a leaf
+	 * (hier -> rqlock; nothing is taken under it).
+	 */
+	pthread_mutex_t	rqlock;
+	pthread_cond_t	rqcond;		/* rq_calls fell to 0 */
+	LIST_HEAD(, pager_req) preqs;	/* (rqlock) published, not done */
+	uint64_t	rq_calls;	/* (rqlock) requests that may still call the store */
 	/*
 	 * A discardable VMO's hierarchy (discard.c): it is the only VMO
 	 * in it (no clones, no slices).  dstate changes under H exclusive;
@@ -275,7 +290,10 @@ int pager_page_in(struct vm *vm, struct cow_node *top, uint64_t off);
 int pager_page_in_run(struct vm *vm, struct cow_node *top, uint64_t off, uint64_t n);
 void pager_note_dirty(struct cow_node *n, struct vm_page *p);
 void pager_note_copied(struct cow_node *n, struct vm_page *up);
-int pager_populate(struct vmo *v, uint64_t off, uint64_t len);
+int pager_fault(struct vmo *v, uint64_t off, uint64_t len, bool all);
+void pager_req_init(struct hier *h);
+void pager_req_fini(struct hier *h);
+void pager_req_invalidate(struct hier *h, uint64_t start, uint64_t end);
 int pager_detach_locked(struct vmo *v, bool dying);
 void pager_node_gone(struct cow_node *gone, struct cow_node *heir);
 int pager_shrink_keep(struct vmo *v, uint64_t size);

@@ -68,6 +68,7 @@ hier_new(struct vm *vm)
 	pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&h->lock, &a);
 	pthread_rwlockattr_destroy(&a);
+	pager_req_init(h);
 	h->vm = vm;
 	return h;
 }
@@ -78,6 +79,7 @@ hier_put(struct hier *h)
 {
 	if (atomic_fetch_sub(&h->refs, 1) == 1) {
 		pthread_rwlock_destroy(&h->lock);
+		pager_req_fini(h);
 		free(h);
 	}
 }
@@ -145,6 +147,7 @@ err_out2:
 	free(v);
 err_out1:
 	pthread_rwlock_destroy(&h->lock);
+	pager_req_fini(h);
 	free(h);
 	return -ENOMEM;
 }
@@ -530,12 +533,7 @@ clip_read(struct vmo *v, uint64_t off, size_t len)
 	return len > v->size - off ? v->size - off : len;
 }
 
-/*
- * A read of a pager-backed hierarchy: page in what the range needs from
- * the store first (exclusive lock), then return with the shared lock held
- * again.  Nothing evicts pages in between (no reclaim yet).  0, or the
- * page-in's error with no lock held.
- */
+/* Does any page of v's [off, off+len) read the store?  Locked. */
 static bool
 store_holes(struct vmo *v, uint64_t off, size_t len)
 {
@@ -583,33 +581,23 @@ vm_room_retry(struct vm *vm, size_t want, bool progress, unsigned *idle)
 	return true;
 }
 
+/*
+ * A read of a pager-backed hierarchy: page in what the range needs from
+ * the store, with the lock dropped while the store is read (pager_fault:
+ * page requests, shared by readers of the same pages).  Shared lock held;
+ * 0 with it held and nothing of the range left in the store, or an error
+ * with no lock held.  The fast path, every page resident, takes no other
+ * lock (until 2026-12-07 every read of a backed file took the exclusive
+ * lock here, and read the store under it).
+ */
 static int
 read_page_in(struct vmo *v, uint64_t off, size_t len)
 {
-	unsigned idle = 0;
-	int err;
-
 	if (len > v->size - (off < v->size ? off : v->size))
 		len = off < v->size ? v->size - off : 0;
-	if (len == 0)
-		return 0;	/* nothing to read: nothing to page in */
-	/* Reclaim by another thread can take a page between the page-in and
-	 * our shared lock, and concurrent writers the room for the page-in
-	 * itself: look again while reclaim can still make room. */
-	hier_runlock(v->h);
-	for (;;) {
-		err = pager_populate(v, off, len);
-		if (err != 0 && err != -ENOSPC)
-			return err;
-		if (err == 0) {
-			hier_rlock(v->h);
-			if (v->h->pops == NULL || !store_holes(v, off, len))
-				return 0;
-			hier_runlock(v->h);
-		}
-		if (!vm_room_retry(v->vm, len, false, &idle))
-			return -ENOSPC;
-	}
+	if (len == 0 || !store_holes(v, off, len))
+		return 0;	/* nothing to page in */
+	return pager_fault(v, off, len, true);
 }
 
 
@@ -1827,12 +1815,16 @@ prefetch_once(struct vmo *v, uint64_t off, uint64_t len)
 	hier_rlock(v->h);
 	err = range_resolve(v, off, len, &s, &e, &bo, &be);
 	paged = v->h->pops != NULL;
+	if (err == 0 && paged) {
+		/* Page requests: the store is read with the lock dropped. */
+		if ((err = pager_fault(v, s, e - s, false)) == 0)
+			hier_runlock(v->h);
+		return err;
+	}
 	hier_runlock(v->h);
 	if (err != 0)
 		return err;
-	if (!paged)
-		return z_populate(v, s, e - s);	/* decompress */
-	return pager_populate(v, s, e - s);
+	return z_populate(v, s, e - s);	/* decompress */
 }
 
 /* ---- seek ------------------------------------------------------------- */

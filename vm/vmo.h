@@ -82,6 +82,9 @@ struct vm_stats {
 	uint64_t merges;	/* hidden nodes merged into their last child */
 	uint64_t zero_fills;	/* fresh zero pages allocated */
 	uint64_t paged_in;	/* pages read from a backing store */
+	uint64_t page_requests;	/* store reads done with the hierarchy lock dropped */
+	uint64_t page_request_waits;	/* reads that waited on another reader's request */
+	uint64_t page_request_stale;	/* requests whose bytes changed under them: read again */
 	uint64_t evicted;	/* clean store pages dropped under pressure */
 	uint64_t written_back;	/* dirty pages written to make room */
 	uint64_t paged_vmos;	/* hierarchies with a backing store */

@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -196,6 +197,112 @@ test_concurrent_writeback(void **state)
 	assert_true(ml_getx_u64(ml_path(&M, "w1/data"), "user.vmo.committed") >= FSZ);
 }
 
+/*
+ * A read that sleeps in the backing store stalls nothing else (issue #17
+ * item 5, page requests: libvm reads the store with the clone tree's lock
+ * dropped).  The daemon runs with VMOFS_TEST_STORE_DELAY_MS (backing.c's
+ * testing aid: every store read sleeps that long first) and direct_io, so
+ * every read(2) is a READ.  While one reader waits on a page only the
+ * store holds, resident pages of the same file, a clone of it, a write
+ * and a stat must each take far less than the delay; until 2026-12-07
+ * they waited for the store read (the page-in held the tree's exclusive
+ * lock).
+ */
+#define SLOW_MS		1500
+#define SLOW_SIZE	(4u << 20)
+#define SLOW_AT		(2u << 20)
+
+struct slow_reader {
+	const char	*path;
+	char		buf[64 << 10];
+	ssize_t		ret;
+	double		ms;
+};
+
+static double
+slow_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void *
+slow_read_main(void *arg)
+{
+	struct slow_reader *r = arg;
+	double t0 = slow_now();
+
+	r->ret = ml_read_at(r->path, r->buf, sizeof(r->buf), SLOW_AT);
+	r->ms = slow_now() - t0;
+	return NULL;
+}
+
+static void
+test_slow_store(void **state)
+{
+	static char dir[] = "/tmp/vmofs-slow.XXXXXX";
+	static struct slow_reader r;
+	struct ml_mount S = { 0 };
+	char *img = malloc(SLOW_SIZE), path[PATH_MAX], opts[256], b[4096];
+	double t0, t_same, t_clone, t_write, t_stat;
+	struct stat st;
+	pthread_t t;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(img);
+	assert_non_null(mkdtemp(dir));
+	ml_fill(img, SLOW_SIZE, 77);
+	snprintf(path, sizeof(path), "%s/slow", dir);
+	assert_non_null(f = fopen(path, "w"));
+	assert_int_equal(fwrite(img, 1, SLOW_SIZE, f), SLOW_SIZE);
+	assert_int_equal(fclose(f), 0);
+	snprintf(opts, sizeof(opts), "backing=%s,direct_io,size=64M", dir);
+	setenv("VMOFS_TEST_STORE_DELAY_MS", "1500", 1);
+	assert_int_equal(ml_mount(&S, opts), 0);
+	unsetenv("VMOFS_TEST_STORE_DELAY_MS");
+	/* Page 0..3 resident without a store read (whole pages written),
+	 * and a clone that sees them. */
+	memset(img, 0x3c, 16384);
+	assert_int_equal(ml_write_at(ml_path(&S, "slow/data"), img, 16384, 0), 0);
+	ml_mkdir(ml_path(&S, "slow/clones/c"));
+
+	r.path = strdup(ml_path(&S, "slow/data"));
+	assert_int_equal(pthread_create(&t, NULL, slow_read_main, &r), 0);
+	usleep(300 * 1000);	/* it is in the store now */
+	t0 = slow_now();
+	assert_int_equal(ml_read_at(ml_path(&S, "slow/data"), b, sizeof(b), 0), sizeof(b));
+	t_same = slow_now() - t0;
+	assert_memory_equal(b, img, sizeof(b));
+	t0 = slow_now();
+	assert_int_equal(ml_read_at(ml_path(&S, "slow/clones/c/data"), b, sizeof(b), 4096),
+	    sizeof(b));
+	t_clone = slow_now() - t0;
+	assert_memory_equal(b, img + 4096, sizeof(b));
+	t0 = slow_now();
+	assert_int_equal(ml_write_at(ml_path(&S, "slow/data"), img, 4096, 8192), 0);
+	t_write = slow_now() - t0;
+	t0 = slow_now();
+	assert_int_equal(stat(ml_path(&S, "slow/clones/c/data"), &st), 0);
+	t_stat = slow_now() - t0;
+	pthread_join(t, NULL);
+	print_message("store delay %d ms: the slow read %.1f ms; meanwhile a "
+	    "resident read of the same file %.2f ms, of its clone %.2f ms, a "
+	    "write %.2f ms, a stat %.2f ms\n", SLOW_MS, r.ms, t_same, t_clone,
+	    t_write, t_stat);
+	assert_int_equal(r.ret, (ssize_t)sizeof(r.buf));
+	ml_fill(img, SLOW_SIZE, 77);
+	assert_memory_equal(r.buf, img + SLOW_AT, sizeof(r.buf));
+	assert_true(r.ms >= SLOW_MS - 100);
+	assert_true(t_same < SLOW_MS / 3 && t_clone < SLOW_MS / 3 &&
+	    t_write < SLOW_MS / 3 && t_stat < SLOW_MS / 3);
+	assert_int_equal(ml_umount_backed(&S, dir), 0);
+	free((void *)r.path);
+	free(img);
+}
+
 static int
 setup(void **state)
 {
@@ -215,6 +322,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_concurrent_writeback),
+		cmocka_unit_test(test_slow_store),
 	};
 
 	ml_watchdog(50);
