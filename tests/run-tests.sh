@@ -8,8 +8,8 @@
 # STRESS_TSAN=DIR set (make check sets both), the first build dir's
 # tests/stress/vmofs-stress runs against DIR/vmofs for STRESS_SECONDS
 # (default 30) each: the ASan daemon on three small mounts (anonymous,
-# compress, backed: memory pressure), the TSan daemon on a roomy and a
-# backed one.  STRESS_SEED (default 1) fixes the workers' random streams.
+# compress, backed: memory pressure) and a roomy writeback_cache one, the
+# TSan daemon on a roomy, a backed and a writeback_cache one.  STRESS_SEED (default 1) fixes the workers' random streams.
 #
 # Mount tests get VMOFS_BIN/VMOCTL_BIN for their build dir, and
 # VMOFS_TEST_TAG=vmofs-test-PID: they mount under /tmp/TAG.XXXXXX.  After
@@ -154,7 +154,8 @@ stress_pass() {
 		run "$STRESS_ASAN/stress/vmofs-stress" "$t" "${common[@]}" \
 		    --vmofs "$STRESS_ASAN/vmofs" --seconds "$secs" \
 		    --mount-opts size=12M --mount-opts size=24M,compress \
-		    --mount-opts size=32M,backing
+		    --mount-opts size=32M,backing \
+		    --mount-opts size=64M,writeback_cache
 		cleanup_mounts
 	fi
 	if [ -n "${STRESS_TSAN:-}" ]; then
@@ -162,7 +163,8 @@ stress_pass() {
 		# high mmap_rnd_bits; the daemon alone runs without ASLR.
 		run "$STRESS_TSAN/stress/vmofs-stress" "$t" "${common[@]}" \
 		    --vmofs "$STRESS_TSAN/vmofs" --seconds "$secs" --no-aslr \
-		    --hang 120 --mount-opts size=64M --mount-opts size=32M,backing
+		    --hang 120 --mount-opts size=64M --mount-opts size=32M,backing \
+		    --mount-opts size=64M,writeback_cache
 		cleanup_mounts
 	fi
 }
