@@ -420,10 +420,7 @@ io_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
 	vfs_unlock();
 	if (killed)
 		notify_attr(ino);
-	if (fi->writepage)
-		notify_changed_async(v, (uint64_t)off, (uint64_t)r);
-	else
-		notify_changed(v, (uint64_t)off, (uint64_t)r, false);
+	notify_changed(v, (uint64_t)off, (uint64_t)r, false);
 	if (fi->writepage && (size_t)r < len) {
 		/*
 		 * The kernel's write-back of mmap'd (or cached) pages ignores

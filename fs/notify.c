@@ -368,30 +368,8 @@ notify_wait(uint64_t seq, fuse_ino_t ino)
 	(void)notify_wait_ms(seq, ino, NOTIFY_WAIT_MS);
 }
 
-static void notify_changed_q(struct vnode *v, uint64_t off, uint64_t len,
-    bool self, bool wait);
-
 void
 notify_changed(struct vnode *v, uint64_t off, uint64_t len, bool self)
-{
-	notify_changed_q(v, off, len, self, true);
-}
-
-/*
- * The same without the wait, for a WRITE of the kernel's own write-back
- * (writeback_cache, mmap): no write(2) waits on its reply, and the
- * notifier may be busy with the very invalidation that sent it (a
- * notify_flush), so waiting would only stall it for NOTIFY_WAIT_MS.
- */
-void
-notify_changed_async(struct vnode *v, uint64_t off, uint64_t len)
-{
-	notify_changed_q(v, off, len, false, false);
-}
-
-static void
-notify_changed_q(struct vnode *v, uint64_t off, uint64_t len, bool self,
-    bool wait)
 {
 	struct nrange stackr[16], *r = stackr;
 	uint64_t end = len == VMO_WHOLE || off + len < off ? UINT64_MAX :
@@ -446,8 +424,7 @@ notify_changed_q(struct vnode *v, uint64_t off, uint64_t len, bool self,
 	if (grow_ino)
 		notify_queue_grow(grow_ino, grow, last, seq);
 	pthread_cond_signal(&nq.work);
-	if (wait)
-		notify_wait(seq, n ? r[0].ino : grow_ino);
+	notify_wait(seq, n ? r[0].ino : grow_ino);
 	pthread_mutex_unlock(&nq.lock);
 out:
 	if (r != stackr)

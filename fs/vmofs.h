@@ -384,7 +384,6 @@ void notify_stop(void);
  * it.  Call with no lock held.
  */
 void notify_changed(struct vnode *v, uint64_t off, uint64_t len, bool self);
-void notify_changed_async(struct vnode *v, uint64_t off, uint64_t len);
 /* The attributes of ino changed behind the kernel: drop its copy (waits, bounded). */
 void notify_attr(fuse_ino_t ino);
 /* The same, queued only: any lock may be held (nq.lock is a leaf). */
