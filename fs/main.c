@@ -188,6 +188,10 @@ wb_exit_main(void *arg)
 		vfs_log(LOG_INFO, "writeback_cache: synced before leaving");
 	if (fd >= 0)
 		close(fd);
+	/* and each file still open for writing, one by one, waited for */
+	if (notify_flush(NULL, 0, VMO_WHOLE, true) != 0)
+		vfs_log(LOG_ERR, "writeback_cache: a file's cached bytes did not "
+		    "reach the daemon before leaving");
 	sigaction(SIGTERM, &wb_old_term, NULL);
 	sigaction(SIGINT, &wb_old_int, NULL);
 	kill(getpid(), c);
