@@ -254,6 +254,8 @@ pmm_nfree_locked(const struct pmm *pmm)
  * none.  The page is ALLOC and counted as resident (the caller will touch
  * it).  Does not consult the injector.  Requires pmm->lock.
  */
+static void pmm_hand_out_locked(struct pmm *pmm, struct vm_page *p);
+
 static struct vm_page *
 pmm_take_locked(struct pmm *pmm)
 {
@@ -273,18 +275,7 @@ pmm_take_locked(struct pmm *pmm)
 	} else {
 		return NULL;
 	}
-	PMM_ASSERT(p->state == VM_PAGE_FREE && p->pin_count == 0, p);
-	p->state = VM_PAGE_ALLOC;
-	p->resident = 1;
-	p->owner = NULL;
-	p->offset = 0;
-	/* the reclaimer reads these of any page without the PMM lock
-	 * (pq_bits, vm_page_flag_*): relaxed stores, like its loads */
-	__atomic_store_n(&p->flags, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&p->queue, 0, __ATOMIC_RELAXED);
-	TAILQ_NEXT(p, link) = PMM_POISON;
-	p->link.tqe_prev = PMM_POISON;
-	pmm->allocs++;
+	pmm_hand_out_locked(pmm, p);
 	return p;
 }
 
@@ -297,6 +288,8 @@ pmm_hand_out_locked(struct pmm *pmm, struct vm_page *p)
 	p->resident = 1;
 	p->owner = NULL;
 	p->offset = 0;
+	/* the reclaimer reads these of any page without the PMM lock
+	 * (pq_bits, vm_page_flag_*): relaxed stores, like its loads */
 	__atomic_store_n(&p->flags, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&p->queue, 0, __ATOMIC_RELAXED);
 	TAILQ_NEXT(p, link) = PMM_POISON;
