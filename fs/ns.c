@@ -607,10 +607,12 @@ ns_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 
 	/*
 	 * -o writeback_cache: a clone sees every write(2) that returned
-	 * before (SPEC 2), so the kernel's dirty pages of the source come
-	 * first (notify_flush).  The source stays: the kernel holds clones/.
+	 * before (SPEC 2), and a slice's range is checked against a size
+	 * that counts them, so the kernel's dirty pages of the source come
+	 * first (notify_flush).  The source stays: the kernel holds the dir.
 	 */
-	if (vfs.writeback && VFS_INO_KIND(parent) == VK_CLONES) {
+	if (vfs.writeback && (VFS_INO_KIND(parent) == VK_CLONES ||
+	    VFS_INO_KIND(parent) == VK_SLICES)) {
 		vfs_lock();
 		d = vnode_get(VFS_INO_ID(parent));
 		vfs_unlock();

@@ -196,6 +196,34 @@ test_slice_coherent(void **state)
 	assert_int_equal(ml_sh("rm -r %s", P("p")), 0);
 }
 
+/*
+ * A slice's write past its root's end grows the root; in this mode the
+ * kernel keeps the root's size itself, so the daemon must raise it.
+ */
+static void
+test_slice_grows_root(void **state)
+{
+	char a[100], b[50];
+	struct stat st;
+	int fd;
+
+	(void)state;
+	ml_mkdir(P("g"));
+	fd = open(P("g/data"), O_RDWR);
+	assert_true(fd >= 0);
+	memset(a, 'a', sizeof(a));
+	assert_int_equal(pwrite(fd, a, sizeof(a), 0), (ssize_t)sizeof(a));
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_size, 100);
+	ml_mkdir(P("g/slices/s@0+4K"));
+	memset(b, 'b', sizeof(b));
+	assert_int_equal(ml_write_at(P("g/slices/s/data"), b, sizeof(b), 1000), 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_size, 1050);
+	close(fd);
+	assert_int_equal(ml_sh("rm -r %s", P("g")), 0);
+}
+
 static void
 test_zero_not_undone(void **state)
 {
@@ -300,6 +328,7 @@ main(void)
 		cmocka_unit_test(test_clone_sees_cached_writes),
 		cmocka_unit_test(test_stats_count_cached_writes),
 		cmocka_unit_test(test_slice_coherent),
+		cmocka_unit_test(test_slice_grows_root),
 		cmocka_unit_test(test_zero_not_undone),
 		cmocka_unit_test(test_fixed_and_refs),
 		cmocka_unit_test(test_sigterm_writes_back),
