@@ -374,7 +374,7 @@ notify_changed(struct vnode *v, uint64_t off, uint64_t len, bool self)
 	struct nrange stackr[16], *r = stackr;
 	uint64_t end = len == VMO_WHOLE || off + len < off ? UINT64_MAX :
 	    off + len;
-	uint64_t seq, grow = 0;
+	uint64_t seq, grow = 0, rend = 0;
 	struct vnode *root;
 	struct vmo *rvmo = NULL;
 	unsigned char last = 0;
@@ -400,13 +400,22 @@ notify_changed(struct vnode *v, uint64_t off, uint64_t len, bool self)
 	if (n > max)
 		n = max;	/* benign: the rest stay stale, as without us */
 	if (vfs.writeback && v->group && (root = notify_group_root(v)) != v &&
-	    notify_kernel_has(root) && (rvmo = vnode_vmo_get(root)) != NULL)
+	    notify_kernel_has(root) && (rvmo = vnode_vmo_get(root)) != NULL) {
 		grow_ino = VFS_INO(root->id, VK_DATA);
+		/* the change's end in the root's bytes */
+		rend = v->slice_len ? v->slice_off + (end < v->slice_len ?
+		    end : v->slice_len) : end;
+	}
 	vfs_unlock();
 	if (grow_ino) {
-		/* -o writeback_cache: a slice's write may have grown its root */
+		/*
+		 * -o writeback_cache: a slice's write may have grown its
+		 * root.  Every growth is told as it happens, so a root that
+		 * reaches past this change's end was not grown by it.
+		 */
 		grow = vmo_size(rvmo);
-		if (grow == 0 || vmo_read(rvmo, &last, grow - 1, 1) != 1)
+		if (grow == 0 || grow > rend ||
+		    vmo_read(rvmo, &last, grow - 1, 1) != 1)
 			grow_ino = 0;
 		vmo_unref(rvmo);
 	}

@@ -220,6 +220,13 @@ test_slice_grows_root(void **state)
 	assert_int_equal(ml_write_at(P("g/slices/s/data"), b, sizeof(b), 1000), 0);
 	assert_int_equal(fstat(fd, &st), 0);
 	assert_int_equal(st.st_size, 1050);
+	/* one inside the root's bytes (no growth), then one past them */
+	assert_int_equal(ml_write_at(P("g/slices/s/data"), b, sizeof(b), 500), 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_size, 1050);
+	assert_int_equal(ml_write_at(P("g/slices/s/data"), b, sizeof(b), 2000), 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_size, 2050);
 	close(fd);
 	assert_int_equal(ml_sh("rm -r %s", P("g")), 0);
 }
