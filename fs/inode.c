@@ -1,6 +1,6 @@
 /*
  * inode.c - the vnode table: one vnode per VMO (plus the root), found by
- * id from any of its five inode numbers (see vmofs.h for the encoding).
+ * id from any of its six inode numbers (see vmofs.h for the encoding).
  *
  * Everything here is protected by vfs.ns_lock, one mutex for the whole
  * namespace.  Namespace operations are short (libvm calls made under it
@@ -129,6 +129,38 @@ vnode_shows(struct vnode *v, enum vkind k)
 	return v->linked && !(v->removed & (1u << k));
 }
 
+/*
+ * (N) refs/ is listed only while it holds a reference: few VMOs have one, and
+ * a listed refs/ costs every rm -r of a VMO about five requests more
+ * (READDIRPLUS, READDIR, RMDIR, GETATTR, FORGET; docs/benchmarks.md).
+ * Unlisted it is still there for LOOKUP, stat, mkdir refs/R and rmdir.
+ */
+bool
+vnode_listed(struct vnode *v, enum vkind k)
+{
+	return vnode_shows(v, k) &&
+	    (k != VK_REFS || v->nkids[vnode_list(VK_REFS)] > 0);
+}
+
+/*
+ * (N) refs/ of d just got its first reference or lost its last: d's
+ * listing gained or lost it, and with it a link (vnode_fill_stat), but
+ * the kernel saw a change in refs/, not in d.  It caches d's attributes
+ * for the whole timeout, and without OPENDIR d's listing too, until d's
+ * mtime changes (FOPEN_CACHE_DIR, ns.c).  So d's mtime moves and its
+ * attributes are queued for invalidation; true if so (the caller's reply
+ * waits: notify_settle).  test_refs test_ref_listing guards both.
+ */
+static bool
+vnode_refs_toggled(struct vnode *d)
+{
+	vnode_touch(&d->meta[VK_DIR], true);
+	if (d->nlookup[VK_DIR] == 0)
+		return false;
+	notify_attr_async(VFS_INO(d->id, VK_DIR));
+	return true;
+}
+
 void
 vnode_reshow(struct vnode *v, enum vkind k, mode_t mode,
     const struct fuse_ctx *ctx)
@@ -195,9 +227,12 @@ vnode_get(uint64_t id)
  * (N) Show v in parent's directory pdir (VK_DIR of the root, VK_CLONES,
  * VK_SLICES, VK_REFS): in its tree by id, which readdir walks and seeks in (its
  * cookies are ids, ns.c), and in its tree by name, which lookups search.
- * No other child of parent may have v's name.
+ * No other child of parent may have v's name.  True if the kernel's
+ * attributes of parent's directory were queued for invalidation (its
+ * first reference: refs/ is listed now, vnode_listed); the caller's reply
+ * should wait for it (notify_settle).
  */
-void
+bool
 vnode_link(struct vnode *parent, enum vkind pdir, struct vnode *v)
 {
 	int i = vnode_list(pdir);
@@ -214,6 +249,8 @@ vnode_link(struct vnode *parent, enum vkind pdir, struct vnode *v)
 	parent->nkids[i]++;
 	v->linked = true;
 	vnode_touch(&parent->meta[pdir], true);
+	return pdir == VK_REFS && parent->nkids[i] == 1 &&
+	    vnode_refs_toggled(parent);
 }
 
 static struct vnode *
@@ -290,12 +327,16 @@ vnode_release(struct vnode *v)
 		notify_attr_async(v->cow_stale);
 }
 
-/* (N) Remove v from the namespace (it must have no linked children). */
-void
+/*
+ * (N) Remove v from the namespace (it must have no linked children).
+ * True as for vnode_link: v was its parent's last reference.
+ */
+bool
 vnode_unlink(struct vnode *v)
 {
 	struct vnode *c = vnode_container(v);
 	int i = vnode_list(v->pdir);
+	bool queued;
 
 	vfs_assert_locked();
 	assert(v->linked && !v->nkids[0] && !v->nkids[1] && !v->nkids[2]);
@@ -307,7 +348,10 @@ vnode_unlink(struct vnode *v)
 	if (v->pdir == VK_CLONES)
 		v->cow_stale = vnode_page_owner(c);
 	vnode_touch(&c->meta[v->pdir], true);
+	queued = v->pdir == VK_REFS && c->nkids[i] == 0 &&
+	    vnode_refs_toggled(c);
 	vnode_release(v);
+	return queued;
 }
 
 static void
@@ -516,8 +560,11 @@ vnode_fill_stat(struct vnode *v, enum vkind k, struct stat *st)
 		if (v == vfs.root)
 			st->st_nlink = 2 + v->nkids[0];
 		else
-			st->st_nlink = v->linked ? 2 + vnode_shows(v, VK_CLONES) +
-			    vnode_shows(v, VK_SLICES) + vnode_shows(v, VK_REFS) : 0;
+			/* 2 + the subdirectories its listing has (find's
+			 * leaf optimisation counts on that): not an
+			 * unlisted refs/ */
+			st->st_nlink = v->linked ? 2 + vnode_listed(v, VK_CLONES) +
+			    vnode_listed(v, VK_SLICES) + vnode_listed(v, VK_REFS) : 0;
 		break;
 	case VK_CLONES:
 	case VK_SLICES:

@@ -9,6 +9,8 @@
  *   NAME/slices/S@R      mkdir: vmo_slice of NAME (R required)
  *   NAME/refs/R          mkdir: vmo_reference of NAME (no range: all of it)
  *   NAME/{data,info,clones,slices,refs}   fixed; exist as long as NAME does
+ *                        (readdir lists refs/ only while it holds a
+ *                        reference; LOOKUP finds it always: vnode_listed)
  *
  * rmdir of a VMO with linked children is ENOTEMPTY.  The fixed entries
  * can be removed, as on any filesystem, so that `rm -r` works and every
@@ -668,8 +670,9 @@ ns_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 		v->aolw = true;
 		__atomic_store_n(&d->has_aolw, true, __ATOMIC_RELEASE);
 	}
-	vnode_link(d, k, v);
 	flags = strcmp(cname, name) != 0 ? VR_VOLATILE : 0;
+	if (vnode_link(d, k, v))
+		flags |= VR_SETTLE;	/* d lists refs/ now: its st_nlink */
 	if (k == VK_CLONES && (owner = vnode_page_owner(d)) != 0) {
 		/* d's own pages went to the hidden node: its st_blocks */
 		notify_attr_async(owner);
@@ -736,9 +739,10 @@ ns_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		c->store = NULL;
 		vmo = vnode_vmo_get(c);
 	}
-	vnode_unlink(c);
+	/* d's last reference: d's VMO directory lists no refs/ (st_nlink) */
+	settle = vnode_unlink(c);
 	/* a clone's end queued its source's st_blocks (vnode_release) */
-	settle = c->cow_stale && !c->vmo;
+	settle |= c->cow_stale && !c->vmo;
 	vnode_maybe_free(c);
 	err = 0;
 out_err:
@@ -978,7 +982,10 @@ out_err:
 /*
  * Directory listings are stateless: opendir answers ENOSYS, so the kernel
  * stops sending OPENDIR and RELEASEDIR for the whole mount (no_opendir),
- * two round trips less per directory that rm -r walks.  Each entry carries
+ * two round trips less per directory that rm -r walks.  (It then also
+ * caches each complete listing, FOPEN_CACHE_DIR, until the directory
+ * changes through it or its mtime does: a listing that changes without
+ * that must move the mtime, vnode_refs_toggled.)  Each entry carries
  * a cookie (its d_off is the cookie of the entry after it), computed from
  * what it is, so a later READDIR resumes from the offset alone:
  *
@@ -988,11 +995,15 @@ out_err:
  *
  * Children sit in their list in ascending id (vnode_link keeps the order),
  * so an entry present throughout a listing is listed exactly once, whatever
- * mkdir, rmdir and rename do meanwhile.
+ * mkdir, rmdir and rename do meanwhile.  A fixed entry that is not listed
+ * (removed, or refs/ while it holds no reference: vnode_listed) is skipped
+ * and keeps its cookie: slices' d_off is 6 either way, and a listing
+ * resumed there gives refs/ if it is listed by then, else nothing.
  *
  * READDIRPLUS hands the kernel each entry with its attributes, as a LOOKUP
  * would (and taking a lookup reference the same way, "." and ".." aside):
- * rm -r then needs no LOOKUP for info, clones/ and slices/.
+ * rm -r then needs no LOOKUP for info, clones/ and slices/, and an empty
+ * refs/, unlisted, costs it nothing.
  */
 struct dent {
 	fuse_ino_t	 ino;
@@ -1052,7 +1063,7 @@ ns_list(struct vnode *d, enum vkind k, off_t off, struct dent *out, int max)
 	if (i < 0) {
 		for (fk = off > VK_DATA ? (int)off : VK_DATA;
 		    fk < VK_NKINDS && n < max; fk++)
-			if (vnode_shows(d, (enum vkind)fk))
+			if (vnode_listed(d, (enum vkind)fk))
 				dent_set(&out[n++], VFS_INO(d->id, fk),
 				    d->meta[fk].mode & S_IFMT, fk + 1, d,
 				    (enum vkind)fk, fixed_names[fk]);

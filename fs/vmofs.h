@@ -251,8 +251,10 @@ struct vnode *vnode_kid_next(struct vnode *c);
 	for ((c) = vnode_kid_from((d), (i), 0); (c); (c) = vnode_kid_next(c))
 /* (N) Give the linked v a new name (name is malloc'd; v owns it now). */
 void vnode_rename(struct vnode *v, char *name);
-void vnode_link(struct vnode *parent, enum vkind pdir, struct vnode *v);	/* (N) */
-void vnode_unlink(struct vnode *v);		/* (N) */
+/* (N) true: parent's directory attributes queued for invalidation (refs/
+ * got its first or lost its last reference); reply after notify_settle. */
+bool vnode_link(struct vnode *parent, enum vkind pdir, struct vnode *v);
+bool vnode_unlink(struct vnode *v);		/* (N) */
 void vnode_maybe_free(struct vnode *v);		/* (N) */
 void vnode_lookup_ref(struct vnode *v, enum vkind k);	/* (N) */
 void vnode_forget(fuse_ino_t ino, uint64_t n);
@@ -273,6 +275,9 @@ int vnode_reject(fuse_req_t req, const char *op, struct vnode *v, int err,
 void vnode_touch(struct vmeta *m, bool mtime);	/* (N) */
 /* (N) Does the linked VMO directory v show its entry k (VK_DIR: itself)? */
 bool vnode_shows(struct vnode *v, enum vkind k);
+/* (N) Does v's directory list its entry k: it shows, and refs/ only while
+ * it holds a reference (k == VK_REFS: nkids[2] > 0)? */
+bool vnode_listed(struct vnode *v, enum vkind k);
 /* (N) Show v's removed fixed entry k again, as a new inode: mode, ctx's
  * owner, new times, no stored xattrs. */
 void vnode_reshow(struct vnode *v, enum vkind k, mode_t mode,

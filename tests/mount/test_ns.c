@@ -79,7 +79,7 @@ test_mkdir_layout(void **state)
 	ml_mkdir(P("a"));
 	assert_int_equal(stat(P("a"), &st), 0);
 	assert_true(S_ISDIR(st.st_mode));
-	assert_string_equal(listing(P("a")), "clones data info refs slices");
+	assert_string_equal(listing(P("a")), "clones data info slices");
 	assert_int_equal(stat(P("a/data"), &st), 0);
 	assert_true(S_ISREG(st.st_mode));
 	assert_int_equal(st.st_size, 0);
@@ -117,7 +117,7 @@ test_create_refused(void **state)
 	assert_int_equal(link(P("cr/data"), P("cr/data2")), -1);
 	assert_int_equal(errno, EPERM);
 	assert_int_equal(mkdir_err(P("x@0+4K")), EINVAL);
-	assert_string_equal(listing(P("cr")), "clones data info refs slices");
+	assert_string_equal(listing(P("cr")), "clones data info slices");
 	/* info is read-only: only a restore of info text can be written
 	 * (and is dropped, test_xattr test_restore_writes) */
 	fd = open(P("cr/info"), O_WRONLY);
@@ -328,7 +328,7 @@ test_fixed_entries_removable(void **state)
 	assert_int_equal(unlink(P("fx/data")), 0);
 	assert_int_equal(stat(P("fx/data"), &st), -1);
 	assert_int_equal(errno, ENOENT);
-	assert_string_equal(listing(P("fx")), "clones info refs slices");
+	assert_string_equal(listing(P("fx")), "clones info slices");
 	assert_int_equal(unlink(P("fx/data")), -1);
 	assert_int_equal(errno, ENOENT);
 	/* the open descriptor goes on, with st_nlink 0 */
@@ -351,7 +351,7 @@ test_fixed_entries_removable(void **state)
 	assert_int_equal(write(fd, "xyz", 3), 3);
 	close(fd);
 	assert_int_equal(create_excl(P("fx/data"), 0640), -EEXIST);
-	assert_string_equal(listing(P("fx")), "clones data info refs slices");
+	assert_string_equal(listing(P("fx")), "clones data info slices");
 	assert_int_equal(ml_read_at(P("fx/data"), buf, sizeof(buf), 0), 3);
 	assert_memory_equal(buf, "xyz", 3);
 	/* it is the same VMO: the old descriptor sees the new bytes */
@@ -379,13 +379,20 @@ test_fixed_entries_removable(void **state)
 	assert_int_equal(errno, ENOENT);
 	assert_int_equal(mkdir_err(P("fx/clones/c")), ENOENT);
 	assert_int_equal(rmdir(P("fx/slices")), 0);
+	/* refs/ is still there, but unlisted while empty: no link */
 	assert_int_equal(stat(P("fx"), &st), 0);
-	assert_int_equal(st.st_nlink, 3);	/* refs/ is still there */
+	assert_int_equal(st.st_nlink, 2);
+	assert_string_equal(listing(P("fx")), "data info");
 	ml_mkdir(P("fx/refs/r"));
+	assert_string_equal(listing(P("fx")), "data info refs");
+	assert_int_equal(stat(P("fx"), &st), 0);
+	assert_int_equal(st.st_nlink, 3);
 	assert_int_equal(rmdir(P("fx/refs")), -1);
 	assert_int_equal(errno, ENOTEMPTY);
 	assert_int_equal(rmdir(P("fx/refs/r")), 0);
 	assert_int_equal(rmdir(P("fx/refs")), 0);
+	assert_int_equal(stat(P("fx/refs"), &st), -1);
+	assert_int_equal(errno, ENOENT);
 	assert_string_equal(listing(P("fx")), "data info");
 	assert_int_equal(stat(P("fx"), &st), 0);
 	assert_int_equal(st.st_nlink, 2);
