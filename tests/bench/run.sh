@@ -15,8 +15,8 @@
 #   vmofs[:NAME]     BUILD_DIR/vmofs -f -o size=4G[,OPTS] (2G with prealloc),
 #                    one per entry of
 #                    VMOFS_CONFIGS ("NAME:OPTS ...", default "default:
-#                    prealloc:prealloc fast:direct_io,prealloc
-#                    uring:uring,prealloc").  A config with uring needs
+#                    writeback:writeback_cache prealloc:prealloc
+#                    fast:direct_io,prealloc uring:uring,prealloc").  A config with uring needs
 #                    the kernel's enable_uring: the run switches it on,
 #                    says so, and puts the old value back on exit.
 # Workloads: sequential write/read (fio psync, 1 MiB and 4 KiB blocks, cold
@@ -53,14 +53,14 @@ if [ "$QUICK" = 1 ]; then
 	: "${BENCH_REPS:=1}" "${BENCH_CLONE_REPS:=3}" "${BENCH_BUDGET_S:=100}"
 	: "${BENCH_CMD_TIMEOUT:=45}"
 else
-	: "${BENCH_SEQ_SIZE:=1G}" "${BENCH_RAND_SIZE:=256M}" "${BENCH_META_N:=10000}"
+	: "${BENCH_SEQ_SIZE:=512M}" "${BENCH_RAND_SIZE:=256M}" "${BENCH_META_N:=5000}"
 	: "${BENCH_CLONE_SIZES:=1G 8G}" "${BENCH_HEAVY_SIZE:=256M}" "${BENCH_HEAVY_N:=100}"
-	: "${BENCH_REPS:=3}" "${BENCH_CLONE_REPS:=3}" "${BENCH_BUDGET_S:=780}"
+	: "${BENCH_REPS:=3}" "${BENCH_CLONE_REPS:=3}" "${BENCH_BUDGET_S:=480}"
 	: "${BENCH_CMD_TIMEOUT:=180}"
 fi
 : "${BENCH_PEERS:=tmpfs passthrough_hp passthrough_ll vmofs}"
 : "${BENCH_WORKLOADS:=seq rand meta clone heavy}"
-: "${VMOFS_CONFIGS:=default: prealloc:prealloc fast:direct_io,prealloc uring:uring,prealloc}"
+: "${VMOFS_CONFIGS:=default: writeback:writeback_cache prealloc:prealloc fast:direct_io,prealloc uring:uring,prealloc}"
 : "${BENCH_DOCS:=1}"
 MOUNT_SIZE=4G                         # every peer's size= at the main mounts,
 PREALLOC_SIZE=2G                      # but a vmofs with prealloc: it holds its
@@ -76,7 +76,11 @@ MOUNT_BYTES=$(bytes $MOUNT_SIZE)
 T0=$SECONDS
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)  # before any mount: the machine as found
 
-log() { printf '[bench %3ds] %s\n' $((SECONDS - T0)) "$*" >&2; }
+LOGF=                                 # the work dir's copy of the log, once made
+log() {
+	printf '[bench %3ds] %s\n' $((SECONDS - T0)) "$*" >&2
+	[ -z "$LOGF" ] || printf '[bench %3ds] %s\n' $((SECONDS - T0)) "$*" >>"$LOGF"
+}
 
 # ---------------------------------------------------------------- results
 declare -a ROWS=()
@@ -89,6 +93,7 @@ note() { NOTE[$1|$2]=$3; }
 
 # ---------------------------------------------------------------- cleanup
 WORK=$(mktemp -d /tmp/vmofs-bench.XXXXXX) || exit 1
+LOGF=$WORK/bench.log
 declare -a MOUNTS=()    # "MNT|PID|fuse" or "MNT||tmpfs", in mount order
 CUR=                    # pid of the command in flight (a timeout process)
 
@@ -747,6 +752,7 @@ main() {
 		done
 	} >"$TSV"
 	cp "$TSV" "$RES/latest.tsv"
+	cp "$LOGF" "$RES/bench-$STAMP.log" 2>/dev/null   # where the time went
 	log "results: ${TSV#"$ROOT"/}"
 
 	args=("$TSV")
