@@ -119,8 +119,10 @@ static struct {
 	bool	 killpriv;	/* negotiated */
 	bool	 dio_offered;	/* the kernel offers DIRECT_IO_ALLOW_MMAP */
 	bool	 uring_offered;	/* the kernel offers FUSE_OVER_IO_URING */
+	char	 bdi[48];	/* the mount's /sys/class/bdi/MAJ:MIN; "" unknown */
 	char	 ra_path[64];	/* the mount's read_ahead_kb; "" unknown */
 	uint64_t ra_max;	/* readahead ceiling, bytes: size= / 256 */
+	uint64_t dirty_max;	/* writeback_cache: dirty bytes wanted; 0 none */
 } conn;
 
 /*
@@ -152,7 +154,7 @@ conn_find_bdi(const char *mnt)
 	size_t cap = 0;
 	FILE *f = fopen("/proc/self/mountinfo", "r");
 
-	conn.ra_path[0] = '\0';
+	conn.ra_path[0] = conn.bdi[0] = '\0';
 	if (!f) {
 		vfs_log(LOG_INFO, "readahead: /proc/self/mountinfo: %s",
 		    strerror(errno));
@@ -165,9 +167,12 @@ conn_find_bdi(const char *mnt)
 		fld[0] = strtok_r(line, " ", &save);
 		for (i = 1; i < 5 && fld[i - 1]; i++)
 			fld[i] = strtok_r(NULL, " ", &save);
-		if (i == 5 && fld[4] && conn_same_path(fld[4], mnt))
+		if (i == 5 && fld[4] && conn_same_path(fld[4], mnt)) {
+			snprintf(conn.bdi, sizeof(conn.bdi),
+			    "/sys/class/bdi/%s", fld[2]);
 			snprintf(conn.ra_path, sizeof(conn.ra_path),
-			    "/sys/class/bdi/%s/read_ahead_kb", fld[2]);
+			    "%s/read_ahead_kb", conn.bdi);
+		}
 	}
 	free(line);
 	fclose(f);
@@ -205,6 +210,45 @@ conn_raise_readahead(uint32_t max_write)
 	if (cur < want && pwrite(fd, buf, (size_t)n, 0) != n)
 		vfs_log(LOG_INFO, "readahead stays at %lu KiB: %s: %s", cur,
 		    conn.ra_path, strerror(errno));
+	close(fd);
+}
+
+/*
+ * -o writeback_cache: the kernel lets a FUSE mount hold at most 1% of its
+ * dirty threshold in dirty pages (bdi max_ratio 1, strict_limit: about
+ * 44 MiB on a 24 GiB machine), to keep an untrusted server from pinning
+ * memory.  A writer then waits on each write-back once that much is
+ * dirty, and 1 MiB writes ran at passthrough_hp's speed, a third of
+ * tmpfs's.  vmofs runs as root and its bytes live in memory anyway, so it
+ * raises its own mount's max_bytes to a quarter of size=, at most 1 GiB
+ * (never lowering it): docs/benchmarks.md has the figures.  Needs root;
+ * without it the kernel's limit stays (LOG_INFO).
+ */
+static void
+conn_raise_dirty(void)
+{
+	char path[64], buf[32];
+	unsigned long long cur = 0;
+	ssize_t n;
+	int fd;
+
+	if (!conn.dirty_max || !conn.bdi[0])
+		return;
+	snprintf(path, sizeof(path), "%s/max_bytes", conn.bdi);
+	if ((fd = open(path, O_RDWR | O_CLOEXEC)) < 0) {
+		vfs_log(LOG_INFO, "writeback_cache: dirty limit stays the "
+		    "kernel's: %s: %s", path, strerror(errno));
+		return;
+	}
+	if ((n = pread(fd, buf, sizeof(buf) - 1, 0)) > 0) {
+		buf[n] = '\0';
+		cur = strtoull(buf, NULL, 10);
+	}
+	n = snprintf(buf, sizeof(buf), "%llu",
+	    (unsigned long long)conn.dirty_max);
+	if (cur < conn.dirty_max && pwrite(fd, buf, (size_t)n, 0) != n)
+		vfs_log(LOG_INFO, "writeback_cache: dirty limit stays at %llu "
+		    "bytes: %s: %s", cur, path, strerror(errno));
 	close(fd);
 }
 
@@ -463,6 +507,7 @@ conn_writev(int fd, struct iovec *iov, int count, void *userdata)
 	if (out && n >= 0) {
 		/* The kernel has taken the reply: fc->initialized is set. */
 		conn_raise_readahead(out->max_write);
+		conn_raise_dirty();
 		if (uring)
 			uring_go(out->max_write, out->max_pages);
 		else
@@ -485,6 +530,8 @@ conn_setup(struct fuse_session *se, const char *mountpoint, uint64_t limit)
 	};
 
 	conn.ra_max = limit / 256;
+	conn.dirty_max = !vfs.writeback ? 0 : limit / 4 < (1ull << 30) ?
+	    limit / 4 : 1ull << 30;
 	conn_find_bdi(mountpoint);
 	return fuse_session_custom_io(se, &io, fuse_session_fd(se));
 }
