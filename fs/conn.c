@@ -120,7 +120,6 @@ static struct {
 	bool	 dio_offered;	/* the kernel offers DIRECT_IO_ALLOW_MMAP */
 	bool	 uring_offered;	/* the kernel offers FUSE_OVER_IO_URING */
 	char	 bdi[48];	/* the mount's /sys/class/bdi/MAJ:MIN; "" unknown */
-	char	 ra_path[64];	/* the mount's read_ahead_kb; "" unknown */
 	uint64_t ra_max;	/* readahead ceiling, bytes: size= / 256 */
 	uint64_t dirty_max;	/* writeback_cache: dirty bytes wanted; 0 none */
 } conn;
@@ -154,7 +153,7 @@ conn_find_bdi(const char *mnt)
 	size_t cap = 0;
 	FILE *f = fopen("/proc/self/mountinfo", "r");
 
-	conn.ra_path[0] = conn.bdi[0] = '\0';
+	conn.bdi[0] = '\0';
 	if (!f) {
 		vfs_log(LOG_INFO, "readahead: /proc/self/mountinfo: %s",
 		    strerror(errno));
@@ -167,18 +166,47 @@ conn_find_bdi(const char *mnt)
 		fld[0] = strtok_r(line, " ", &save);
 		for (i = 1; i < 5 && fld[i - 1]; i++)
 			fld[i] = strtok_r(NULL, " ", &save);
-		if (i == 5 && fld[4] && conn_same_path(fld[4], mnt)) {
+		if (i == 5 && fld[4] && conn_same_path(fld[4], mnt))
 			snprintf(conn.bdi, sizeof(conn.bdi),
 			    "/sys/class/bdi/%s", fld[2]);
-			snprintf(conn.ra_path, sizeof(conn.ra_path),
-			    "%s/read_ahead_kb", conn.bdi);
-		}
 	}
 	free(line);
 	fclose(f);
-	if (!conn.ra_path[0])
+	if (!conn.bdi[0])
 		vfs_log(LOG_INFO, "readahead: %s is not in "
 		    "/proc/self/mountinfo", mnt);
+}
+
+/*
+ * Raise the number in the mount's bdi file name to want (never lower it);
+ * what and unit name the setting in the log line when that fails (no root).
+ */
+static void
+conn_bdi_raise(const char *name, unsigned long long want, const char *what,
+    const char *unit)
+{
+	char path[80], buf[32];
+	unsigned long long cur = 0;
+	ssize_t n;
+	int fd;
+
+	if (!conn.bdi[0] || want == 0)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", conn.bdi, name);
+	if ((fd = open(path, O_RDWR | O_CLOEXEC)) < 0) {
+		vfs_log(LOG_INFO, "%s stays the kernel's: %s: %s", what, path,
+		    strerror(errno));
+		return;
+	}
+	if ((n = pread(fd, buf, sizeof(buf) - 1, 0)) > 0) {
+		buf[n] = '\0';
+		cur = strtoull(buf, NULL, 10);
+	}
+	n = snprintf(buf, sizeof(buf), "%llu", want);
+	if (cur < want && pwrite(fd, buf, (size_t)n, 0) != n)
+		vfs_log(LOG_INFO, "%s stays at %llu %s: %s: %s", what, cur,
+		    unit, path, strerror(errno));
+	close(fd);
 }
 
 /*
@@ -188,29 +216,8 @@ conn_find_bdi(const char *mnt)
 static void
 conn_raise_readahead(uint32_t max_write)
 {
-	unsigned long cur = 0, want;
-	char buf[32];
-	ssize_t n;
-	int fd;
-
-	want = (unsigned long)((max_write < conn.ra_max ? max_write :
-	    conn.ra_max) / 1024);
-	if (!conn.ra_path[0] || want == 0)
-		return;
-	if ((fd = open(conn.ra_path, O_RDWR | O_CLOEXEC)) < 0) {
-		vfs_log(LOG_INFO, "readahead stays the kernel's: %s: %s",
-		    conn.ra_path, strerror(errno));
-		return;
-	}
-	if ((n = pread(fd, buf, sizeof(buf) - 1, 0)) > 0) {
-		buf[n] = '\0';
-		cur = strtoul(buf, NULL, 10);
-	}
-	n = snprintf(buf, sizeof(buf), "%lu", want);
-	if (cur < want && pwrite(fd, buf, (size_t)n, 0) != n)
-		vfs_log(LOG_INFO, "readahead stays at %lu KiB: %s: %s", cur,
-		    conn.ra_path, strerror(errno));
-	close(fd);
+	conn_bdi_raise("read_ahead_kb", (max_write < conn.ra_max ? max_write :
+	    conn.ra_max) / 1024, "readahead", "KiB");
 }
 
 /*
@@ -227,29 +234,8 @@ conn_raise_readahead(uint32_t max_write)
 static void
 conn_raise_dirty(void)
 {
-	char path[64], buf[32];
-	unsigned long long cur = 0;
-	ssize_t n;
-	int fd;
-
-	if (!conn.dirty_max || !conn.bdi[0])
-		return;
-	snprintf(path, sizeof(path), "%s/max_bytes", conn.bdi);
-	if ((fd = open(path, O_RDWR | O_CLOEXEC)) < 0) {
-		vfs_log(LOG_INFO, "writeback_cache: dirty limit stays the "
-		    "kernel's: %s: %s", path, strerror(errno));
-		return;
-	}
-	if ((n = pread(fd, buf, sizeof(buf) - 1, 0)) > 0) {
-		buf[n] = '\0';
-		cur = strtoull(buf, NULL, 10);
-	}
-	n = snprintf(buf, sizeof(buf), "%llu",
-	    (unsigned long long)conn.dirty_max);
-	if (cur < conn.dirty_max && pwrite(fd, buf, (size_t)n, 0) != n)
-		vfs_log(LOG_INFO, "writeback_cache: dirty limit stays at %llu "
-		    "bytes: %s: %s", cur, path, strerror(errno));
-	close(fd);
+	conn_bdi_raise("max_bytes", conn.dirty_max,
+	    "writeback_cache: dirty limit", "bytes");
 }
 
 static struct {
