@@ -437,13 +437,6 @@ io_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
 	fuse_reply_write(req, (size_t)r);
 }
 
-void
-io_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	(void)ino; (void)fi;
-	fuse_reply_err(req, 0);
-}
-
 /*
  * Nothing is volatile in RAM mode: every write is already in the VMO.  In
  * backing mode, data of a backed VMO (or of a slice of one) is written

@@ -293,7 +293,11 @@ static const struct fuse_lowlevel_ops vfs_ops = {
 	.open = io_open,
 	.read = io_read,
 	.write_buf = io_write_buf,
-	.flush = io_flush,
+	/* no .flush: ENOSYS, and the kernel sends no more FLUSH (no_flush).
+	 * Every write is in the VMO when its reply leaves, so a close has
+	 * nothing to wait for; opens say noflush, which the kernel ignores
+	 * under -o writeback_cache, where each close sent one FLUSH (after
+	 * its write-back, whose errors close(2) still reports). */
 	.fsync = io_fsync,
 	.release = io_release,
 	.fallocate = io_fallocate,

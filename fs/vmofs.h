@@ -330,7 +330,6 @@ void io_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 uint64_t io_spliced(void);	/* WRITEs whose data came through a splice pipe */
 void io_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
     off_t off, struct fuse_file_info *fi);
-void io_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void io_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
     struct fuse_file_info *fi);
 void io_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);

@@ -596,6 +596,27 @@ test_idle_workers() {
 	vt_umount
 }
 
+# No FLUSH at close (fs/main.c, no .flush): the first is answered ENOSYS
+# and the kernel sends no more.  Under -o writeback_cache the kernel ignores
+# noflush, and each close cost a FLUSH round trip after its write-back.
+# The bytes still reach the daemon at close: a clone taken right after
+# each one has them.
+test_close_no_flush() {
+	local i n
+	uname -r | awk -F. '{ exit !($1 > 6 || ($1 == 6 && $2 >= 16)) }' ||
+		vt_skip "writeback_cache needs Linux 6.16 (this is $(uname -r))"
+	vt_mount -d -o size=16M,writeback_cache
+	for i in 1 2 3 4; do
+		mkdir "$MNT/f$i"
+		printf 'bytes %d' "$i" >"$MNT/f$i/data"
+		mkdir "$MNT/f$i/clones/c"
+		vt_eq "bytes $i" "$(cat "$MNT/f$i/clones/c/data")" "clone of f$i"
+	done
+	n=$(grep -c 'opcode: FLUSH' "$VT_LOG" || true)
+	vt_ge 1 "$n" "FLUSH requests for four closes"
+	vt_umount
+}
+
 test_remount_cycles() {
 	local i
 	for i in 1 2 3; do
@@ -612,4 +633,4 @@ vt_main test_bad_options test_help_version test_size_option \
 	test_prealloc_option test_uring_option test_readahead \
 	test_readahead_escaped_path \
 	test_nonroot_mount test_splice_writes test_spin_option \
-	test_log_option test_idle_workers test_remount_cycles
+	test_log_option test_idle_workers test_close_no_flush test_remount_cycles
