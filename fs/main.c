@@ -443,24 +443,6 @@ vfs_check_opts(struct vopts *o, const char *prog, uint64_t *limit)
 	return 0;
 }
 
-/*
- * (N) Workers kept waiting on /dev/fuse: two per CPU, at least four.
- * libfuse 3.14 keeps every worker it ever started (a burst of writes
- * through the writeback cache leaves 15 or more), and the kernel hands
- * each request to the worker that has waited longest, so a lone reader's
- * requests go round all of them, each on a cold stack and often another
- * CPU.  After such a burst, 4 KiB random reads ran 27-32k IOPS with
- * every worker kept and 33-36k with four; with one or two kept, workers
- * die and are born at every request (13-26k).  docs/design.md, "Workers".
- */
-static unsigned
-main_idle_workers(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-	return n > 2 ? (unsigned)(2 * n) : 4;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -561,7 +543,13 @@ main(int argc, char **argv)
 	if (!(lcfg = fuse_loop_cfg_create()))
 		goto err_out7;
 	fuse_loop_cfg_set_clone_fd(lcfg, 0);
-	fuse_loop_cfg_set_idle_threads(lcfg, main_idle_workers());
+	/*
+	 * Idle workers: libfuse's default, every worker a burst started is
+	 * kept.  Keeping four made lone 4 KiB random reads after a burst
+	 * 8% faster, but two readers then made workers die and start again
+	 * at every turn, and ran at half the speed (docs/design.md,
+	 * "Workers").
+	 */
 	/* writeback_cache: a handler may wait for the kernel's WRITEs
 	 * (notify_flush), which other workers must be free to serve */
 	if (vfs.writeback)

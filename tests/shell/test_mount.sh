@@ -561,41 +561,6 @@ test_log_option() {
 	rmdir "$mnt"
 }
 
-# Workers kept waiting (fs/main.c main_idle_workers): two per CPU, at
-# least four.  A burst of 48 writers makes libfuse start more workers than
-# that; once it is over, at most that many still wait for requests (every
-# waiting worker gets its turn at each lone request: docs/design.md,
-# "Workers").  Waiting workers are the daemon's tasks in fuse_dev_do_read.
-vt__waiting() {
-	grep -lx fuse_dev_do_read /proc/"$1"/task/*/wchan 2>/dev/null | wc -l
-}
-
-test_idle_workers() {
-	local keep n i tasks peak=0 start idle0 pids=()
-	n=$(nproc)
-	keep=$((n > 2 ? 2 * n : 4))
-	vt_mount -o size=256M
-	for i in $(seq 48); do mkdir "$MNT/w$i"; done
-	start=$(ls /proc/"$VT_PID"/task | wc -l)
-	idle0=$(vt__waiting "$VT_PID")
-	vt_ge "$idle0" 1 "workers waiting after mount"
-	for i in $(seq 48); do
-		dd if=/dev/zero of="$MNT/w$i/data" bs=4k count=500 status=none &
-		pids+=($!)
-	done
-	while kill -0 "${pids[@]}" 2>/dev/null; do
-		tasks=$(ls /proc/"$VT_PID"/task | wc -l)
-		[ "$tasks" -le "$peak" ] || peak=$tasks
-		sleep 0.01
-	done
-	wait "${pids[@]}"
-	[ $((peak - start + idle0)) -gt "$keep" ] ||
-		vt_skip "the burst needed only $((peak - start + idle0)) workers (keep $keep)"
-	for i in $(seq 48); do vt_eq $((500 * 4096)) "$(stat -c %s "$MNT/w$i/data")" "w$i's size"; done
-	vt_ge "$keep" "$(vt__waiting "$VT_PID")" "workers waiting after the burst (peak $((peak - start + idle0)))"
-	vt_umount
-}
-
 # No FLUSH at close (fs/main.c, no .flush): the first is answered ENOSYS
 # and the kernel sends no more.  Under -o writeback_cache the kernel ignores
 # noflush, and each close cost a FLUSH round trip after its write-back.
@@ -633,4 +598,4 @@ vt_main test_bad_options test_help_version test_size_option \
 	test_prealloc_option test_uring_option test_readahead \
 	test_readahead_escaped_path \
 	test_nonroot_mount test_splice_writes test_spin_option \
-	test_log_option test_idle_workers test_close_no_flush test_remount_cycles
+	test_log_option test_close_no_flush test_remount_cycles
