@@ -262,6 +262,72 @@ conn_spin_idle(void *busy)
 	}
 }
 
+/*
+ * (N) The read gate: at most gate.max workers (CPUs + 1) wait in the
+ * kernel for a request at once; the others park here.  libfuse 3.14 keeps
+ * every worker a burst started (ending them on idleness makes them die
+ * and start again at nearly every request once two callers run), and the
+ * kernel hands each request to the worker that has waited longest, so
+ * after a burst a lone caller's requests went round ten or more workers,
+ * each one cold (docs/design.md, "Workers").  A parked worker is let in
+ * only when no worker is left waiting in the kernel, so libfuse, which
+ * counts parked workers as idle and starts a new one only when none is,
+ * always has a reader: while any worker is parked, one at least is in.
+ * Cancellation (libfuse's exit) may find a worker parked: the cleanup
+ * handler gives the lock back.
+ */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t	cv;
+	int	 max;		/* workers let in at once; 0: no gate */
+	int	 in;		/* workers past the gate, not yet with a request */
+	int	 parked;
+	int	 admits;	/* parked workers let in, not yet woken */
+} gate = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0 };
+
+static void
+conn_gate_cancelled(void *arg)
+{
+	(void)arg;
+	gate.parked--;
+	pthread_mutex_unlock(&gate.lock);
+}
+
+static void
+conn_gate_enter(void)
+{
+	if (gate.max == 0)
+		return;
+	pthread_mutex_lock(&gate.lock);
+	if (gate.in < gate.max) {
+		gate.in++;
+	} else {
+		gate.parked++;
+		pthread_cleanup_push(conn_gate_cancelled, NULL);
+		while (gate.admits == 0)
+			pthread_cond_wait(&gate.cv, &gate.lock);
+		pthread_cleanup_pop(0);
+		gate.parked--;
+		gate.admits--;	/* the admitter counted this worker in */
+	}
+	pthread_mutex_unlock(&gate.lock);
+}
+
+/* Back from the kernel, with a request or an error. */
+static void
+conn_gate_leave(void)
+{
+	if (gate.max == 0)
+		return;
+	pthread_mutex_lock(&gate.lock);
+	if (--gate.in == 0 && gate.parked > gate.admits) {
+		gate.admits++;
+		gate.in++;
+		pthread_cond_signal(&gate.cv);
+	}
+	pthread_mutex_unlock(&gate.lock);
+}
+
 /* The kernel has taken the INIT reply: open the descriptor to spin on. */
 static void
 conn_spin_start(int fd)
@@ -387,8 +453,10 @@ conn_read(int fd, void *buf, size_t len, void *userdata)
 	ssize_t n;
 
 	(void)userdata;
+	conn_gate_enter();
 	if ((n = conn_spin(sfd, buf, len, -1, 0)) < 0)
 		n = read(fd, buf, len);
+	conn_gate_leave();
 	conn_spin_busy(n, sfd);
 	if (n >= (ssize_t)(sizeof(*h) + offsetof(struct fuse_init_in, flags) +
 	    sizeof(uint32_t)) && h->opcode == FUSE_INIT) {
@@ -413,9 +481,11 @@ conn_splice_receive(int fdin, off_t *offin, int fdout, off_t *offout,
 	ssize_t n;
 
 	(void)userdata;
+	conn_gate_enter();
 	n = conn_spin(sfd, NULL, len, fdout, flags);
 	if (n < 0)
 		n = splice(fdin, offin, fdout, offout, len, flags);
+	conn_gate_leave();
 	conn_spin_busy(n, sfd);
 	return n;
 }
@@ -515,6 +585,12 @@ conn_setup(struct fuse_session *se, const char *mountpoint, uint64_t limit)
 		.splice_receive = conn_splice_receive,
 	};
 
+	cpu_set_t cpus;
+	int ncpu;
+
+	ncpu = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ?
+	    CPU_COUNT(&cpus) : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	gate.max = (ncpu > 0 ? ncpu : 1) + 1;
 	conn.ra_max = limit / 256;
 	conn.dirty_max = !vfs.writeback ? 0 : limit / 4 < (1ull << 30) ?
 	    limit / 4 : 1ull << 30;

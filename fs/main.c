@@ -543,13 +543,8 @@ main(int argc, char **argv)
 	if (!(lcfg = fuse_loop_cfg_create()))
 		goto err_out7;
 	fuse_loop_cfg_set_clone_fd(lcfg, 0);
-	/*
-	 * Idle workers: libfuse's default, every worker a burst started is
-	 * kept.  Keeping four made lone 4 KiB random reads after a burst
-	 * 8% faster, but two readers then made workers die and start again
-	 * at every turn, and ran at half the speed (docs/design.md,
-	 * "Workers").
-	 */
+	/* Idle workers: libfuse's default, every one kept; fs/conn.c's read
+	 * gate keeps all but CPUs + 1 of them out of the kernel's read. */
 	/* writeback_cache: a handler may wait for the kernel's WRITEs
 	 * (notify_flush), which other workers must be free to serve */
 	if (vfs.writeback)

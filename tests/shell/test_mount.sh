@@ -561,6 +561,52 @@ test_log_option() {
 	rmdir "$mnt"
 }
 
+# The read gate (fs/conn.c): at most CPUs + 1 workers wait in the kernel
+# for a request; the others park in the daemon.  A burst of 48 writers
+# makes libfuse start more workers than that; once it is over, no more than
+# that many are in fuse_dev_do_read, the rest wait on a futex, and all the
+# bytes are there.  Then the mount still serves 48 writers at once.
+vt__waiting() {
+	grep -lx fuse_dev_do_read /proc/"$1"/task/*/wchan 2>/dev/null | wc -l
+}
+
+vt__burst() {
+	local i pids=()
+	for i in $(seq 48); do
+		dd if=/dev/zero of="$MNT/w$i/data" bs=4k count=500 status=none &
+		pids+=($!)
+	done
+	while kill -0 "${pids[@]}" 2>/dev/null; do
+		tasks=$(ls /proc/"$VT_PID"/task | wc -l)
+		[ "$tasks" -le "$peak" ] || peak=$tasks
+		sleep 0.01
+	done
+	wait "${pids[@]}"
+}
+
+test_read_gate() {
+	local keep i tasks peak=0 start
+	keep=$(($(nproc) + 1))
+	vt_mount -o size=256M
+	for i in $(seq 48); do mkdir "$MNT/w$i"; done
+	start=$(ls /proc/"$VT_PID"/task | wc -l)
+	vt_ge "$(vt__waiting "$VT_PID")" 1 "workers waiting after mount"
+	vt__burst
+	[ $((peak - start + 1)) -gt "$keep" ] ||
+		vt_skip "the burst started only $((peak - start)) workers (gate $keep)"
+	for i in $(seq 48); do
+		vt_eq $((500 * 4096)) "$(stat -c %s "$MNT/w$i/data")" "w$i's size"
+	done
+	vt_ge "$keep" "$(vt__waiting "$VT_PID")" \
+	    "workers in the kernel after the burst (peak $((peak - start + 1)))"
+	vt_ge "$(vt__waiting "$VT_PID")" 1 "workers in the kernel after the burst"
+	vt__burst
+	for i in $(seq 48); do
+		vt_eq $((500 * 4096)) "$(stat -c %s "$MNT/w$i/data")" "w$i's size, again"
+	done
+	vt_umount
+}
+
 # No FLUSH at close (fs/main.c, no .flush): the first is answered ENOSYS
 # and the kernel sends no more.  Under -o writeback_cache the kernel ignores
 # noflush, and each close cost a FLUSH round trip after its write-back.
@@ -598,4 +644,4 @@ vt_main test_bad_options test_help_version test_size_option \
 	test_prealloc_option test_uring_option test_readahead \
 	test_readahead_escaped_path \
 	test_nonroot_mount test_splice_writes test_spin_option \
-	test_log_option test_close_no_flush test_remount_cycles
+	test_log_option test_read_gate test_close_no_flush test_remount_cycles
