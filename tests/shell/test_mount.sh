@@ -607,6 +607,37 @@ test_read_gate() {
 	vt_umount
 }
 
+# The read gate lets a parked worker in when the last one in the kernel
+# has taken a request: under -o writeback_cache a clone's mkdir waits in
+# its handler for the kernel's WRITEs of the parent's dirty pages, which
+# need a reader.  After a burst has parked workers, 12 writers each clone
+# their file at once; with no worker let in, every reader ends up waiting
+# in a mkdir and nothing reads the WRITEs (the test times out).
+test_read_gate_admits() {
+	local i pids=()
+	uname -r | awk -F. '{ exit !($1 > 6 || ($1 == 6 && $2 >= 16)) }' ||
+		vt_skip "writeback_cache needs Linux 6.16 (this is $(uname -r))"
+	vt_mount -o size=512M,writeback_cache
+	for i in $(seq 48); do mkdir "$MNT/w$i"; done
+	for i in $(seq 48); do
+		dd if=/dev/zero of="$MNT/w$i/data" bs=4k count=500 status=none &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	pids=()
+	head -c 8M /dev/urandom >r
+	for i in $(seq 12); do
+		(dd if=r of="$MNT/w$i/data" bs=1M status=none &&
+		    mkdir "$MNT/w$i/clones/c" &&
+		    cmp r "$MNT/w$i/clones/c/data") &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do
+		wait "$i" || vt_fail "a write, clone and compare failed"
+	done
+	vt_umount
+}
+
 # No FLUSH at close (fs/main.c, no .flush): the first is answered ENOSYS
 # and the kernel sends no more.  Under -o writeback_cache the kernel ignores
 # noflush, and each close cost a FLUSH round trip after its write-back.
@@ -644,4 +675,4 @@ vt_main test_bad_options test_help_version test_size_option \
 	test_prealloc_option test_uring_option test_readahead \
 	test_readahead_escaped_path \
 	test_nonroot_mount test_splice_writes test_spin_option \
-	test_log_option test_read_gate test_close_no_flush test_remount_cycles
+	test_log_option test_read_gate test_read_gate_admits test_close_no_flush test_remount_cycles
