@@ -262,6 +262,18 @@ conn_spin_idle(void *busy)
 	}
 }
 
+/* CPUs the daemon may run on (its affinity mask), at least 1. */
+static int
+conn_ncpu(void)
+{
+	cpu_set_t cpus;
+	long n;
+
+	n = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ?
+	    CPU_COUNT(&cpus) : sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (int)n : 1;
+}
+
 /*
  * (N) The read gate: at most gate.max workers (CPUs + 1) wait in the
  * kernel for a request at once; the others park here.  libfuse 3.14 keeps
@@ -333,13 +345,10 @@ static void
 conn_spin_start(int fd)
 {
 	uint32_t from = (uint32_t)fd;
-	cpu_set_t cpus;
-	int sfd, ncpu;
+	int sfd, ncpu = conn_ncpu();
 
 	if (vfs.spin_ns <= 0)
 		return;
-	ncpu = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ?
-	    CPU_COUNT(&cpus) : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (ncpu < 2) {
 		/* A spinner would only hold the CPU the caller needs. */
 		vfs_log(LOG_INFO, "spin: one CPU to run on; workers sleep "
@@ -585,12 +594,7 @@ conn_setup(struct fuse_session *se, const char *mountpoint, uint64_t limit)
 		.splice_receive = conn_splice_receive,
 	};
 
-	cpu_set_t cpus;
-	int ncpu;
-
-	ncpu = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ?
-	    CPU_COUNT(&cpus) : (int)sysconf(_SC_NPROCESSORS_ONLN);
-	gate.max = (ncpu > 0 ? ncpu : 1) + 1;
+	gate.max = conn_ncpu() + 1;
 	conn.ra_max = limit / 256;
 	conn.dirty_max = !vfs.writeback ? 0 : limit / 4 < (1ull << 30) ?
 	    limit / 4 : 1ull << 30;
