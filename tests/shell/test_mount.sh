@@ -570,6 +570,7 @@ vt__waiting() {
 	grep -lx fuse_dev_do_read /proc/"$1"/task/*/wchan 2>/dev/null | wc -l
 }
 
+# vt__burst: 48 writers at once; the caller's peak gets the most tasks seen.
 vt__burst() {
 	local i pids=()
 	for i in $(seq 48); do
